@@ -1,0 +1,37 @@
+#pragma once
+
+/// The live state of one title: catalog metadata, counters and trending
+/// scores. Pure: time is an argument.
+
+#include "domain/catalog.hpp"
+#include "domain/trending.hpp"
+
+#include <cstdint>
+#include <optional>
+
+namespace marquee {
+
+class title_state {
+public:
+  void apply_catalog(title_meta meta) { meta_ = std::move(meta); }
+  /// A play in `region` (`all_regions` when unknown).
+  void apply_play(int64_t ts, region_key region, const trending_params& p);
+  void apply_impression(int64_t ts);
+
+  /// The catalog entry, or null before one arrived.
+  const title_meta* meta() const { return meta_ ? &*meta_ : nullptr; }
+  uint64_t plays() const { return trending_.global().plays; }
+  uint64_t impressions() const { return impressions_; }
+  int64_t last_play_ts() const { return last_play_ts_; }
+  int64_t last_impression_ts() const { return last_impression_ts_; }
+  const title_trending& trending() const { return trending_; }
+
+private:
+  std::optional<title_meta> meta_;
+  title_trending trending_;
+  uint64_t impressions_ = 0;
+  int64_t last_play_ts_ = 0;
+  int64_t last_impression_ts_ = 0;
+};
+
+} // namespace marquee
