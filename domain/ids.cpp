@@ -1,6 +1,8 @@
 #include "domain/ids.hpp"
 
+#include <algorithm>
 #include <functional>
+#include <limits>
 
 namespace marquee {
 
@@ -17,7 +19,8 @@ bool is_valid_id(std::string_view id) noexcept {
 }
 
 interner::interner(uint32_t max_keys)
-  : max_chunks_((max_keys + chunk_size - 1) / chunk_size),
+  : max_chunks_(static_cast<uint32_t>((uint64_t{max_keys} + chunk_size - 1) /
+                                      chunk_size)),
     chunks_(new std::atomic<std::string*>[max_chunks_]) {
   for (uint32_t i = 0; i < max_chunks_; ++i)
     chunks_[i].store(nullptr, std::memory_order_relaxed);
@@ -47,10 +50,14 @@ std::optional<uint32_t> interner::intern(std::string_view s) {
   std::lock_guard<std::mutex> guard{sh.mu};
   if (auto i = sh.keys.find(s); i != sh.keys.end())
     return i->second;
-  // Reserve a key without ever going past the limit.
+  // Reserve a key without ever going past the limit. Computed in 64 bits,
+  // and never the largest key: `next_` must not wrap, and that key is the
+  // `no_title` / `all_regions` sentinel.
+  const uint64_t limit = std::min<uint64_t>(
+    uint64_t{max_chunks_} * chunk_size, std::numeric_limits<uint32_t>::max());
   auto key = next_.load(std::memory_order_relaxed);
   do {
-    if (key >= max_chunks_ * chunk_size)
+    if (key >= limit)
       return std::nullopt;
   } while (!next_.compare_exchange_weak(key, key + 1,
                                         std::memory_order_acq_rel));

@@ -80,3 +80,15 @@ private:
 };
 
 } // namespace marquee
+
+namespace marquee {
+
+/// The interners of one process: users, titles, regions, genres.
+struct id_tables {
+  interner users{1u << 28};
+  interner titles{1u << 24};
+  interner regions{1u << 16};
+  interner genres{1u << 16};
+};
+
+} // namespace marquee

@@ -55,8 +55,10 @@ void impression_history::add(title_key title, int64_t ts,
 
 void impression_history::retain_raw(title_key title, int64_t ts,
                                     const impression_params& p) {
-  // Invariant: raw_ holds every impression with ts >= covered_from_.
-  if (ts < covered_from_ || p.raw_max == 0)
+  // Invariant: raw_ holds every impression with ts >= covered_from_. With
+  // raw_max 0 the impression is inserted and dropped below, which moves
+  // covered_from_ past it.
+  if (ts < covered_from_)
     return;
   auto pos = std::upper_bound(raw_.begin(), raw_.end(), ts,
                               [](int64_t t, const raw_impression& r) {

@@ -1,0 +1,83 @@
+#include "actors/title_actor.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace marquee {
+
+namespace {
+
+struct title_actor_state {
+  title_key title = 0;
+  std::shared_ptr<const service_params> params;
+  trending_actor trending;
+  title_state state;
+  static inline const char* name = "title";
+};
+
+using title_pointer = title_actor::stateful_pointer<title_actor_state>;
+
+region_scores scores_of(region_key region, const play_counts& counts,
+                        int64_t at, const trending_params& p) {
+  region_scores rs{region, counts.plays, {}};
+  for (size_t w = 0; w < counts.decayed.size(); ++w)
+    rs.scores.push_back(counts.decayed[w].value_at(at, p.rates[w]));
+  return rs;
+}
+
+title_actor::behavior_type title_actor_impl(title_pointer self,
+                                            title_key title,
+                                            std::shared_ptr<const service_params> p,
+                                            trending_actor trending) {
+  self->state.title = title;
+  self->state.params = std::move(p);
+  self->state.trending = std::move(trending);
+  return {
+    [self](const play_event& ev) {
+      auto& st = self->state;
+      st.state.apply_play(ev.ts, ev.region, st.params->trending);
+      const auto& tr = st.state.trending();
+      self->send(st.trending, trending_update{st.title, all_regions,
+                                              tr.global()});
+      if (auto counts = tr.find(ev.region);
+          ev.region != all_regions && counts != nullptr)
+        self->send(st.trending, trending_update{st.title, ev.region, *counts});
+    },
+    [self](const impression_event& ev) {
+      self->state.state.apply_impression(ev.ts);
+    },
+    [self](const catalog_event& ev) {
+      self->state.state.apply_catalog(ev.meta);
+    },
+    [self](dump_atom, int64_t at) {
+      const auto& st = self->state.state;
+      const auto& tp = self->state.params->trending;
+      title_dump d;
+      if (auto meta = st.meta()) {
+        d.has_meta = true;
+        d.meta = *meta;
+      }
+      d.plays = st.plays();
+      d.impressions = st.impressions();
+      d.last_play_ts = st.last_play_ts();
+      d.last_impression_ts = st.last_impression_ts();
+      auto score_at = std::max(at, st.last_play_ts());
+      d.trending.push_back(
+        scores_of(all_regions, st.trending().global(), score_at, tp));
+      for (const auto& [region, counts] : st.trending().regions())
+        d.trending.push_back(scores_of(region, counts, score_at, tp));
+      d.at = score_at;
+      return d;
+    },
+  };
+}
+
+} // namespace
+
+title_actor spawn_title_actor(caf::actor_system& sys, title_key title,
+                              std::shared_ptr<const service_params> p,
+                              trending_actor trending) {
+  return sys.spawn(title_actor_impl, title, std::move(p), std::move(trending));
+}
+
+} // namespace marquee

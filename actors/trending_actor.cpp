@@ -1,0 +1,82 @@
+#include "actors/trending_actor.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <unordered_map>
+
+namespace marquee {
+
+namespace {
+
+struct trending_actor_state {
+  std::shared_ptr<const service_params> params;
+  std::unique_ptr<trending_board> board;
+  std::unordered_map<title_key, title_meta> catalog;
+  static inline const char* name = "trending";
+
+  const title_meta* meta(title_key title) const {
+    auto i = catalog.find(title);
+    return i == catalog.end() ? nullptr : &i->second;
+  }
+};
+
+using trending_pointer = trending_actor::stateful_pointer<trending_actor_state>;
+
+trending_actor::behavior_type
+trending_actor_impl(trending_pointer self, std::shared_ptr<const service_params> p) {
+  self->state.params = std::move(p);
+  self->state.board
+    = std::make_unique<trending_board>(&self->state.params->trending);
+  return {
+    [self](const trending_update& up) {
+      self->state.board->update(up.title, up.region, up.counts);
+    },
+    [self](const catalog_event& ev) {
+      self->state.catalog[ev.title] = ev.meta;
+    },
+    [self](const trending_query& q) {
+      const auto& st = self->state;
+      trending_result res{q.at, {}};
+      auto list = st.board->list(q.window, q.region);
+      if (list == nullptr)
+        return res;
+      std::optional<region_key> region;
+      if (q.region != all_regions)
+        region = q.region;
+      res.items = list->top(
+        q.k, q.at, st.params->trending.rates[q.window], [&](title_key t) {
+          return passes_listing_filter(st.meta(t), region, q.genres);
+        });
+      return res;
+    },
+    [self](const candidates_query& q) {
+      const auto& st = self->state;
+      auto list = st.board->list(q.window, all_regions);
+      if (list == nullptr)
+        return std::vector<trending_entry>{};
+      return list->top(q.k, q.at, st.params->trending.rates[q.window],
+                       [&](title_key t) {
+                         return judge(t, st.meta(t), q.view)
+                                == filter_verdict::none;
+                       });
+    },
+    [self](const filter_query& q) {
+      const auto& st = self->state;
+      std::vector<title_key> kept;
+      for (auto t : q.titles)
+        if (judge(t, st.meta(t), q.view) == filter_verdict::none)
+          kept.push_back(t);
+      return kept;
+    },
+  };
+}
+
+} // namespace
+
+trending_actor spawn_trending_actor(caf::actor_system& sys,
+                                    std::shared_ptr<const service_params> p) {
+  return sys.spawn(trending_actor_impl, std::move(p));
+}
+
+} // namespace marquee

@@ -1,0 +1,87 @@
+#include "actors/user_actor.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <variant>
+
+namespace marquee {
+
+namespace {
+
+/// Top impression rows in an operator dump.
+constexpr size_t dump_impression_rows = 20;
+
+struct user_actor_state {
+  user_key user = 0;
+  std::shared_ptr<const service_params> params;
+  user_state state;
+  static inline const char* name = "user";
+};
+
+using user_pointer = user_actor::stateful_pointer<user_actor_state>;
+
+user_actor::behavior_type user_actor_impl(user_pointer self, user_key user,
+                                          std::shared_ptr<const service_params> p) {
+  self->state.user = user;
+  self->state.params = std::move(p);
+  return {
+    [self](const play_event& ev) {
+      std::optional<region_key> region;
+      if (ev.region != all_regions)
+        region = ev.region;
+      self->state.state.apply_play(ev.title, ev.ts, ev.progress, region,
+                                   self->state.params->user);
+    },
+    [self](const impression_event& ev) {
+      self->state.state.apply_impression(ev.title, ev.ts,
+                                         self->state.params->user);
+    },
+    [self](const feedback_event& ev) {
+      self->state.state.apply_feedback(ev.title, ev.ts, ev.value);
+    },
+    [self](const profile_event& ev) {
+      self->state.state.apply_profile(ev.profile);
+    },
+    [self](view_atom) {
+      const auto& st = self->state.state;
+      return user_snapshot{st.view(), st.in_progress(), st.recent_plays()};
+    },
+    [self](const impressions_query& q) -> caf::result<impressions_result> {
+      auto answer = self->state.state.impressions().query(
+        q.titles, q.windows_ms, q.at, self->state.params->user.impressions);
+      if (auto refusal = std::get_if<impression_refusal>(&answer))
+        return make_error(errc::bad_request, std::move(refusal->message));
+      return impressions_result{
+        q.at, std::get<std::vector<impression_row>>(std::move(answer))};
+    },
+    [self](dump_atom, int64_t at) {
+      const auto& st = self->state.state;
+      const auto& imp = st.impressions();
+      user_dump d;
+      d.recent = st.recent_plays();
+      d.watched = st.watched();
+      d.in_progress = st.in_progress();
+      d.feedback = st.feedback();
+      d.profile = st.profile();
+      auto top_at = std::max(at, imp.newest_ts());
+      d.top_impressions = imp.top(dump_impression_rows, top_at,
+                                  self->state.params->user.impressions);
+      d.impressed_titles = imp.title_count();
+      d.raw_impressions = imp.raw_count();
+      d.newest_impression = imp.title_count() > 0 ? imp.newest_ts() : 0;
+      d.events = st.events_applied();
+      d.at = top_at;
+      return d;
+    },
+  };
+}
+
+} // namespace
+
+user_actor spawn_user_actor(caf::actor_system& sys, user_key user,
+                            std::shared_ptr<const service_params> p) {
+  return sys.spawn(user_actor_impl, user, std::move(p));
+}
+
+} // namespace marquee

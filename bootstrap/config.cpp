@@ -1,0 +1,290 @@
+#include "bootstrap/config.hpp"
+
+#include "domain/window.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+namespace marquee {
+
+const std::vector<config_key>& config_keys() {
+  static const std::vector<config_key> keys = {
+    {"service.prefix", "marquee", "subject prefix P"},
+    {"service.data_dir", "marquee-data", "data directory"},
+    {"service.instance_id", "", "instance id (default: random)"},
+    {"service.threads", "0", "scheduler threads (0: one per core)"},
+    {"service.log_level", "info", "trace, debug, info, warn, error"},
+    {"nats.url", "", "NATS server URL (empty: embedded nats-server)"},
+    {"nats.server", "nats-server", "nats-server executable (embedded)"},
+    {"nats.port", "0", "embedded server port (0: a free port)"},
+    {"nats.pending_msgs", "1000000", "pending messages per subscription"},
+    {"limits.max_payload", "65536", "largest event payload in bytes"},
+    {"limits.max_future", "1d", "how far ahead of the clock ts may be"},
+    {"impressions.alpha", "0.5", "EMA decay base (0.5: window = half-life)"},
+    {"impressions.windows", "1d,7d,30d,180d,365d", "precomputed windows"},
+    {"impressions.raw_retention", "1d", "raw impressions kept per user"},
+    {"impressions.raw_max", "128", "at most this many raw impressions"},
+    {"trending.alpha", "0.5", "decay base of trending scores"},
+    {"trending.windows", "1h,1d,7d", "trending windows"},
+    {"trending.capacity", "1000", "titles kept per window and region"},
+    {"user.recent_max", "50", "recent plays kept per user"},
+    {"user.in_progress_max", "50", "titles in progress kept per user"},
+    {"rec.default_k", "20", "items when a request gives no k"},
+    {"rec.max_k", "200", "largest k accepted"},
+    {"rec.trending_window", "1d", "trending window of rows and fallbacks"},
+    {"rec.budget_ms", "100", "time budget of one request"},
+  };
+  return keys;
+}
+
+namespace {
+
+bool known(const std::string& name) {
+  const auto& keys = config_keys();
+  return std::any_of(keys.begin(), keys.end(),
+                     [&](const config_key& k) { return name == k.name; });
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss{text};
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (auto b = item.find_first_not_of(" \t"); b != std::string::npos)
+      out.push_back(item.substr(b, item.find_last_not_of(" \t") - b + 1));
+  return out;
+}
+
+/// Renders a TOML value as config text; arrays become comma lists.
+std::optional<std::string> as_text(const toml::node& node) {
+  if (auto s = node.as_string())
+    return s->get();
+  if (auto i = node.as_integer())
+    return std::to_string(i->get());
+  if (auto f = node.as_floating_point()) {
+    std::ostringstream os;
+    os << f->get();
+    return os.str();
+  }
+  if (auto b = node.as_boolean())
+    return b->get() ? "true" : "false";
+  if (auto a = node.as_array()) {
+    std::string out;
+    for (const auto& item : *a) {
+      auto text = as_text(item);
+      if (!text || item.is_array())
+        return std::nullopt;
+      out += (out.empty() ? "" : ",") + *text;
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+config::config() {
+  for (const auto& k : config_keys())
+    values_[k.name] = k.default_value;
+}
+
+bool config::set(const std::string& name, const std::string& value,
+                 std::string& error) {
+  if (!known(name)) {
+    error = "unknown configuration key '" + name + "'";
+    return false;
+  }
+  values_[name] = value;
+  return true;
+}
+
+const std::string& config::get(const std::string& name) const {
+  return values_.at(name);
+}
+
+bool config::load_file(const std::string& path, std::string& error) {
+  toml::table tbl;
+  try {
+    tbl = toml::parse_file(path);
+  } catch (const toml::parse_error& err) {
+    std::ostringstream os;
+    os << "cannot read config " << path << ": " << err.description() << " ("
+       << err.source().begin << ")";
+    error = os.str();
+    return false;
+  }
+  for (const auto& [section, node] : tbl) {
+    auto sub = node.as_table();
+    if (sub == nullptr) {
+      error = "config " + path + ": '" + std::string{section.str()}
+              + "' must be a [section]";
+      return false;
+    }
+    for (const auto& [key, value] : *sub) {
+      auto name = std::string{section.str()} + "." + std::string{key.str()};
+      auto text = as_text(value);
+      if (!text) {
+        error = "config " + path + ": '" + name
+                + "' must be a string, number, boolean or flat array";
+        return false;
+      }
+      if (!set(name, *text, error)) {
+        error = "config " + path + ": " + error;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool config::load_env(char** env, std::string& error) {
+  static const std::string prefix = "MARQUEE_";
+  for (auto e = env; e != nullptr && *e != nullptr; ++e) {
+    std::string entry{*e};
+    auto eq = entry.find('=');
+    if (eq == std::string::npos)
+      continue;
+    auto var = entry.substr(0, eq);
+    auto value = entry.substr(eq + 1);
+    if (var == "NATS_URL") {
+      values_["nats.url"] = value;
+      continue;
+    }
+    if (var.rfind(prefix, 0) != 0)
+      continue;
+    // MARQUEE_<SECTION>_<KEY>: the section is the first word.
+    auto rest = var.substr(prefix.size());
+    auto us = rest.find('_');
+    std::string name;
+    if (us != std::string::npos) {
+      name = rest.substr(0, us) + "." + rest.substr(us + 1);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+    }
+    if (!known(name)) {
+      error = "unknown configuration variable " + var;
+      return false;
+    }
+    values_[name] = value;
+  }
+  return true;
+}
+
+std::optional<int64_t> config::get_int(const std::string& name, int64_t lo,
+                                       int64_t hi, std::string& error) const {
+  const auto& text = get(name);
+  try {
+    size_t used = 0;
+    auto v = std::stoll(text, &used);
+    if (used == text.size() && v >= lo && v <= hi)
+      return v;
+  } catch (const std::exception&) {
+    // Falls through to the error below.
+  }
+  error = "'" + name + "' must be an integer from " + std::to_string(lo)
+          + " to " + std::to_string(hi) + ", not '" + text + "'";
+  return std::nullopt;
+}
+
+namespace {
+
+std::optional<double> get_alpha(const config& cfg, const std::string& name,
+                                std::string& error) {
+  const auto& text = cfg.get(name);
+  try {
+    size_t used = 0;
+    auto v = std::stod(text, &used);
+    if (used == text.size() && v > 0.0 && v < 1.0)
+      return v;
+  } catch (const std::exception&) {
+    // Falls through to the error below.
+  }
+  error = "'" + name + "' must be a number between 0 and 1, not '" + text
+          + "'";
+  return std::nullopt;
+}
+
+std::optional<int64_t> get_window(const config& cfg, const std::string& name,
+                                  std::string& error) {
+  auto w = parse_window(cfg.get(name));
+  if (!w)
+    error = "'" + name + "' must be a window such as 30m, 1h or 7d, not '"
+            + cfg.get(name) + "'";
+  return w;
+}
+
+std::optional<std::vector<int64_t>>
+get_windows(const config& cfg, const std::string& name, std::string& error) {
+  std::vector<int64_t> out;
+  for (const auto& item : split_list(cfg.get(name))) {
+    auto w = parse_window(item);
+    if (!w) {
+      error = "'" + name + "' holds '" + item
+              + "', which is not a window such as 30m, 1h or 7d";
+      return std::nullopt;
+    }
+    out.push_back(*w);
+  }
+  if (out.empty()) {
+    error = "'" + name + "' must list at least one window";
+    return std::nullopt;
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<service_params> config::to_params(std::string& error) const {
+  service_params p;
+  auto alpha = get_alpha(*this, "impressions.alpha", error);
+  auto windows = get_windows(*this, "impressions.windows", error);
+  auto retention = get_window(*this, "impressions.raw_retention", error);
+  auto raw_max = get_int("impressions.raw_max", 0, 100'000, error);
+  auto t_alpha = get_alpha(*this, "trending.alpha", error);
+  auto t_windows = get_windows(*this, "trending.windows", error);
+  auto capacity = get_int("trending.capacity", 1, 1'000'000, error);
+  auto recent = get_int("user.recent_max", 1, 10'000, error);
+  auto in_prog = get_int("user.in_progress_max", 1, 10'000, error);
+  auto max_k = get_int("rec.max_k", 1, 10'000, error);
+  auto def_k = get_int("rec.default_k", 1, max_k.value_or(10'000), error);
+  auto rec_window = get_window(*this, "rec.trending_window", error);
+  auto budget = get_int("rec.budget_ms", 1, 60'000, error);
+  if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows
+      || !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window
+      || !budget)
+    return std::nullopt;
+  p.user.impressions = impression_params::make(
+    *alpha, *windows, *retention, static_cast<uint32_t>(*raw_max));
+  p.user.recent_max = static_cast<uint32_t>(*recent);
+  p.user.in_progress_max = static_cast<uint32_t>(*in_prog);
+  p.trending = trending_params::make(*t_alpha, *t_windows,
+                                     static_cast<uint32_t>(*capacity));
+  auto index = p.trending.window_index(*rec_window);
+  if (index < 0) {
+    error = "'rec.trending_window' (" + get("rec.trending_window")
+            + ") must be one of 'trending.windows' ("
+            + get("trending.windows") + ")";
+    return std::nullopt;
+  }
+  p.rec.trending_window = static_cast<uint32_t>(index);
+  p.rec.default_k = static_cast<uint32_t>(*def_k);
+  p.rec.max_k = static_cast<uint32_t>(*max_k);
+  p.rec.budget_ms = *budget;
+  return p;
+}
+
+std::optional<decode_limits> config::to_limits(std::string& error) const {
+  auto payload = get_int("limits.max_payload", 1, 64 * 1024 * 1024, error);
+  auto future = get_window(*this, "limits.max_future", error);
+  if (!payload || !future)
+    return std::nullopt;
+  decode_limits l;
+  l.max_payload = static_cast<size_t>(*payload);
+  l.max_future_ms = *future;
+  return l;
+}
+
+} // namespace marquee

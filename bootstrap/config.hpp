@@ -1,0 +1,61 @@
+#pragma once
+
+/// The configuration of `marquee serve`: defaults, then a TOML file, then
+/// the environment (`MARQUEE_<SECTION>_<KEY>`, and `NATS_URL`), then flags.
+/// Every key and its default is listed in `config_keys()` and in
+/// docs/operations.md.
+
+#include "domain/params.hpp"
+#include "wire/event_decoder.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace marquee {
+
+/// One configurable key, `<section>.<key>`, with its default as text.
+struct config_key {
+  const char* name;
+  const char* default_value;
+  const char* help;
+};
+
+/// Every key marquee knows.
+const std::vector<config_key>& config_keys();
+
+/// The configuration as text values by `<section>.<key>`.
+class config {
+public:
+  /// The defaults.
+  config();
+
+  /// Reads a TOML file over the current values. Unknown keys are errors.
+  bool load_file(const std::string& path, std::string& error);
+
+  /// Reads `MARQUEE_<SECTION>_<KEY>` and `NATS_URL` from `env` (entries of
+  /// the form NAME=VALUE). Unknown `MARQUEE_` names are errors.
+  bool load_env(char** env, std::string& error);
+
+  /// Sets one key; unknown keys are errors.
+  bool set(const std::string& name, const std::string& value,
+           std::string& error);
+
+  const std::string& get(const std::string& name) const;
+
+  /// The domain tunables, validated.
+  std::optional<service_params> to_params(std::string& error) const;
+
+  /// The event-decoding limits, validated.
+  std::optional<decode_limits> to_limits(std::string& error) const;
+
+  /// An integer key, validated against [lo, hi].
+  std::optional<int64_t> get_int(const std::string& name, int64_t lo,
+                                 int64_t hi, std::string& error) const;
+
+private:
+  std::map<std::string, std::string> values_;
+};
+
+} // namespace marquee

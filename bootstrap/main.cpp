@@ -1,0 +1,181 @@
+/// The `marquee` executable: serve, demo, request.
+
+#include "bootstrap/config.hpp"
+#include "bootstrap/service.hpp"
+#include "tools/demo_data.hpp"
+#include "wire/nats_client.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <iostream>
+
+extern char** environ;
+
+namespace marquee {
+
+namespace {
+
+struct common_flags {
+  std::string config_file;
+  std::string nats_url;
+  std::string data_dir;
+  std::string prefix;
+};
+
+void add_common(CLI::App* cmd, common_flags& f) {
+  cmd->add_option("--config", f.config_file, "TOML configuration file")
+    ->check(CLI::ExistingFile);
+  cmd->add_option("--nats-url", f.nats_url,
+                  "NATS server URL (default: an embedded nats-server)");
+  cmd->add_option("--data-dir", f.data_dir,
+                  "data directory (default: marquee-data)");
+  cmd->add_option("--prefix", f.prefix, "subject prefix (default: marquee)");
+}
+
+/// Defaults, then the file, then the environment, then flags.
+bool load_config(const common_flags& f, config& cfg, std::string& error) {
+  if (!f.config_file.empty() && !cfg.load_file(f.config_file, error))
+    return false;
+  if (!cfg.load_env(environ, error))
+    return false;
+  if (!f.nats_url.empty())
+    cfg.set("nats.url", f.nats_url, error);
+  if (!f.data_dir.empty())
+    cfg.set("service.data_dir", f.data_dir, error);
+  if (!f.prefix.empty())
+    cfg.set("service.prefix", f.prefix, error);
+  return true;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Publishes the demo data, then prints requests to try.
+void load_demo(const ready_info& info) {
+  std::string error;
+  auto client = nats_client::connect(info.nats_url, error);
+  if (!client) {
+    std::cerr << "marquee demo: " << error << '\n';
+    return;
+  }
+  auto data = make_demo_data(wall_ms());
+  auto base = info.prefix + ".v1.";
+  for (const auto& m : data)
+    if (!client->publish(base + m.subject_tail, m.body, error)) {
+      std::cerr << "marquee demo: " << error << '\n';
+      return;
+    }
+  client->flush(std::chrono::milliseconds{5000}, error);
+  auto p = info.prefix;
+  std::cout << "\nmarquee demo: loaded " << data.size()
+            << " catalog entries, profiles and events.\n"
+            << "NATS: " << info.nats_url << "   (Ctrl-C stops)\n\n"
+            << "Try, in another terminal (with build/marquee):\n"
+            << "  marquee request --nats-url " << info.nats_url << " "
+            << p << ".v1.rec.user.u1 '{\"k\":5,\"explain\":true}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " "
+            << p << ".v1.rec.user.u1 '{\"row\":\"continue_watching\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " "
+            << p << ".v1.rec.trending '{\"k\":5,\"window\":\"7d\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " "
+            << p << ".v1.impressions.u1 '{\"windows\":[\"1d\",\"7d\"]}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " "
+            << p << ".v1.admin.all.user '{\"id\":\"u1\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " "
+            << p << ".v1.admin.all.title '{\"id\":\"t0\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url
+            << " '$SRV.INFO.marquee'\n"
+            << "Publish an event and ask again:\n"
+            << "  marquee publish --nats-url " << info.nats_url << " " << p
+            << ".v1.events.play.u1 '{\"title\":\"t5\"}'\n"
+            << std::endl;
+}
+
+} // namespace
+
+} // namespace marquee
+
+int main(int argc, char** argv) {
+  using namespace marquee;
+  block_stop_signals();
+  CLI::App app{"marquee: real-time recommendations from live actor state"};
+  app.require_subcommand(1);
+  common_flags serve_flags;
+  auto serve = app.add_subcommand("serve", "run the service");
+  add_common(serve, serve_flags);
+  common_flags demo_flags;
+  auto demo = app.add_subcommand(
+    "demo", "serve on the embedded default and load a demo catalog and events");
+  add_common(demo, demo_flags);
+  std::string url = "nats://127.0.0.1:4222";
+  std::string subject;
+  std::string body;
+  int timeout_ms = 2000;
+  auto request = app.add_subcommand("request",
+                                    "send one request, print the reply");
+  request->add_option("--nats-url", url, "NATS server URL");
+  request->add_option("--timeout-ms", timeout_ms, "reply timeout");
+  request->add_option("subject", subject, "subject")->required();
+  request->add_option("body", body, "JSON body (default: empty)");
+  auto publish = app.add_subcommand("publish", "publish one message");
+  publish->add_option("--nats-url", url, "NATS server URL");
+  publish->add_option("subject", subject, "subject")->required();
+  publish->add_option("body", body, "JSON body")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0)
+      return app.exit(e);
+    std::cerr << "marquee: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  std::string error;
+  if (*serve || *demo) {
+    const auto& flags = *serve ? serve_flags : demo_flags;
+    config cfg;
+    if (!load_config(flags, cfg, error)) {
+      std::cerr << "marquee: " << error << '\n';
+      return 2;
+    }
+    if (*demo && !flags.nats_url.empty()) {
+      std::cerr << "marquee: demo runs on the embedded default only\n";
+      return 2;
+    }
+    if (*demo)
+      cfg.set("nats.url", "", error);
+    return run_service(cfg, *demo ? load_demo : nullptr);
+  }
+  auto client = nats_client::connect(url, error);
+  if (!client) {
+    std::cerr << "marquee: " << error << '\n';
+    return 1;
+  }
+  if (*publish) {
+    if (!client->publish(subject, body, error)
+        || !client->flush(std::chrono::milliseconds{5000}, error)) {
+      std::cerr << "marquee: " << error << '\n';
+      return 1;
+    }
+    return 0;
+  }
+  auto reply = client->request(subject, body,
+                               std::chrono::milliseconds{timeout_ms}, error);
+  if (!reply) {
+    std::cerr << "marquee: " << error << '\n';
+    return 1;
+  }
+  std::cout << reply->body << '\n';
+  auto code = reply->header("Nats-Service-Error-Code");
+  if (!code.empty()) {
+    std::cerr << "marquee: error " << code << ": "
+              << reply->header("Nats-Service-Error") << '\n';
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,226 @@
+#include "bootstrap/service.hpp"
+
+#include "actors/directory.hpp"
+#include "actors/recommender_actor.hpp"
+#include "actors/trending_actor.hpp"
+#include "bootstrap/nats_server.hpp"
+#include "wire/nats_edge.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <thread>
+
+namespace marquee {
+
+namespace {
+
+constexpr const char* version = "0.1.0";
+
+std::string random_id() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+  return buf;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+struct service::impl {
+  ready_info info;
+  // Members are destroyed in reverse order: the edge first, the embedded
+  // server last.
+  std::unique_ptr<nats_server_process> server;
+  std::unique_ptr<caf::actor_system_config> sys_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  trending_actor trending;
+  std::shared_ptr<directory> dir;
+  std::vector<recommender_actor> recommenders;
+  std::unique_ptr<nats_edge> edge;
+  bool stopped = false;
+
+  void stop() {
+    if (stopped)
+      return;
+    stopped = true;
+    // Reverse order of start: the edge (no new work), the actors, the actor
+    // system (waits for every actor), the embedded server.
+    if (edge)
+      edge->drain(std::chrono::milliseconds{5000});
+    edge.reset();
+    for (auto& r : recommenders)
+      caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+    recommenders.clear();
+    if (trending)
+      caf::anon_send_exit(trending, caf::exit_reason::user_shutdown);
+    trending = nullptr;
+    if (dir)
+      dir->clear();
+    dir.reset();
+    sys.reset();
+    if (server)
+      server->stop();
+    server.reset();
+  }
+};
+
+void block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::unique_ptr<service> service::start(const config& cfg,
+                                        std::string& error) {
+  auto params = cfg.to_params(error);
+  auto limits = params ? cfg.to_limits(error) : std::nullopt;
+  auto threads = limits ? cfg.get_int("service.threads", 0, 256, error)
+                        : std::nullopt;
+  auto pending = threads ? cfg.get_int("nats.pending_msgs", 1000, 1 << 30,
+                                       error)
+                         : std::nullopt;
+  auto port = pending ? cfg.get_int("nats.port", 0, 65535, error)
+                      : std::nullopt;
+  if (!port)
+    return nullptr;
+  auto level = spdlog::level::from_str(cfg.get("service.log_level"));
+  spdlog::set_level(level);
+  auto prefix = cfg.get("service.prefix");
+  if (!is_valid_id(prefix) || prefix.find(':') != std::string::npos) {
+    error = "'service.prefix' must be one subject token of [A-Za-z0-9_-], "
+            "not '" + prefix + "'";
+    return nullptr;
+  }
+  auto instance_id = cfg.get("service.instance_id");
+  if (instance_id.empty())
+    instance_id = random_id();
+  if (!is_valid_id(instance_id) || instance_id == "all") {
+    error = "'service.instance_id' must be a valid id other than 'all'";
+    return nullptr;
+  }
+  auto n_threads = *threads > 0
+                     ? static_cast<size_t>(*threads)
+                     : std::max(1u, std::thread::hardware_concurrency());
+  auto ptr = std::make_unique<impl>();
+  auto& s = *ptr;
+
+  // Phase 1: NATS, embedded unless a URL is given.
+  auto url = cfg.get("nats.url");
+  if (url.empty()) {
+    std::filesystem::path data_dir{cfg.get("service.data_dir")};
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir / "nats", ec);
+    if (ec) {
+      error = "cannot create data directory " + data_dir.string() + ": "
+              + ec.message();
+      return nullptr;
+    }
+    nats_server_options opts;
+    opts.executable = cfg.get("nats.server");
+    opts.port = static_cast<int>(*port);
+    opts.store_dir = (data_dir / "nats").string();
+    opts.log_file = (data_dir / "nats-server.log").string();
+    s.server = nats_server_process::start(opts, error);
+    if (!s.server) {
+      error = "cannot start the embedded nats-server: " + error;
+      return nullptr;
+    }
+    url = s.server->url();
+    spdlog::info("embedded nats-server at {} (pid {}, data in {})", url,
+                 s.server->pid(), opts.store_dir);
+  }
+
+  // Phase 2: the actor system, CAF's sharing scheduler, one thread per core.
+  s.sys_cfg = std::make_unique<caf::actor_system_config>();
+  s.sys_cfg->set("scheduler.policy", caf::atom("sharing"));
+  s.sys_cfg->set("scheduler.max-threads", n_threads);
+  s.sys_cfg->set("logger.verbosity", caf::atom("quiet"));
+  s.sys = std::make_unique<caf::actor_system>(*s.sys_cfg);
+
+  // Phase 3: actors.
+  auto shared_params = std::make_shared<const service_params>(*params);
+  auto ids = std::make_shared<id_tables>();
+  s.trending = spawn_trending_actor(*s.sys, shared_params);
+  s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending);
+  for (size_t i = 0; i < n_threads; ++i)
+    s.recommenders.push_back(
+      spawn_recommender_actor(*s.sys, shared_params, s.dir, s.trending));
+
+  // Phase 4: the NATS edge.
+  edge_config ecfg;
+  ecfg.url = url;
+  ecfg.prefix = prefix;
+  ecfg.instance_id = instance_id;
+  ecfg.version = version;
+  ecfg.limits = *limits;
+  ecfg.pending_msgs = static_cast<int>(*pending);
+  ecfg.gateways = n_threads;
+  edge_deps deps{ids, shared_params, s.dir, s.trending, s.recommenders,
+                 wall_ms};
+  s.edge = nats_edge::start(*s.sys, ecfg, deps, error);
+  if (!s.edge) {
+    s.stop();
+    return nullptr;
+  }
+  s.info = ready_info{url, prefix, instance_id};
+  spdlog::info("marquee {} ready: instance {}, prefix {}, {} threads",
+               version, instance_id, prefix, n_threads);
+  return std::unique_ptr<service>{new service(std::move(ptr))};
+}
+
+service::service(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+const ready_info& service::info() const {
+  return impl_->info;
+}
+
+void service::stop() {
+  impl_->stop();
+}
+
+service::~service() {
+  impl_->stop();
+}
+
+int run_service(const config& cfg,
+                const std::function<void(const ready_info&)>& on_ready) {
+  std::string error;
+  auto svc = service::start(cfg, error);
+  if (!svc) {
+    std::cerr << "marquee: " << error << '\n';
+    return 1;
+  }
+  if (on_ready)
+    on_ready(svc->info());
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("{}: draining and stopping",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  svc->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+} // namespace marquee

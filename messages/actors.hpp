@@ -1,0 +1,90 @@
+#pragma once
+
+/// Every actor interface of marquee, one comment per handler, and the CAF
+/// type-id block of the messages (types, then atoms).
+
+#include "messages/errors.hpp"
+#include "messages/events.hpp"
+#include "messages/queries.hpp"
+
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+
+#define MARQUEE_TYPES_FIRST caf::first_custom_type_id
+
+CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
+
+  CAF_ADD_TYPE_ID(marquee, (marquee::play_event))
+  CAF_ADD_TYPE_ID(marquee, (marquee::impression_event))
+  CAF_ADD_TYPE_ID(marquee, (marquee::feedback_event))
+  CAF_ADD_TYPE_ID(marquee, (marquee::catalog_event))
+  CAF_ADD_TYPE_ID(marquee, (marquee::profile_event))
+  CAF_ADD_TYPE_ID(marquee, (marquee::trending_update))
+  CAF_ADD_TYPE_ID(marquee, (marquee::impressions_query))
+  CAF_ADD_TYPE_ID(marquee, (marquee::impressions_result))
+  CAF_ADD_TYPE_ID(marquee, (marquee::trending_query))
+  CAF_ADD_TYPE_ID(marquee, (marquee::trending_result))
+  CAF_ADD_TYPE_ID(marquee, (marquee::rec_query))
+  CAF_ADD_TYPE_ID(marquee, (marquee::rec_result))
+  CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot))
+  CAF_ADD_TYPE_ID(marquee, (marquee::filter_query))
+  CAF_ADD_TYPE_ID(marquee, (marquee::candidates_query))
+  CAF_ADD_TYPE_ID(marquee, (marquee::user_dump))
+  CAF_ADD_TYPE_ID(marquee, (marquee::title_dump))
+  CAF_ADD_TYPE_ID(marquee, (marquee::trending_entry))
+  CAF_ADD_TYPE_ID(marquee, (std::vector<marquee::trending_entry>))
+
+  CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
+  CAF_ADD_ATOM(marquee, marquee, dump_atom, "dump")
+
+CAF_END_TYPE_ID_BLOCK(marquee)
+
+namespace marquee {
+
+/// One per user, activated on first use by the directory.
+using user_actor = caf::typed_actor<
+  /// Applies a play (history, watched, in progress).
+  caf::reacts_to<play_event>,
+  /// Applies an impression (EMAs, raw retention).
+  caf::reacts_to<impression_event>,
+  /// Applies a thumbs up or down.
+  caf::reacts_to<feedback_event>,
+  /// Replaces the profile.
+  caf::reacts_to<profile_event>,
+  /// Returns what a recommendation needs of this user.
+  caf::replies_to<view_atom>::with<user_snapshot>,
+  /// Answers an impression-history question (400 when it cannot).
+  caf::replies_to<impressions_query>::with<impressions_result>,
+  /// Returns the live state at the given time, for operators.
+  caf::replies_to<dump_atom, int64_t>::with<user_dump>>;
+
+/// One per title, activated on first use by the directory.
+using title_actor = caf::typed_actor<
+  /// Counts a play and forwards the new trending counts.
+  caf::reacts_to<play_event>,
+  /// Counts an impression.
+  caf::reacts_to<impression_event>,
+  /// Replaces the metadata.
+  caf::reacts_to<catalog_event>,
+  /// Returns the live state at the given time, for operators.
+  caf::replies_to<dump_atom, int64_t>::with<title_dump>>;
+
+/// Keeps the top lists per window and region, and the catalog filters need.
+using trending_actor = caf::typed_actor<
+  /// Takes the latest counts of one title in one region.
+  caf::reacts_to<trending_update>,
+  /// Takes a title's metadata.
+  caf::reacts_to<catalog_event>,
+  /// Answers `P.v1.rec.trending`.
+  caf::replies_to<trending_query>::with<trending_result>,
+  /// Returns the best trending titles that one user may be shown.
+  caf::replies_to<candidates_query>::with<std::vector<trending_entry>>,
+  /// Keeps those of the given titles that the user may be shown, in order.
+  caf::replies_to<filter_query>::with<std::vector<title_key>>>;
+
+/// Assembles recommendations; stateless, one per scheduler thread.
+using recommender_actor = caf::typed_actor<
+  /// Answers `P.v1.rec.user.<user>`.
+  caf::replies_to<rec_query>::with<rec_result>>;
+
+} // namespace marquee

@@ -1,0 +1,96 @@
+#pragma once
+
+/// Events as they travel between actors: validated, ids interned.
+
+#include "domain/catalog.hpp"
+#include "domain/ids.hpp"
+#include "domain/trending.hpp"
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+
+namespace marquee {
+
+/// `P.v1.events.play.<user>`. `region` is `all_regions` when absent.
+struct play_event {
+  user_key user = 0;
+  title_key title = 0;
+  int64_t ts = 0;
+  double progress = 1.0;
+  region_key region = all_regions;
+};
+
+/// `P.v1.events.impression.<user>`. `position` is -1 when absent.
+struct impression_event {
+  user_key user = 0;
+  title_key title = 0;
+  int64_t ts = 0;
+  int32_t position = -1;
+};
+
+/// `P.v1.events.feedback.<user>`: +1 thumbs up, -1 thumbs down.
+struct feedback_event {
+  user_key user = 0;
+  title_key title = 0;
+  int64_t ts = 0;
+  int8_t value = 0;
+};
+
+/// `P.v1.catalog.<title>`: create or replace a title's metadata.
+struct catalog_event {
+  title_key title = 0;
+  title_meta meta;
+};
+
+/// `P.v1.profile.<user>`: create or replace a user's profile.
+struct profile_event {
+  user_key user = 0;
+  user_profile profile;
+};
+
+/// The counts of one title in one region (`all_regions`: global), sent by
+/// the title actor to the trending actor after each play.
+struct trending_update {
+  title_key title = 0;
+  region_key region = all_regions;
+  play_counts counts;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, play_event& x) {
+  return f(caf::meta::type_name("play_event"), x.user, x.title, x.ts,
+           x.progress, x.region);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, impression_event& x) {
+  return f(caf::meta::type_name("impression_event"), x.user, x.title, x.ts,
+           x.position);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, feedback_event& x) {
+  return f(caf::meta::type_name("feedback_event"), x.user, x.title, x.ts,
+           x.value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_event& x) {
+  return f(caf::meta::type_name("catalog_event"), x.title, x.meta.name,
+           x.meta.genres, x.meta.min_age, x.meta.year, x.meta.regions,
+           x.meta.available);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, profile_event& x) {
+  return f(caf::meta::type_name("profile_event"), x.user);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trending_update& x) {
+  return f(caf::meta::type_name("trending_update"), x.title, x.region,
+           x.counts.plays);
+}
+
+} // namespace marquee

@@ -1,0 +1,199 @@
+#pragma once
+
+/// Questions clients and operators ask, and the answers actors give, with
+/// ids as keys. The wire turns them into JSON and back.
+
+#include "domain/catalog.hpp"
+#include "domain/impressions.hpp"
+#include "domain/trending.hpp"
+#include "domain/user_state.hpp"
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace marquee {
+
+/// A genre key that names no genre: a requested genre never seen.
+constexpr genre_key no_genre = std::numeric_limits<genre_key>::max();
+
+/// A user key that names no user: a request for a user never seen.
+constexpr user_key no_user = std::numeric_limits<user_key>::max();
+
+// -- impression history -------------------------------------------------------
+
+/// `P.v1.impressions.<user>`. Empty `titles`: every title with impressions;
+/// `windows` is never empty (the wire fills in the configured ones).
+struct impressions_query {
+  user_key user = 0;
+  std::vector<title_key> titles;
+  std::vector<int64_t> windows_ms;
+  int64_t at = 0;
+};
+
+struct impressions_result {
+  int64_t at = 0;
+  std::vector<impression_row> rows;
+};
+
+// -- trending -----------------------------------------------------------------
+
+/// `P.v1.rec.trending`, and the trending candidates of a recommendation.
+struct trending_query {
+  uint32_t k = 10;
+  uint32_t window = 0; // index into the configured trending windows
+  region_key region = all_regions;
+  std::vector<genre_key> genres; // sorted; empty: any
+  int64_t at = 0;
+};
+
+struct trending_result {
+  int64_t at = 0;
+  std::vector<trending_entry> items;
+};
+
+// -- recommendations ----------------------------------------------------------
+
+enum class rec_row : uint8_t {
+  home,
+  because_you_watched,
+  continue_watching,
+  trending,
+};
+
+enum class rec_reason : uint8_t {
+  because_you_watched,
+  trending,
+  popular,
+  genre,
+  continue_watching,
+};
+
+/// `P.v1.rec.user.<user>`.
+struct rec_query {
+  user_key user = 0;
+  uint32_t k = 20;
+  rec_row row = rec_row::home;
+  int64_t at = 0;
+  bool explain = false;
+  std::vector<title_key> exclude; // sorted
+  std::vector<genre_key> genres;  // sorted; empty: any
+  std::string variant;            // empty: assigned
+};
+
+struct rec_feature {
+  std::string name;
+  double value = 0;
+};
+
+struct rec_item {
+  title_key title = 0;
+  double score = 0;
+  rec_reason reason = rec_reason::trending;
+  title_key source = no_title;
+  std::vector<rec_feature> features; // only with `explain`
+};
+
+struct rec_result {
+  rec_row row = rec_row::home;
+  std::string variant;
+  int64_t at = 0;
+  title_key source = no_title;
+  std::vector<rec_item> items;
+  bool fallback = false;
+};
+
+/// What a recommendation needs of a user, read from its actor.
+struct user_snapshot {
+  user_view view;
+  std::vector<play_record> in_progress; // newest first
+  std::vector<play_record> recent;      // newest first
+};
+
+/// A filter request: which of `titles` may be shown to `view`, in order.
+struct filter_query {
+  user_view view;
+  std::vector<title_key> titles;
+};
+
+/// Trending candidates for one user: the best `k` of window `window` that
+/// pass every filter of `view`, scored at `at`.
+struct candidates_query {
+  user_view view;
+  uint32_t k = 20;
+  uint32_t window = 0;
+  int64_t at = 0;
+};
+
+// -- operator state -----------------------------------------------------------
+
+/// The live state of one user actor (`P.v1.admin.<t>.user`).
+struct user_dump {
+  std::vector<play_record> recent;
+  std::vector<title_key> watched;
+  std::vector<play_record> in_progress;
+  std::vector<feedback_record> feedback;
+  user_profile profile;
+  std::vector<impression_row> top_impressions; // configured windows
+  size_t impressed_titles = 0;
+  size_t raw_impressions = 0;
+  int64_t newest_impression = 0;
+  uint64_t events = 0;
+  int64_t at = 0;
+};
+
+/// The decayed counts of a title in one region at one time.
+struct region_scores {
+  region_key region = all_regions;
+  uint64_t plays = 0;
+  std::vector<double> scores; // one per configured trending window
+};
+
+/// The live state of one title actor (`P.v1.admin.<t>.title`).
+struct title_dump {
+  bool has_meta = false;
+  title_meta meta;
+  uint64_t plays = 0;
+  uint64_t impressions = 0;
+  int64_t last_play_ts = 0;
+  int64_t last_impression_ts = 0;
+  std::vector<region_scores> trending; // all regions first
+  int64_t at = 0;
+};
+
+// -- inspection ---------------------------------------------------------------
+// Only fields that CAF can render are listed; the structs travel locally.
+
+#define MARQUEE_INSPECT_NAME_ONLY(type)                                        \
+  template <class Inspector>                                                   \
+  typename Inspector::result_type inspect(Inspector& f, type&) {               \
+    return f(caf::meta::type_name(#type));                                     \
+  }
+
+MARQUEE_INSPECT_NAME_ONLY(impressions_query)
+MARQUEE_INSPECT_NAME_ONLY(impressions_result)
+MARQUEE_INSPECT_NAME_ONLY(trending_query)
+MARQUEE_INSPECT_NAME_ONLY(trending_result)
+MARQUEE_INSPECT_NAME_ONLY(rec_query)
+MARQUEE_INSPECT_NAME_ONLY(rec_result)
+MARQUEE_INSPECT_NAME_ONLY(user_snapshot)
+MARQUEE_INSPECT_NAME_ONLY(filter_query)
+MARQUEE_INSPECT_NAME_ONLY(candidates_query)
+MARQUEE_INSPECT_NAME_ONLY(user_dump)
+MARQUEE_INSPECT_NAME_ONLY(title_dump)
+
+#undef MARQUEE_INSPECT_NAME_ONLY
+
+} // namespace marquee
+
+namespace marquee {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trending_entry& x) {
+  return f(caf::meta::type_name("trending_entry"), x.title, x.score, x.plays);
+}
+
+} // namespace marquee

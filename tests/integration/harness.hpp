@@ -1,0 +1,152 @@
+#pragma once
+
+/// Integration harness: a real nats-server on a free loopback port, the
+/// service in-process, and a client. Bounded in time: every wait has a
+/// timeout.
+
+#include "bootstrap/nats_server.hpp"
+#include "bootstrap/service.hpp"
+#include "wire/nats_client.hpp"
+
+#include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace marquee::testing {
+
+inline int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// A fresh temporary directory, removed at the end.
+class temp_dir {
+public:
+  temp_dir() {
+    auto base = std::filesystem::temp_directory_path();
+    std::string tmpl = (base / "marquee-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// A reply, parsed.
+struct reply {
+  nats_message msg;
+  rapidjson::Document json;
+
+  int error_code() const {
+    auto code = msg.header("Nats-Service-Error-Code");
+    return code.empty() ? 0 : std::stoi(code);
+  }
+};
+
+class harness {
+public:
+  /// Starts nats-server and the service, with config `overrides`.
+  explicit harness(
+    std::vector<std::pair<std::string, std::string>> overrides = {}) {
+    std::string error;
+    nats_server_options opts;
+    opts.store_dir = (dir_.path() / "nats").string();
+    server_ = nats_server_process::start(opts, error);
+    REQUIRE(server_ != nullptr);
+    config cfg;
+    cfg.set("nats.url", server_->url(), error);
+    cfg.set("service.instance_id", "it1", error);
+    cfg.set("service.threads", "2", error);
+    cfg.set("service.log_level", "warn", error);
+    for (const auto& [k, v] : overrides)
+      REQUIRE(cfg.set(k, v, error));
+    svc_ = service::start(cfg, error);
+    INFO(error);
+    REQUIRE(svc_ != nullptr);
+    client_ = nats_client::connect(server_->url(), error);
+    REQUIRE(client_ != nullptr);
+  }
+
+  /// `P.v1.` + `tail`.
+  std::string subject(const std::string& tail) const {
+    return "marquee.v1." + tail;
+  }
+
+  void publish(const std::string& tail, const std::string& body) {
+    std::string error;
+    INFO(error);
+    REQUIRE(client_->publish(subject(tail), body, error));
+  }
+
+  /// Sends a request on the full subject and parses the reply.
+  reply ask(const std::string& full_subject, const std::string& body = "") {
+    std::string error;
+    auto msg = client_->request(full_subject, body,
+                                std::chrono::milliseconds{5000}, error);
+    INFO(full_subject << ": " << error);
+    REQUIRE(msg.has_value());
+    reply r{std::move(*msg), {}};
+    r.json.Parse(r.msg.body.c_str());
+    INFO(r.msg.body);
+    REQUIRE(!r.json.HasParseError());
+    return r;
+  }
+
+  /// Sends a request on `P.v1.<tail>`.
+  reply ask_v1(const std::string& tail, const std::string& body = "") {
+    return ask(subject(tail), body);
+  }
+
+  /// Polls `pred` until it holds or `timeout` passes.
+  static bool eventually(const std::function<bool()>& pred,
+                         std::chrono::milliseconds timeout
+                         = std::chrono::milliseconds{5000}) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred())
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+    return pred();
+  }
+
+  /// Waits until every event published so far has been applied: the admin
+  /// stats count `n` events in all, accepted or dead-lettered.
+  void await_events(uint64_t n) {
+    auto applied = [&] {
+      auto r = ask_v1("admin.it1.stats");
+      uint64_t total = 0;
+      for (auto& kv : r.json["events"].GetObject())
+        total += kv.value.GetUint64();
+      for (auto& kv : r.json["dlq"].GetObject())
+        total += kv.value.GetUint64();
+      return total >= n;
+    };
+    REQUIRE(eventually(applied));
+  }
+
+  nats_client& client() { return *client_; }
+  nats_server_process& server() { return *server_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
+private:
+  temp_dir dir_;
+  std::unique_ptr<nats_server_process> server_;
+  std::unique_ptr<service> svc_;
+  std::unique_ptr<nats_client> client_;
+};
+
+} // namespace marquee::testing

@@ -1,0 +1,185 @@
+// The `marquee` executable as operators run it: embedded default, readiness,
+// SIGTERM, exit codes.
+
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+
+using namespace marquee;
+using namespace marquee::testing;
+
+namespace {
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// A child `marquee` process with its output in files.
+class child {
+public:
+  child(std::vector<std::string> args, std::vector<std::string> env,
+        const std::filesystem::path& dir)
+    : out_(dir / "stdout"), err_(dir / "stderr") {
+    std::vector<char*> argv;
+    args.insert(args.begin(), MARQUEE_BINARY);
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      for (auto& e : env)
+        putenv(e.data());
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      freopen(out_.c_str(), "w", stdout);
+      freopen(err_.c_str(), "w", stderr);
+      chdir(dir.c_str());
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+
+  ~child() {
+    if (pid_ > 0 && status_ < 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void signal(int sig) { kill(pid_, sig); }
+
+  /// The exit status, or -1 if it did not exit within `timeout`.
+  int wait(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int st = 0;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return status_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    return -1;
+  }
+
+  std::string err() const { return slurp(err_); }
+  std::string out() const { return slurp(out_); }
+
+private:
+  static std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in{p};
+    return {std::istreambuf_iterator<char>{in}, {}};
+  }
+  std::filesystem::path out_;
+  std::filesystem::path err_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+/// Connects to `url` once the service answers `$SRV.PING.marquee`.
+std::unique_ptr<nats_client> await_ready(const std::string& url) {
+  std::unique_ptr<nats_client> client;
+  harness::eventually(
+    [&] {
+      std::string error;
+      if (!client)
+        client = nats_client::connect(url, error);
+      return client
+             && client->request("$SRV.PING.marquee", "",
+                                std::chrono::milliseconds{200}, error);
+    },
+    std::chrono::milliseconds{15000});
+  return client;
+}
+
+} // namespace
+
+TEST_CASE("marquee serve starts its embedded nats-server, answers, and stops "
+          "with exit 0 on SIGTERM",
+          "[integration][process]") {
+  temp_dir dir;
+  auto port = free_port();
+  auto url = "nats://127.0.0.1:" + std::to_string(port);
+  child proc{{"serve", "--data-dir", (dir.path() / "data").string()},
+             {"MARQUEE_NATS_PORT=" + std::to_string(port)},
+             dir.path()};
+  auto client = await_ready(url);
+  INFO(proc.err());
+  REQUIRE(client != nullptr);
+  std::string error;
+  auto reply = client->request("marquee.v1.rec.trending", "{}",
+                               std::chrono::milliseconds{2000}, error);
+  REQUIRE(reply.has_value());
+  CHECK(reply->body.find("\"items\":[]") != std::string::npos);
+  CHECK(std::filesystem::exists(dir.path() / "data" / "nats"));
+  client.reset();
+  proc.signal(SIGTERM);
+  CHECK(proc.wait(std::chrono::milliseconds{15000}) == 0);
+  // The embedded server stopped with the service.
+  CHECK(nats_client::connect(url, error) == nullptr);
+}
+
+TEST_CASE("marquee demo loads a catalog and events that recommendations use",
+          "[integration][process]") {
+  temp_dir dir;
+  auto port = free_port();
+  auto url = "nats://127.0.0.1:" + std::to_string(port);
+  child proc{{"demo", "--data-dir", (dir.path() / "data").string()},
+             {"MARQUEE_NATS_PORT=" + std::to_string(port)},
+             dir.path()};
+  auto client = await_ready(url);
+  REQUIRE(client != nullptr);
+  std::string error;
+  bool served = harness::eventually(
+    [&] {
+      auto r = client->request("marquee.v1.rec.user.u1", "{\"k\":5}",
+                               std::chrono::milliseconds{2000}, error);
+      return r && r->body.find("\"reason\":\"trending\"") != std::string::npos;
+    },
+    std::chrono::milliseconds{15000});
+  INFO(proc.err());
+  CHECK(served);
+  CHECK(harness::eventually([&] {
+    return proc.out().find("marquee request") != std::string::npos;
+  }));
+  client.reset();
+  proc.signal(SIGINT);
+  CHECK(proc.wait(std::chrono::milliseconds{15000}) == 0);
+}
+
+TEST_CASE("bad configuration fails at once with a one-line reason",
+          "[integration][process]") {
+  temp_dir dir;
+  {
+    std::ofstream cfg{dir.path() / "bad.toml"};
+    cfg << "[impressions]\nwindows = [\"1d\", \"fortnight\"]\n";
+  }
+  child bad_window{{"serve", "--config", (dir.path() / "bad.toml").string()},
+                   {},
+                   dir.path()};
+  CHECK(bad_window.wait(std::chrono::milliseconds{10000}) == 1);
+  CHECK(bad_window.err().find("fortnight") != std::string::npos);
+  child bad_env{{"serve"}, {"MARQUEE_TRENDING_WINDOWZ=1h"}, dir.path()};
+  CHECK(bad_env.wait(std::chrono::milliseconds{10000}) == 2);
+  CHECK(bad_env.err().find("MARQUEE_TRENDING_WINDOWZ") != std::string::npos);
+  child help{{"serve", "--help"}, {}, dir.path()};
+  CHECK(help.wait(std::chrono::milliseconds{10000}) == 0);
+  CHECK(help.out().find("--nats-url") != std::string::npos);
+}

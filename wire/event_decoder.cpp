@@ -1,0 +1,394 @@
+#include "wire/event_decoder.hpp"
+
+#include "domain/window.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+
+namespace marquee {
+
+const char* to_string(dlq_reason reason) {
+  switch (reason) {
+    case dlq_reason::json:
+      return "json";
+    case dlq_reason::schema:
+      return "schema";
+    case dlq_reason::id:
+      return "id";
+    case dlq_reason::size:
+      return "size";
+    case dlq_reason::time:
+      return "time";
+  }
+  return "schema";
+}
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+rejection reject(dlq_reason reason, std::string message) {
+  return rejection{reason, std::move(message)};
+}
+
+/// One field of a JSON object: absent (or null), present, or of a bad type.
+/// Decoding helpers return a rejection through `err` and false.
+class fields {
+public:
+  explicit fields(object obj) : obj_(obj) {
+    // nop
+  }
+
+  /// Finds `key`; null counts as absent.
+  bool find(const char* key, element& out) const {
+    auto res = obj_.at_key(key);
+    if (res.error() != simdjson::SUCCESS)
+      return false;
+    out = res.value_unsafe();
+    return !out.is_null();
+  }
+
+  bool get_id(const char* key, bool required, std::string_view& out,
+              rejection& err) const {
+    element e;
+    if (!find(key, e)) {
+      if (required)
+        err = reject(dlq_reason::schema,
+                     std::string{"missing field '"} + key + "'");
+      return !required;
+    }
+    if (!e.is_string()) {
+      err = reject(dlq_reason::schema,
+                   std::string{"field '"} + key + "' must be a string");
+      return false;
+    }
+    out = e.get_string().value_unsafe();
+    if (!is_valid_id(out)) {
+      err = reject(dlq_reason::id, std::string{"field '"} + key
+                                     + "' is not a valid id (1 to 64 of "
+                                       "[A-Za-z0-9_:-])");
+      return false;
+    }
+    return true;
+  }
+
+  bool get_int(const char* key, int64_t lo, int64_t hi,
+               std::optional<int64_t>& out, rejection& err) const {
+    element e;
+    if (!find(key, e))
+      return true;
+    auto res = e.get_int64();
+    if (res.error() != simdjson::SUCCESS || res.value_unsafe() < lo
+        || res.value_unsafe() > hi) {
+      err = reject(dlq_reason::schema, std::string{"field '"} + key
+                                         + "' must be an integer from "
+                                         + std::to_string(lo) + " to "
+                                         + std::to_string(hi));
+      return false;
+    }
+    out = res.value_unsafe();
+    return true;
+  }
+
+  bool get_fraction(const char* key, std::optional<double>& out,
+                    rejection& err) const {
+    element e;
+    if (!find(key, e))
+      return true;
+    auto res = e.get_double();
+    if (res.error() != simdjson::SUCCESS || !(res.value_unsafe() >= 0.0)
+        || !(res.value_unsafe() <= 1.0)) {
+      err = reject(dlq_reason::schema,
+                   std::string{"field '"} + key + "' must be a number from 0 "
+                                                  "to 1");
+      return false;
+    }
+    out = res.value_unsafe();
+    return true;
+  }
+
+  bool get_bool(const char* key, std::optional<bool>& out,
+                rejection& err) const {
+    element e;
+    if (!find(key, e))
+      return true;
+    if (!e.is_bool()) {
+      err = reject(dlq_reason::schema,
+                   std::string{"field '"} + key + "' must be true or false");
+      return false;
+    }
+    out = e.get_bool().value_unsafe();
+    return true;
+  }
+
+  bool get_string(const char* key, size_t max_len,
+                  std::optional<std::string_view>& out, rejection& err) const {
+    element e;
+    if (!find(key, e))
+      return true;
+    if (!e.is_string() || e.get_string().value_unsafe().size() > max_len) {
+      err = reject(dlq_reason::schema, std::string{"field '"} + key
+                                         + "' must be a string of at most "
+                                         + std::to_string(max_len)
+                                         + " bytes");
+      return false;
+    }
+    out = e.get_string().value_unsafe();
+    return true;
+  }
+
+  /// A list of short tokens (genres, regions), interned, sorted, unique.
+  bool get_tokens(const char* key, interner& table,
+                  std::vector<uint32_t>& out, rejection& err) const {
+    element e;
+    if (!find(key, e))
+      return true;
+    auto fail = [&] {
+      err = reject(dlq_reason::schema,
+                   std::string{"field '"} + key
+                     + "' must be an array of non-empty strings of at most "
+                       "64 bytes");
+      return false;
+    };
+    if (!e.is_array())
+      return fail();
+    simdjson::dom::array items = e.get_array().value_unsafe();
+    for (auto item : items) {
+      if (!item.is_string())
+        return fail();
+      auto s = item.get_string().value_unsafe();
+      if (s.empty() || s.size() > max_id_length)
+        return fail();
+      auto k = table.intern(s);
+      if (!k) {
+        err = reject(dlq_reason::schema,
+                     std::string{"too many distinct values of '"} + key + "'");
+        return false;
+      }
+      out.push_back(*k);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return true;
+  }
+
+private:
+  object obj_;
+};
+
+/// A region: a short token, interned.
+bool get_region(const fields& f, id_tables& ids, std::optional<region_key>& out,
+                rejection& err) {
+  std::optional<std::string_view> s;
+  if (!f.get_string("region", max_id_length, s, err))
+    return false;
+  if (!s)
+    return true;
+  if (s->empty()) {
+    err = reject(dlq_reason::schema, "field 'region' must not be empty");
+    return false;
+  }
+  auto k = ids.regions.intern(*s);
+  if (!k) {
+    err = reject(dlq_reason::schema, "too many distinct regions");
+    return false;
+  }
+  out = *k;
+  return true;
+}
+
+/// Reads `ts` (absent: now) and rejects times too far ahead.
+bool get_ts(const fields& f, int64_t now_ms, const decode_limits& limits,
+            int64_t& out, rejection& err) {
+  std::optional<int64_t> ts;
+  if (!f.get_int("ts", 0, std::numeric_limits<int64_t>::max() / 2, ts, err))
+    return false;
+  out = ts.value_or(now_ms);
+  if (out > now_ms + limits.max_future_ms) {
+    err = reject(dlq_reason::time,
+                 "field 'ts' (" + std::to_string(out)
+                   + ") is more than " + format_window(limits.max_future_ms)
+                   + " ahead of the server clock ("
+                   + std::to_string(now_ms) + ")");
+    return false;
+  }
+  return true;
+}
+
+bool intern_id(interner& table, std::string_view id, uint32_t& out,
+               rejection& err) {
+  auto k = table.intern(id);
+  if (!k) {
+    err = reject(dlq_reason::id, "too many distinct ids");
+    return false;
+  }
+  out = *k;
+  return true;
+}
+
+struct thread_buffers {
+  simdjson::dom::parser parser;
+  std::string padded;
+};
+
+thread_buffers& buffers() {
+  thread_local thread_buffers tb;
+  return tb;
+}
+
+enum class event_kind { play, impression, feedback, catalog, profile };
+
+} // namespace
+
+decoded_event decode_event(std::string_view tail, std::string_view payload,
+                           int64_t now_ms, const decode_limits& limits,
+                           id_tables& ids) {
+  if (payload.size() > limits.max_payload)
+    return reject(dlq_reason::size,
+                  "payload of " + std::to_string(payload.size())
+                    + " bytes is over the limit of "
+                    + std::to_string(limits.max_payload));
+  // The subject: events.<kind>.<user>, catalog.<title> or profile.<user>.
+  event_kind kind;
+  std::string_view key_token;
+  auto split = [](std::string_view s) {
+    auto dot = s.find('.');
+    return dot == std::string_view::npos
+             ? std::pair{s, std::string_view{}}
+             : std::pair{s.substr(0, dot), s.substr(dot + 1)};
+  };
+  auto [head, rest] = split(tail);
+  if (head == "events") {
+    auto [type, id] = split(rest);
+    if (type == "play")
+      kind = event_kind::play;
+    else if (type == "impression")
+      kind = event_kind::impression;
+    else if (type == "feedback")
+      kind = event_kind::feedback;
+    else
+      return reject(dlq_reason::schema,
+                    "unknown event type '" + std::string{type}
+                      + "' (expected play, impression or feedback)");
+    key_token = id;
+  } else if (head == "catalog") {
+    kind = event_kind::catalog;
+    key_token = rest;
+  } else if (head == "profile") {
+    kind = event_kind::profile;
+    key_token = rest;
+  } else {
+    return reject(dlq_reason::schema,
+                  "unknown subject '" + std::string{tail} + "'");
+  }
+  bool title_subject = kind == event_kind::catalog;
+  if (!is_valid_id(key_token))
+    return reject(dlq_reason::id,
+                  std::string{"the last subject token must be one valid "}
+                    + (title_subject ? "title" : "user")
+                    + " id (1 to 64 of [A-Za-z0-9_:-])");
+  // The payload: a JSON object.
+  auto& tb = buffers();
+  tb.padded.assign(payload.data(), payload.size());
+  tb.padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  auto doc = tb.parser.parse(tb.padded.data(), payload.size(), false);
+  if (doc.error() != simdjson::SUCCESS)
+    return reject(dlq_reason::json, std::string{"invalid JSON: "}
+                                      + simdjson::error_message(doc.error()));
+  if (!doc.value_unsafe().is_object())
+    return reject(dlq_reason::schema, "the payload must be a JSON object");
+  fields f{doc.value_unsafe().get_object().value_unsafe()};
+  rejection err;
+  // Ids are interned only once the whole event is valid.
+  uint32_t key = 0;
+  auto intern_key = [&] {
+    return intern_id(title_subject ? ids.titles : ids.users, key_token, key,
+                     err);
+  };
+  switch (kind) {
+    case event_kind::catalog: {
+      catalog_event ev{key, {}};
+      std::optional<std::string_view> name;
+      std::optional<int64_t> min_age;
+      std::optional<int64_t> year;
+      std::optional<bool> available;
+      if (!f.get_string("name", 1024, name, err)
+          || !f.get_tokens("genres", ids.genres, ev.meta.genres, err)
+          || !f.get_int("min_age", 0, 150, min_age, err)
+          || !f.get_int("year", 0, 9999, year, err)
+          || !f.get_tokens("regions", ids.regions, ev.meta.regions, err)
+          || !f.get_bool("available", available, err) || !intern_key())
+        return err;
+      ev.title = key;
+      ev.meta.name = std::string{name.value_or("")};
+      ev.meta.min_age = static_cast<int32_t>(min_age.value_or(0));
+      ev.meta.year = static_cast<int32_t>(year.value_or(0));
+      ev.meta.available = available.value_or(true);
+      return ev;
+    }
+    case event_kind::profile: {
+      profile_event ev{key, {}};
+      std::optional<int64_t> max_age;
+      if (!f.get_int("max_age", 0, 150, max_age, err)
+          || !get_region(f, ids, ev.profile.region, err) || !intern_key())
+        return err;
+      ev.user = key;
+      if (max_age)
+        ev.profile.max_age = static_cast<int32_t>(*max_age);
+      return ev;
+    }
+    default:
+      break;
+  }
+  // play, impression, feedback: title and ts.
+  std::string_view title_id;
+  int64_t ts = 0;
+  uint32_t title = 0;
+  if (!f.get_id("title", true, title_id, err)
+      || !get_ts(f, now_ms, limits, ts, err))
+    return err;
+  // Checks the fields of each kind, then interns both ids.
+  auto intern_both = [&] {
+    return intern_id(ids.titles, title_id, title, err) && intern_key();
+  };
+  switch (kind) {
+    case event_kind::play: {
+      std::optional<double> progress;
+      std::optional<region_key> region;
+      std::optional<std::string_view> device;
+      if (!f.get_fraction("progress", progress, err)
+          || !get_region(f, ids, region, err)
+          || !f.get_string("device", max_id_length, device, err)
+          || !intern_both())
+        return err;
+      return play_event{key, title, ts, progress.value_or(1.0),
+                        region.value_or(all_regions)};
+    }
+    case event_kind::impression: {
+      std::optional<std::string_view> row;
+      std::optional<int64_t> position;
+      if (!f.get_string("row", max_id_length, row, err)
+          || !f.get_int("position", 0, 1'000'000, position, err)
+          || !intern_both())
+        return err;
+      return impression_event{key, title, ts,
+                              static_cast<int32_t>(position.value_or(-1))};
+    }
+    default: {
+      std::optional<int64_t> value;
+      if (!f.get_int("value", -1, 1, value, err))
+        return err;
+      if (!value || *value == 0)
+        return reject(dlq_reason::schema,
+                      "field 'value' must be 1 (thumbs up) or -1 (down)");
+      if (!intern_both())
+        return err;
+      return feedback_event{key, title, ts, static_cast<int8_t>(*value)};
+    }
+  }
+}
+
+} // namespace marquee

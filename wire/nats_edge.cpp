@@ -1,0 +1,582 @@
+#include "wire/nats_edge.hpp"
+
+#include "domain/window.hpp"
+#include "wire/request_codec.hpp"
+#include "wire/service_docs.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include <nats/nats.h>
+
+#include <mutex>
+
+namespace marquee {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           steady::now().time_since_epoch())
+    .count();
+}
+
+/// Where a reply goes, and what it needs to be written.
+struct reply_ctx {
+  std::string reply;
+  int64_t started_ns = 0;
+  endpoint_id endpoint = endpoint_id::recommend;
+  /// The user or title the request named.
+  std::string subject_id;
+  /// Impression history: names of the titles and windows asked for.
+  std::vector<std::string> title_names;
+  std::vector<std::string> window_names;
+  int64_t window_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reply_ctx& x) {
+  return f(caf::meta::type_name("reply_ctx"), x.reply, x.subject_id);
+}
+
+struct sub_deleter {
+  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
+};
+using sub_ptr = std::unique_ptr<natsSubscription, sub_deleter>;
+
+struct msg_deleter {
+  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
+};
+using msg_ptr = std::unique_ptr<natsMsg, msg_deleter>;
+
+std::string_view data_of(natsMsg* m) {
+  return {natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))};
+}
+
+} // namespace
+
+struct nats_edge::impl {
+  edge_config cfg;
+  edge_deps deps;
+  natsConnection* nc = nullptr;
+  std::vector<sub_ptr> subs;
+  std::vector<caf::actor> gateways;
+  std::atomic<size_t> next_gateway{0};
+  event_router router;
+  edge_counters counters;
+  service_stats stats;
+  std::string prefix_v1; // "P.v1."
+  std::atomic<bool> drained{false};
+
+  impl(edge_config c, edge_deps d)
+    : cfg(std::move(c)),
+      deps(std::move(d)),
+      router(deps.dir, deps.trending),
+      stats(cfg.instance_id, cfg.version) {
+    prefix_v1 = cfg.prefix + ".v1.";
+  }
+
+  ~impl() {
+    subs.clear();
+    if (nc != nullptr)
+      natsConnection_Destroy(nc);
+  }
+
+  // -- publishing -------------------------------------------------------------
+
+  void publish(const std::string& subject, std::string_view body) {
+    natsConnection_Publish(nc, subject.c_str(), body.data(),
+                           static_cast<int>(body.size()));
+  }
+
+  void publish_error(const std::string& reply, int code,
+                     std::string_view message) {
+    natsMsg* raw = nullptr;
+    auto body = encode_error(code, message);
+    if (natsMsg_Create(&raw, reply.c_str(), nullptr, body.data(),
+                       static_cast<int>(body.size()))
+        != NATS_OK)
+      return;
+    msg_ptr m{raw};
+    auto code_text = std::to_string(code);
+    std::string sentence{message};
+    natsMsgHeader_Set(raw, "Nats-Service-Error-Code", code_text.c_str());
+    natsMsgHeader_Set(raw, "Nats-Service-Error", sentence.c_str());
+    natsConnection_PublishMsg(nc, raw);
+  }
+
+  /// Replies with a body and records the request in the endpoint stats.
+  void answer(const reply_ctx& ctx, std::string_view body) {
+    publish(ctx.reply, body);
+    stats.record(ctx.endpoint, steady_ns() - ctx.started_ns, nullptr);
+  }
+
+  /// Replies with an error and records it.
+  void answer_error(const reply_ctx& ctx, int code, const std::string& msg) {
+    publish_error(ctx.reply, code, msg);
+    auto line = std::to_string(code) + ":" + msg;
+    stats.record(ctx.endpoint, steady_ns() - ctx.started_ns, &line);
+  }
+
+  void dead_letter(natsMsg* msg, const rejection& rej) {
+    counters.dlq[static_cast<size_t>(rej.reason)].fetch_add(
+      1, std::memory_order_relaxed);
+    auto subject = prefix_v1 + "dlq." + to_string(rej.reason);
+    auto body = data_of(msg);
+    natsMsg* raw = nullptr;
+    if (natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(),
+                       static_cast<int>(body.size()))
+        != NATS_OK) {
+      counters.dlq_publish_failures.fetch_add(1);
+      return;
+    }
+    msg_ptr m{raw};
+    natsMsgHeader_Set(raw, "Marquee-Subject", natsMsg_GetSubject(msg));
+    natsMsgHeader_Set(raw, "Marquee-Error", rej.message.c_str());
+    if (natsConnection_PublishMsg(nc, raw) != NATS_OK)
+      counters.dlq_publish_failures.fetch_add(1);
+  }
+
+  caf::actor& gateway() {
+    auto i = next_gateway.fetch_add(1, std::memory_order_relaxed);
+    return gateways[i % gateways.size()];
+  }
+
+  /// The last subject token of `msg`, after `head` (e.g. "P.v1.rec.user.").
+  static std::string_view tail(natsMsg* msg, size_t head_len) {
+    std::string_view s{natsMsg_GetSubject(msg)};
+    return head_len <= s.size() ? s.substr(head_len) : std::string_view{};
+  }
+
+  reply_ctx context(natsMsg* msg, endpoint_id ep) {
+    reply_ctx ctx;
+    if (auto r = natsMsg_GetReply(msg))
+      ctx.reply = r;
+    ctx.started_ns = steady_ns();
+    ctx.endpoint = ep;
+    return ctx;
+  }
+
+  // -- callbacks --------------------------------------------------------------
+
+  void on_event(natsMsg* msg) {
+    std::string_view subject{natsMsg_GetSubject(msg)};
+    auto ev = decode_event(subject.substr(prefix_v1.size()), data_of(msg),
+                           deps.now_ms(), cfg.limits, *deps.ids);
+    if (auto rej = std::get_if<rejection>(&ev)) {
+      dead_letter(msg, *rej);
+      return;
+    }
+    counters.events[ev.index()].fetch_add(1, std::memory_order_relaxed);
+    std::visit(
+      [this](const auto& x) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, rejection>)
+          router.route(x);
+      },
+      ev);
+  }
+
+  /// Decodes the user token of a per-user request, or answers 400.
+  std::optional<user_key> user_of(std::string_view token, const reply_ctx& ctx,
+                                  bool& known) {
+    if (!is_valid_id(token)) {
+      answer_error(ctx, 400, "the last subject token must be a valid user id "
+                             "(1 to 64 of [A-Za-z0-9_:-])");
+      return std::nullopt;
+    }
+    auto key = deps.ids->users.find(token);
+    known = key.has_value();
+    return key.value_or(0);
+  }
+
+  void on_recommend(natsMsg* msg, size_t head_len) {
+    auto ctx = context(msg, endpoint_id::recommend);
+    if (ctx.reply.empty())
+      return;
+    auto token = tail(msg, head_len);
+    bool known = false;
+    auto user = user_of(token, ctx, known);
+    if (!user)
+      return;
+    auto q = decode_rec_request(*user, data_of(msg), deps.now_ms(),
+                                *deps.params, *deps.ids);
+    if (auto bad = std::get_if<bad_request>(&q)) {
+      answer_error(ctx, 400, bad->message);
+      return;
+    }
+    auto& query = std::get<rec_query>(q);
+    if (!known)
+      query.user = no_user;
+    ctx.subject_id = std::string{token};
+    caf::anon_send(gateway(), std::move(query), std::move(ctx));
+  }
+
+  void on_impressions(natsMsg* msg, size_t head_len) {
+    auto ctx = context(msg, endpoint_id::impressions);
+    if (ctx.reply.empty())
+      return;
+    auto token = tail(msg, head_len);
+    bool known = false;
+    auto user = user_of(token, ctx, known);
+    if (!user)
+      return;
+    auto req = decode_impressions_request(*user, data_of(msg), deps.now_ms(),
+                                          *deps.params, *deps.ids);
+    if (auto bad = std::get_if<bad_request>(&req)) {
+      answer_error(ctx, 400, bad->message);
+      return;
+    }
+    auto& r = std::get<impressions_request>(req);
+    ctx.subject_id = std::string{token};
+    ctx.title_names = std::move(r.title_names);
+    ctx.window_names = std::move(r.window_names);
+    auto actor = known ? deps.dir->find_user(*user) : std::nullopt;
+    if (!actor) {
+      // A user without any event: no impressions, every window covered.
+      impression_history empty;
+      auto rows = empty.query(r.query.titles, r.query.windows_ms, r.query.at,
+                              deps.params->user.impressions);
+      auto res = impressions_result{
+        r.query.at, std::get<std::vector<impression_row>>(std::move(rows))};
+      answer(ctx, encode_impressions(ctx.subject_id, res, ctx.window_names,
+                                     ctx.title_names, *deps.ids));
+      return;
+    }
+    caf::anon_send(gateway(), *actor, std::move(r.query), std::move(ctx));
+  }
+
+  void on_trending(natsMsg* msg) {
+    auto ctx = context(msg, endpoint_id::trending);
+    if (ctx.reply.empty())
+      return;
+    auto q = decode_trending_request(data_of(msg), deps.now_ms(),
+                                     *deps.params, *deps.ids);
+    if (auto bad = std::get_if<bad_request>(&q)) {
+      answer_error(ctx, 400, bad->message);
+      return;
+    }
+    auto& query = std::get<trending_query>(q);
+    ctx.window_ms = deps.params->trending.windows_ms[query.window];
+    caf::anon_send(gateway(), std::move(query), std::move(ctx));
+  }
+
+  void on_similar(natsMsg* msg, size_t head_len) {
+    auto ctx = context(msg, endpoint_id::similar);
+    if (ctx.reply.empty())
+      return;
+    auto token = tail(msg, head_len);
+    if (!is_valid_id(token)) {
+      answer_error(ctx, 400, "the last subject token must be a valid title "
+                             "id (1 to 64 of [A-Za-z0-9_:-])");
+      return;
+    }
+    auto k = decode_similar_request(data_of(msg), *deps.params);
+    if (auto bad = std::get_if<bad_request>(&k)) {
+      answer_error(ctx, 400, bad->message);
+      return;
+    }
+    auto key = deps.ids->titles.find(token);
+    if (!key || !deps.dir->find_title(*key)) {
+      answer_error(ctx, 404, "title '" + std::string{token}
+                               + "' was never seen");
+      return;
+    }
+    answer_error(ctx, 503, "similar titles are not available yet: item "
+                           "similarity is not built in this version");
+  }
+
+  void on_admin(natsMsg* msg, size_t head_len) {
+    auto ctx = context(msg, endpoint_id::admin);
+    if (ctx.reply.empty())
+      return;
+    // <target>.<verb>: the verb is the last token.
+    auto rest = tail(msg, head_len);
+    auto dot = rest.find('.');
+    auto verb = dot == std::string_view::npos ? rest : rest.substr(dot + 1);
+    if (verb == "info") {
+      answer(ctx, stats.info_json(cfg.prefix));
+    } else if (verb == "stats") {
+      answer(ctx, stats_json());
+    } else if (verb == "health") {
+      answer(ctx, "{\"status\":\"ok\",\"id\":\"" + cfg.instance_id + "\"}");
+    } else if (verb == "actors") {
+      answer(ctx, actors_json());
+    } else if (verb == "user" || verb == "title") {
+      auto id = decode_admin_id(data_of(msg));
+      if (auto bad = std::get_if<bad_request>(&id)) {
+        answer_error(ctx, 400, bad->message);
+        return;
+      }
+      ctx.subject_id = std::get<std::string>(id);
+      auto now = deps.now_ms();
+      if (verb == "user") {
+        auto key = deps.ids->users.find(ctx.subject_id);
+        auto actor = key ? deps.dir->find_user(*key) : std::nullopt;
+        if (!actor)
+          return answer_error(ctx, 404, "user '" + ctx.subject_id
+                                          + "' has no live actor");
+        caf::anon_send(gateway(), *actor, dump_atom_v, now, std::move(ctx));
+      } else {
+        auto key = deps.ids->titles.find(ctx.subject_id);
+        auto actor = key ? deps.dir->find_title(*key) : std::nullopt;
+        if (!actor)
+          return answer_error(ctx, 404, "title '" + ctx.subject_id
+                                          + "' has no live actor");
+        caf::anon_send(gateway(), *actor, dump_atom_v, now, std::move(ctx));
+      }
+    } else if (verb == "snapshot") {
+      answer_error(ctx, 503, "snapshots are not available: this version "
+                             "keeps state in memory only");
+    } else {
+      answer_error(ctx, 404, "unknown admin verb '" + std::string{verb}
+                               + "'; verbs: info, stats, health, actors, "
+                                 "user, title, snapshot");
+    }
+  }
+
+  void on_srv(natsMsg* msg) {
+    auto reply = natsMsg_GetReply(msg);
+    if (reply == nullptr)
+      return;
+    std::string_view subject{natsMsg_GetSubject(msg)};
+    std::string body;
+    if (subject.rfind("$SRV.PING", 0) == 0)
+      body = stats.ping_json();
+    else if (subject.rfind("$SRV.INFO", 0) == 0)
+      body = stats.info_json(cfg.prefix);
+    else
+      body = stats.stats_json(cfg.prefix);
+    publish(reply, body);
+  }
+
+  std::string actors_json() const {
+    return "{\"user\":" + std::to_string(deps.dir->user_count())
+           + ",\"title\":" + std::to_string(deps.dir->title_count())
+           + ",\"trending\":1,\"recommender\":"
+           + std::to_string(deps.recommenders.size())
+           + ",\"gateway\":" + std::to_string(gateways.size()) + "}";
+  }
+
+  std::string stats_json() {
+    static constexpr const char* kinds[]
+      = {"play", "impression", "feedback", "catalog", "profile"};
+    std::string out = "{\"id\":\"" + cfg.instance_id + "\",\"events\":{";
+    for (size_t i = 0; i < 5; ++i)
+      out += std::string{i ? "," : ""} + "\"" + kinds[i]
+             + "\":" + std::to_string(counters.events[i].load());
+    out += "},\"dlq\":{";
+    for (size_t i = 0; i < dlq_reason_count; ++i)
+      out += std::string{i ? "," : ""} + "\""
+             + to_string(static_cast<dlq_reason>(i))
+             + "\":" + std::to_string(counters.dlq[i].load());
+    out += "},\"dlq_publish_failures\":"
+           + std::to_string(counters.dlq_publish_failures.load());
+    int64_t dropped = 0;
+    for (auto& s : subs) {
+      int64_t d = 0;
+      if (natsSubscription_GetDropped(s.get(), &d) == NATS_OK)
+        dropped += d;
+    }
+    out += ",\"dropped\":" + std::to_string(dropped);
+    out += ",\"actors\":" + actors_json();
+    out += ",\"endpoints\":" + stats.endpoints_json(cfg.prefix) + "}";
+    return out;
+  }
+
+  // -- set-up -----------------------------------------------------------------
+
+  using handler = void (*)(natsConnection*, natsSubscription*, natsMsg*,
+                           void*);
+
+  bool subscribe(const std::string& subject, const char* queue, handler h,
+                 std::string& error) {
+    natsSubscription* raw = nullptr;
+    auto st = queue != nullptr
+                ? natsConnection_QueueSubscribe(&raw, nc, subject.c_str(),
+                                                queue, h, this)
+                : natsConnection_Subscribe(&raw, nc, subject.c_str(), h, this);
+    if (st != NATS_OK) {
+      error = "cannot subscribe to " + subject + ": " + natsStatus_GetText(st);
+      return false;
+    }
+    subs.emplace_back(raw);
+    natsSubscription_SetPendingLimits(raw, cfg.pending_msgs, -1);
+    return true;
+  }
+};
+
+namespace {
+
+using edge_impl = nats_edge::impl;
+
+/// Publishes the answers of actors. Stateless; a few serve the edge in turn.
+caf::behavior gateway_actor(caf::event_based_actor* self,
+                            std::shared_ptr<edge_impl> edge) {
+  auto budget = std::chrono::milliseconds{edge->deps.params->rec.budget_ms};
+  auto fail = [edge](const reply_ctx& ctx, const caf::error& err) {
+    auto info = describe(err);
+    edge->answer_error(ctx, static_cast<int>(info.code), info.message);
+  };
+  return {
+    [=](rec_query& q, reply_ctx& ctx) {
+      auto& rec = edge->deps.recommenders[q.user % edge->deps.recommenders.size()];
+      self->request(rec, budget * 2, std::move(q))
+        .then(
+          [=](const rec_result& res) {
+            auto took_us = (steady_ns() - ctx.started_ns) / 1000;
+            edge->answer(ctx, encode_rec(ctx.subject_id, res, took_us,
+                                         *edge->deps.ids));
+          },
+          [=](caf::error& err) { fail(ctx, err); });
+    },
+    [=](const user_actor& user, impressions_query& q, reply_ctx& ctx) {
+      self->request(user, budget, std::move(q))
+        .then(
+          [=](const impressions_result& res) {
+            edge->answer(ctx, encode_impressions(ctx.subject_id, res,
+                                                 ctx.window_names,
+                                                 ctx.title_names,
+                                                 *edge->deps.ids));
+          },
+          [=](caf::error& err) { fail(ctx, err); });
+    },
+    [=](trending_query& q, reply_ctx& ctx) {
+      self->request(edge->deps.trending, budget, std::move(q))
+        .then(
+          [=](const trending_result& res) {
+            edge->answer(ctx, encode_trending(res, ctx.window_ms,
+                                              *edge->deps.ids));
+          },
+          [=](caf::error& err) { fail(ctx, err); });
+    },
+    [=](const user_actor& user, dump_atom, int64_t now, reply_ctx& ctx) {
+      self->request(user, budget, dump_atom_v, now)
+        .then(
+          [=](const user_dump& d) {
+            edge->answer(ctx, encode_user_dump(ctx.subject_id, d,
+                                               *edge->deps.params,
+                                               *edge->deps.ids));
+          },
+          [=](caf::error& err) { fail(ctx, err); });
+    },
+    [=](const title_actor& title, dump_atom, int64_t now, reply_ctx& ctx) {
+      self->request(title, budget, dump_atom_v, now)
+        .then(
+          [=](const title_dump& d) {
+            edge->answer(ctx, encode_title_dump(ctx.subject_id, d,
+                                                *edge->deps.params,
+                                                *edge->deps.ids));
+          },
+          [=](caf::error& err) { fail(ctx, err); });
+    },
+  };
+}
+
+template <void (edge_impl::*Fn)(natsMsg*)>
+void call(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  msg_ptr guard{msg};
+  (static_cast<edge_impl*>(closure)->*Fn)(msg);
+}
+
+/// Callbacks of subjects whose last token is an id after a fixed head.
+template <void (edge_impl::*Fn)(natsMsg*, size_t), int Head>
+void call_tail(natsConnection*, natsSubscription*, natsMsg* msg,
+               void* closure) {
+  msg_ptr guard{msg};
+  auto self = static_cast<edge_impl*>(closure);
+  static constexpr size_t heads[] = {sizeof("rec.user.") - 1,
+                                     sizeof("impressions.") - 1,
+                                     sizeof("rec.similar.") - 1,
+                                     sizeof("admin.") - 1};
+  (self->*Fn)(msg, self->prefix_v1.size() + heads[Head]);
+}
+
+} // namespace
+
+std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
+                                            edge_config cfg, edge_deps deps,
+                                            std::string& error) {
+  auto ptr = std::make_shared<impl>(std::move(cfg), std::move(deps));
+  auto& e = *ptr;
+  natsOptions* opts = nullptr;
+  if (natsOptions_Create(&opts) != NATS_OK) {
+    error = "cannot create NATS options";
+    return nullptr;
+  }
+  natsOptions_SetURL(opts, e.cfg.url.c_str());
+  natsOptions_SetName(opts, ("marquee-" + e.cfg.instance_id).c_str());
+  // Replies leave at once: the default flusher adds about a millisecond.
+  natsOptions_SetSendAsap(opts, true);
+  // A daemon reconnects forever.
+  natsOptions_SetMaxReconnect(opts, -1);
+  natsOptions_SetReconnectWait(opts, 250);
+  auto st = natsConnection_Connect(&e.nc, opts);
+  natsOptions_Destroy(opts);
+  if (st != NATS_OK) {
+    error = "cannot connect to NATS at " + e.cfg.url + ": "
+            + natsStatus_GetText(st);
+    return nullptr;
+  }
+  for (size_t i = 0; i < std::max<size_t>(1, e.cfg.gateways); ++i)
+    e.gateways.push_back(sys.spawn(gateway_actor, ptr));
+  const auto& p = e.prefix_v1;
+  auto admin = p + "admin.";
+  bool ok
+    = e.subscribe(p + "events.>", nullptr, call<&impl::on_event>, error)
+      && e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error)
+      && e.subscribe(p + "profile.>", nullptr, call<&impl::on_event>, error)
+      && e.subscribe(p + "rec.user.*", "q",
+                     call_tail<&impl::on_recommend, 0>, error)
+      && e.subscribe(p + "impressions.*", "q",
+                     call_tail<&impl::on_impressions, 1>, error)
+      && e.subscribe(p + "rec.similar.*", "q",
+                     call_tail<&impl::on_similar, 2>, error)
+      && e.subscribe(p + "rec.trending", "q", call<&impl::on_trending>, error)
+      && e.subscribe(admin + e.cfg.instance_id + ".*", nullptr,
+                     call_tail<&impl::on_admin, 3>, error)
+      && e.subscribe(admin + "all.*", nullptr, call_tail<&impl::on_admin, 3>,
+                     error);
+  for (const char* verb : {"PING", "INFO", "STATS"}) {
+    auto base = std::string{"$SRV."} + verb;
+    for (const auto& subject :
+         {base, base + ".marquee", base + ".marquee." + e.cfg.instance_id})
+      ok = ok && e.subscribe(subject, nullptr, call<&impl::on_srv>, error);
+  }
+  if (ok) {
+    st = natsConnection_FlushTimeout(e.nc, 5000);
+    if (st != NATS_OK) {
+      error = std::string{"NATS did not confirm the subscriptions: "}
+              + natsStatus_GetText(st);
+      ok = false;
+    }
+  }
+  if (!ok) {
+    for (auto& g : e.gateways)
+      caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+    return nullptr;
+  }
+  return std::unique_ptr<nats_edge>{new nats_edge(std::move(ptr))};
+}
+
+nats_edge::nats_edge(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+void nats_edge::drain(std::chrono::milliseconds timeout) {
+  if (impl_->drained.exchange(true))
+    return;
+  for (auto& s : impl_->subs)
+    natsSubscription_Drain(s.get());
+  for (auto& s : impl_->subs)
+    natsSubscription_WaitForDrainCompletion(s.get(), timeout.count());
+  for (auto& g : impl_->gateways)
+    caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+}
+
+nats_edge::~nats_edge() {
+  drain(std::chrono::milliseconds{5000});
+}
+
+} // namespace marquee

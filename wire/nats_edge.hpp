@@ -1,0 +1,88 @@
+#pragma once
+
+/// The NATS edge of marquee: one connection, the subscriptions of
+/// CONTRACT.md, the dead-letter subject, request replies, `$SRV` discovery
+/// and the admin verbs.
+///
+/// Thread rules: NATS callbacks run on the client library's threads; they
+/// only decode, validate and hand over (events to the router, queries to a
+/// gateway actor), and never block or touch actor state. Replies are
+/// published from gateway actors; the connection sends them at once
+/// (`SendAsap`). `start`, `drain` and the destructor belong to the thread
+/// that runs the service.
+
+#include "actors/directory.hpp"
+#include "actors/router.hpp"
+#include "domain/ids.hpp"
+#include "domain/params.hpp"
+#include "messages/actors.hpp"
+#include "wire/event_decoder.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace marquee {
+
+struct edge_config {
+  /// NATS server URL, e.g. nats://127.0.0.1:4222.
+  std::string url;
+  /// Subject prefix `P` (default "marquee").
+  std::string prefix = "marquee";
+  /// This instance's id, a valid subject token.
+  std::string instance_id;
+  std::string version;
+  decode_limits limits;
+  /// Pending-message limit of each subscription; past it the client drops
+  /// messages, which the stats report (default 1,000,000).
+  int pending_msgs = 1'000'000;
+  /// Gateway actors publishing replies (default: scheduler threads).
+  size_t gateways = 2;
+};
+
+/// What the edge reaches inside the process.
+struct edge_deps {
+  std::shared_ptr<id_tables> ids;
+  std::shared_ptr<const service_params> params;
+  std::shared_ptr<directory> dir;
+  trending_actor trending;
+  std::vector<recommender_actor> recommenders;
+  /// The wall clock in milliseconds since the epoch (tests may fix it).
+  std::function<int64_t()> now_ms;
+};
+
+/// Counters of the edge, readable from any thread.
+struct edge_counters {
+  std::atomic<uint64_t> events[5] = {}; // play, impression, feedback,
+                                        // catalog, profile
+  std::atomic<uint64_t> dlq[dlq_reason_count] = {};
+  std::atomic<uint64_t> dlq_publish_failures{0};
+};
+
+class nats_edge {
+public:
+  /// Connects, subscribes and starts answering. On failure returns null and
+  /// sets `error` to a one-line reason.
+  static std::unique_ptr<nats_edge> start(caf::actor_system& sys,
+                                          edge_config cfg, edge_deps deps,
+                                          std::string& error);
+
+  /// Drains every subscription (in-flight messages are handled, no new ones
+  /// arrive), then stops the gateways. Idempotent.
+  void drain(std::chrono::milliseconds timeout);
+
+  ~nats_edge();
+
+  struct impl;
+
+private:
+  explicit nats_edge(std::shared_ptr<impl> ptr);
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace marquee

@@ -1,0 +1,79 @@
+#pragma once
+
+/// JSON of requests and replies (CONTRACT.md): request bodies into queries,
+/// answers into reply bodies. Decoding never throws: bad input gives a
+/// sentence for a 400 reply.
+///
+/// Thread-safe: decoding uses thread-local parsers; encoding returns strings.
+
+#include "domain/ids.hpp"
+#include "domain/params.hpp"
+#include "messages/queries.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace marquee {
+
+/// A request that cannot be served as asked: the 400 sentence.
+struct bad_request {
+  std::string message;
+};
+
+/// A decoded impression-history request, with the names of the titles asked
+/// for (the keys of titles never seen are `no_title`).
+struct impressions_request {
+  impressions_query query;
+  std::vector<std::string> title_names;
+  /// The windows as the request wrote them, for the reply's keys.
+  std::vector<std::string> window_names;
+};
+
+std::variant<impressions_request, bad_request>
+decode_impressions_request(user_key user, std::string_view body, int64_t now,
+                           const service_params& p, const id_tables& ids);
+
+std::variant<rec_query, bad_request>
+decode_rec_request(user_key user, std::string_view body, int64_t now,
+                   const service_params& p, const id_tables& ids);
+
+std::variant<trending_query, bad_request>
+decode_trending_request(std::string_view body, int64_t now,
+                        const service_params& p, const id_tables& ids);
+
+/// `{"k":10}` of `P.v1.rec.similar.<title>`: k.
+std::variant<uint32_t, bad_request>
+decode_similar_request(std::string_view body, const service_params& p);
+
+/// `{"id":"u42"}` of the admin verbs `user` and `title`: the id.
+std::variant<std::string, bad_request>
+decode_admin_id(std::string_view body);
+
+// -- replies ------------------------------------------------------------------
+
+std::string encode_error(int code, std::string_view message);
+
+std::string encode_impressions(std::string_view user,
+                               const impressions_result& res,
+                               const std::vector<std::string>& window_names,
+                               const std::vector<std::string>& title_names,
+                               const id_tables& ids);
+
+std::string encode_rec(std::string_view user, const rec_result& res,
+                       int64_t took_us, const id_tables& ids);
+
+std::string encode_trending(const trending_result& res, int64_t window_ms,
+                            const id_tables& ids);
+
+std::string encode_user_dump(std::string_view user, const user_dump& d,
+                             const service_params& p, const id_tables& ids);
+
+std::string encode_title_dump(std::string_view title, const title_dump& d,
+                              const service_params& p, const id_tables& ids);
+
+const char* to_string(rec_row row);
+const char* to_string(rec_reason reason);
+
+} // namespace marquee
