@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -27,54 +26,52 @@ namespace {
 using std::chrono::milliseconds;
 using clock_type = std::chrono::steady_clock;
 
-/// How often `start` and `stop` look at the child.
+// How often `start` and `stop` look at the child.
 constexpr milliseconds poll_interval{10};
 
-/// How much of the log's end `last_log_line` reads.
-constexpr std::streamoff log_tail_bytes = 4096;
-
-/// Exit status of a child that could not exec, as a shell's.
+// Exit status of a child that could not exec, as a shell's.
 constexpr int exec_failed_status = 127;
 
-/// Highest fd closed in the child when close_range is unavailable and the
-/// fd limit is unknown.
+// Highest fd closed in the child when close_range is unavailable and the
+// fd limit is unknown.
 constexpr int fallback_fd_limit = 1024;
 
-/// Owns one file descriptor.
+// Owns one file descriptor.
 class unique_fd {
 public:
-  explicit unique_fd(int fd = -1) : fd_(fd) {
-    // The child's stdio are dup2 targets 0..2; our fds must not be among them.
-    if (fd_ >= 0 && fd_ <= STDERR_FILENO) {
-      int high = ::fcntl(fd_, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-      ::close(fd_);
-      fd_ = high;
-    }
+  explicit unique_fd(int fd = -1) : fd_(lift(fd)) {
+    // nop
   }
   unique_fd(const unique_fd&) = delete;
   unique_fd& operator=(const unique_fd&) = delete;
-  ~unique_fd() {
-    reset();
-  }
-  int get() const {
-    return fd_;
-  }
-  void reset() {
+  ~unique_fd() { reset(); }
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
     if (fd_ >= 0)
       ::close(fd_);
-    fd_ = -1;
+    fd_ = lift(fd);
   }
 
 private:
+  // The child's stdio are dup2 targets 0..2, so our fds must stay above them
+  // even when the parent runs with stdio closed.
+  static int lift(int fd) {
+    if (fd < 0 || fd > STDERR_FILENO)
+      return fd;
+    int high = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    ::close(fd);
+    return high;
+  }
+
   int fd_;
 };
 
-/// Resolves `name` as execvp would, but before fork; empty if not found.
+// Resolves `name` as execvp would, but before fork; empty if not found.
 std::string find_executable(const std::string& name) {
   auto is_executable = [](const std::string& path) {
     struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
-           && ::access(path.c_str(), X_OK) == 0;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
   };
   if (name.empty() || name.find('/') != std::string::npos)
     return is_executable(name) ? name : std::string{};
@@ -92,8 +89,8 @@ std::string find_executable(const std::string& name) {
   }
 }
 
-/// Reads the client port from a ports file, `{"nats":["nats://h:p",...]}`;
-/// nullopt while the file is missing or only partly written.
+// Reads the client port from a ports file, `{"nats":["nats://h:p",...]}`;
+// nullopt while the file is missing or only partly written.
 std::optional<int> read_ports_file(const std::string& path) {
   std::ifstream in{path};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
@@ -114,8 +111,8 @@ std::optional<int> read_ports_file(const std::string& path) {
   return port;
 }
 
-/// Returns whether a TCP connection to `host`:`port` succeeds. The server
-/// binds a local address, so connect completes or fails at once.
+// Returns whether a TCP connection to `host`:`port` succeeds. The server
+// binds a local address, so connect completes or fails at once.
 bool accepts_connections(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -127,8 +124,8 @@ bool accepts_connections(const std::string& host, int port) {
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard{found,
                                                              &::freeaddrinfo};
   for (auto ai = found; ai != nullptr; ai = ai->ai_next) {
-    unique_fd fd{::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                          ai->ai_protocol)};
+    unique_fd fd{
+      ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)};
     // EINTR leaves the connect pending; the next poll simply tries again.
     if (fd.get() >= 0 && ::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0)
       return true;
@@ -136,8 +133,21 @@ bool accepts_connections(const std::string& host, int port) {
   return false;
 }
 
-/// Everything the child needs, prepared before fork: between fork and exec
-/// only async-signal-safe calls are allowed.
+// Returns the last line of `file` after `offset`; empty if there is none.
+std::string last_line(const std::string& file, int64_t offset) {
+  std::ifstream in{file, std::ios::binary};
+  in.seekg(offset);
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  auto end = text.find_last_not_of("\r\n");
+  if (file.empty() || end == std::string::npos)
+    return {};
+  auto begin = text.rfind('\n', end);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  return text.substr(begin, end + 1 - begin);
+}
+
+// Everything the child needs, prepared before fork: between fork and exec
+// only async-signal-safe calls are allowed.
 struct child_plan {
   const char* path;
   char* const* argv;
@@ -191,53 +201,44 @@ nats_server_process::~nats_server_process() {
 std::unique_ptr<nats_server_process>
 nats_server_process::start(const nats_server_options& opts,
                            std::string& error) {
-  if (opts.host.empty() || opts.port < 0 || opts.port > 65535) {
-    error = "nats-server: invalid listen address";
+  auto fail = [&error](std::string reason) {
+    error = "nats-server: " + reason;
     return nullptr;
-  }
-  if (opts.jetstream && opts.store_dir.empty()) {
-    error = "nats-server: store_dir is required when jetstream is enabled";
-    return nullptr;
-  }
+  };
+  auto os_error = [](std::string what) {
+    return what + ": " + std::strerror(errno);
+  };
+  if (opts.host.empty() || opts.port < 0 || opts.port > 65535)
+    return fail("invalid listen address");
+  if (opts.jetstream && opts.store_dir.empty())
+    return fail("store_dir is required when jetstream is enabled");
   auto path = find_executable(opts.executable);
-  if (path.empty()) {
-    error = "nats-server: executable '" + opts.executable + "' not found";
-    return nullptr;
-  }
+  if (path.empty())
+    return fail("executable '" + opts.executable + "' not found");
   std::error_code ec;
   auto tmp = std::filesystem::temp_directory_path(ec);
-  auto dir = (ec ? std::filesystem::path{"/tmp"} : tmp) / "marquee-nats-XXXXXX";
-  auto dir_name = dir.string();
-  if (::mkdtemp(dir_name.data()) == nullptr) {
-    error = "nats-server: cannot create a runtime directory in "
-            + dir.parent_path().string() + ": " + std::strerror(errno);
-    return nullptr;
-  }
+  auto dir = ((ec ? "/tmp" : tmp) / "marquee-nats-XXXXXX").string();
+  if (::mkdtemp(dir.data()) == nullptr)
+    return fail(os_error("cannot create " + dir));
   // From here on the object owns the directory and, after fork, the child.
-  std::unique_ptr<nats_server_process> self{new nats_server_process{dir_name}};
+  std::unique_ptr<nats_server_process> self{new nats_server_process{dir}};
   unique_fd null_fd{::open("/dev/null", O_RDWR | O_CLOEXEC)};
-  if (null_fd.get() < 0) {
-    error = std::string{"nats-server: /dev/null: "} + std::strerror(errno);
-    return nullptr;
-  }
-  unique_fd log_fd{opts.log_file.empty()
-                     ? -1
-                     : ::open(opts.log_file.c_str(),
-                              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)};
-  if (!opts.log_file.empty() && log_fd.get() < 0) {
-    error = "nats-server: cannot open log file " + opts.log_file + ": "
-            + std::strerror(errno);
-    return nullptr;
-  }
-  if (log_fd.get() >= 0) {
+  if (null_fd.get() < 0)
+    return fail(os_error("cannot open /dev/null"));
+  unique_fd log_fd;
+  if (!opts.log_file.empty()) {
+    log_fd.reset(::open(opts.log_file.c_str(),
+                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (log_fd.get() < 0)
+      return fail(os_error("cannot open log file " + opts.log_file));
     self->log_file_ = opts.log_file;
     self->log_offset_ = ::lseek(log_fd.get(), 0, SEEK_END);
   }
   // Port -1 lets the server bind a port the OS picks, so no other process can
   // take it between choosing and binding; the ports file tells us which.
+  auto port = opts.port == 0 ? std::string{"-1"} : std::to_string(opts.port);
   std::vector<std::string> args{
-    path, "-a", opts.host, "-p", opts.port == 0 ? "-1" : std::to_string(opts.port),
-    "--ports_file_dir", dir_name};
+    path, "-a", opts.host, "-p", port, "--ports_file_dir", dir};
   if (opts.jetstream)
     args.insert(args.end(), {"-js", "-sd", opts.store_dir});
   // With -l the server can reopen its log on SIGUSR1; stderr goes there too
@@ -250,10 +251,8 @@ nats_server_process::start(const nats_server_options& opts,
     argv.push_back(arg.data());
   argv.push_back(nullptr);
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    error = std::string{"nats-server: pipe: "} + std::strerror(errno);
-    return nullptr;
-  }
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    return fail(os_error("pipe"));
   unique_fd report_in{pipe_fds[0]};
   unique_fd report_out{pipe_fds[1]};
   struct sigaction default_action {};
@@ -268,18 +267,16 @@ nats_server_process::start(const nats_server_options& opts,
                   max_fd > 0 ? static_cast<int>(max_fd) : fallback_fd_limit,
                   &default_action};
   pid_t pid = ::fork();
-  if (pid < 0) {
-    error = std::string{"nats-server: fork: "} + std::strerror(errno);
-    return nullptr;
-  }
+  if (pid < 0)
+    return fail(os_error("fork"));
   if (pid == 0)
     exec_child(plan);
   self->pid_ = pid;
   self->reaped_ = false;
   // The server names the file after its argv[0] and pid.
-  self->ports_file_ = dir_name + "/"
-                      + std::filesystem::path{path}.filename().string() + "_"
-                      + std::to_string(pid) + ".ports";
+  self->ports_file_ = dir + "/" +
+                      std::filesystem::path{path}.filename().string() + "_" +
+                      std::to_string(pid) + ".ports";
   report_out.reset();
   int child_errno = 0;
   ssize_t n;
@@ -288,9 +285,7 @@ nats_server_process::start(const nats_server_options& opts,
   while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     self->reap(true);
-    error = "nats-server: cannot execute " + path + ": "
-            + std::strerror(child_errno);
-    return nullptr;
+    return fail("cannot execute " + path + ": " + std::strerror(child_errno));
   }
   if (!self->await_ready(opts.host, opts.start_timeout, error)) {
     self->kill_hard();
@@ -312,14 +307,14 @@ bool nats_server_process::await_ready(const std::string& host,
     auto port = read_ports_file(ports_file_);
     if (port && accepts_connections(host, *port)) {
       port_ = *port;
-      auto bracketed = host.find(':') == std::string::npos ? host
-                                                           : "[" + host + "]";
+      auto bracketed =
+        host.find(':') == std::string::npos ? host : "[" + host + "]";
       url_ = "nats://" + bracketed + ":" + std::to_string(port_);
       return true;
     }
     if (clock_type::now() >= deadline) {
-      error = "nats-server: did not accept connections within "
-              + std::to_string(timeout.count()) + " ms";
+      error = "nats-server: did not accept connections within " +
+              std::to_string(timeout.count()) + " ms";
       return false;
     }
     std::this_thread::sleep_for(poll_interval);
@@ -332,26 +327,8 @@ std::string nats_server_process::describe_exit() const {
     reason += " with status " + std::to_string(WEXITSTATUS(exit_status_));
   else if (exit_status_ != -1 && WIFSIGNALED(exit_status_))
     reason += " on signal " + std::to_string(WTERMSIG(exit_status_));
-  auto line = last_log_line();
+  auto line = last_line(log_file_, log_offset_);
   return line.empty() ? reason : reason + ": " + line;
-}
-
-std::string nats_server_process::last_log_line() const {
-  if (log_file_.empty())
-    return {};
-  std::ifstream in{log_file_, std::ios::binary | std::ios::ate};
-  std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : 0;
-  auto from = std::max<std::streamoff>(log_offset_, size - log_tail_bytes);
-  if (from >= size)
-    return {};
-  in.seekg(from);
-  std::string tail{std::istreambuf_iterator<char>{in}, {}};
-  auto end = tail.find_last_not_of("\r\n");
-  if (end == std::string::npos)
-    return {};
-  auto begin = tail.rfind('\n', end);
-  return tail.substr(begin == std::string::npos ? 0 : begin + 1,
-                     end + 1 - (begin == std::string::npos ? 0 : begin + 1));
 }
 
 bool nats_server_process::reap(bool block) {

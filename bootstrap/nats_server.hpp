@@ -5,9 +5,10 @@
 /// the real server of integration tests (a free loopback port, per test).
 ///
 /// Ownership: the process object owns the child and a private runtime
-/// directory (for the server's ports file). Destroying it stops the child,
-/// reaps it and removes that directory; it never removes `store_dir` or
-/// `log_file`.
+/// directory under $TMPDIR (for the server's ports file). Destroying it stops
+/// the child, reaps it and removes that directory; it never removes
+/// `store_dir` or `log_file`. If the parent is killed, the child still dies
+/// (below) but the small runtime directory stays behind.
 ///
 /// The child dies with its parent: it gets SIGTERM when the *thread* that
 /// called `start` exits (Linux PR_SET_PDEATHSIG), so call `start` from a
@@ -15,8 +16,11 @@
 /// process group, so a terminal's Ctrl-C reaches only the parent, which then
 /// stops the server in order.
 ///
-/// Not thread-safe; owned by one thread. Starts no threads. Never throws on
-/// bad input or a failing server: errors are one-line strings.
+/// Not thread-safe; owned by one thread. Starts no threads; `start` and `stop`
+/// block the caller for at most `start_timeout` and `grace`. Exit statuses
+/// are lost if SIGCHLD is ignored or another part of the process reaps with
+/// `waitpid(-1)`; stopping still works. Never throws on bad input or a failing
+/// server: errors are one-line strings.
 
 #include <sys/types.h>
 
@@ -31,11 +35,11 @@ namespace marquee {
 /// How to run the server.
 struct nats_server_options {
   std::string executable = "nats-server"; // a path, or looked up in PATH
-  std::string host = "127.0.0.1";         // client listen address
+  std::string host = "127.0.0.1";         // client listen address (-a)
   int port = 0;                           // 0: a free port, chosen by the OS
   bool jetstream = true;
   std::string store_dir; // JetStream store (-sd); required if jetstream
-  std::string log_file;  // appended to; empty: server logs discarded
+  std::string log_file;  // log and stderr appended; empty: /dev/null
   std::chrono::milliseconds start_timeout{10000}; // until it accepts clients
   std::vector<std::string> extra_args;            // passed through
 };
@@ -58,19 +62,13 @@ public:
   ~nats_server_process();
 
   /// Client URL, `nats://<host>:<port>`.
-  const std::string& url() const {
-    return url_;
-  }
+  const std::string& url() const { return url_; }
 
   /// The client port the server listens on.
-  int port() const {
-    return port_;
-  }
+  int port() const { return port_; }
 
   /// The child's process id; stays valid as a number after it exits.
-  pid_t pid() const {
-    return pid_;
-  }
+  pid_t pid() const { return pid_; }
 
   /// Returns whether the child still runs; reaps it if it has exited.
   bool running();
@@ -89,14 +87,11 @@ private:
   bool await_ready(const std::string& host, std::chrono::milliseconds timeout,
                    std::string& error);
 
-  /// Returns the last line the server wrote to its log in this run, if any.
-  std::string last_log_line() const;
-
   /// Reaps the child if it has exited, or waits for that if `block`;
   /// returns whether it is gone.
   bool reap(bool block);
 
-  /// Says why the reaped child ended, with its last log line if any.
+  /// Says why the reaped child ended, with its last log line of this run.
   std::string describe_exit() const;
 
   std::string runtime_dir_; // holds the ports file; removed on stop

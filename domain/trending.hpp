@@ -103,8 +103,16 @@ private:
     uint64_t plays;
     double key;
   };
+  /// Ascending by key; among equal keys, descending by title, so that the
+  /// best-first walk lists ties by ascending title key (first seen first).
+  struct by_key_then_title {
+    bool operator()(const std::pair<double, title_key>& x,
+                    const std::pair<double, title_key>& y) const {
+      return x.first != y.first ? x.first < y.first : x.second > y.second;
+    }
+  };
   std::unordered_map<title_key, slot> by_title_;
-  std::set<std::pair<double, title_key>> order_;
+  std::set<std::pair<double, title_key>, by_key_then_title> order_;
 };
 
 /// All top lists: one per (window, region), plus one per window over all

@@ -108,16 +108,18 @@ struct nats_edge::impl {
   }
 
   /// Replies with a body and records the request in the endpoint stats.
+  // Stats are recorded before the reply leaves, so a client that reads
+  // them after its reply sees its own request counted.
   void answer(const reply_ctx& ctx, std::string_view body) {
-    publish(ctx.reply, body);
     stats.record(ctx.endpoint, steady_ns() - ctx.started_ns, nullptr);
+    publish(ctx.reply, body);
   }
 
   /// Replies with an error and records it.
   void answer_error(const reply_ctx& ctx, int code, const std::string& msg) {
-    publish_error(ctx.reply, code, msg);
     auto line = std::to_string(code) + ":" + msg;
     stats.record(ctx.endpoint, steady_ns() - ctx.started_ns, &line);
+    publish_error(ctx.reply, code, msg);
   }
 
   void dead_letter(natsMsg* msg, const rejection& rej) {

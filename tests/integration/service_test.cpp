@@ -76,7 +76,7 @@ TEST_CASE("a play, a partial play, a thumb and a profile show in the user's "
   h.await_events(4);
   auto r = h.ask_v1("admin.all.user", "{\"id\":\"u1\"}");
   INFO(r.msg.body);
-  CHECK(titles_of(r.json["watched"].GetArray()).empty() == false);
+  REQUIRE(r.json["watched"].Size() == 1);
   CHECK(std::string{r.json["watched"][0].GetString()} == "t1");
   CHECK(std::string{r.json["in_progress"][0]["title"].GetString()} == "t2");
   CHECK(std::string{r.json["recent_plays"][0]["title"].GetString()} == "t2");

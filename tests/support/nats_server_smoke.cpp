@@ -1,9 +1,9 @@
-/// Standalone check of bootstrap/nats_server against the installed
-/// nats-server: start with JetStream in a temp dir, carry one message with
-/// nats.c, stop, and leave nothing behind; two servers started at once get
-/// two ports; failures come back as reasons. Exits 0 on success, 1 with a
-/// one-line reason otherwise. Bounded in time by the servers' start timeouts
-/// and nats.c's request timeouts.
+// Standalone check of bootstrap/nats_server against the installed
+// nats-server: start with JetStream in a temp dir, carry one message with
+// nats.c, stop, and leave nothing behind; two servers started at once get
+// two ports; failures come back as reasons. Exits 0 on success, 1 with a
+// one-line reason otherwise. Bounded in time by the servers' start timeouts
+// and nats.c's request timeouts.
 
 #include "bootstrap/nats_server.hpp"
 
@@ -28,22 +28,18 @@ namespace {
 using namespace marquee;
 namespace fs = std::filesystem;
 
-/// How long nats.c waits for a message or a reply.
+// How long nats.c waits for a message or a reply.
 constexpr int64_t nats_timeout_ms = 5000;
 
-/// A check's result: empty on success, else why it failed.
+// A check's result: empty on success, else why it failed.
 using outcome = std::string;
 
 struct nats_deleter {
-  void operator()(natsConnection* nc) const {
-    natsConnection_Destroy(nc);
-  }
+  void operator()(natsConnection* nc) const { natsConnection_Destroy(nc); }
   void operator()(natsSubscription* sub) const {
     natsSubscription_Destroy(sub);
   }
-  void operator()(natsMsg* msg) const {
-    natsMsg_Destroy(msg);
-  }
+  void operator()(natsMsg* msg) const { natsMsg_Destroy(msg); }
 };
 
 template <class T>
@@ -53,7 +49,7 @@ std::string describe(const char* what, natsStatus s) {
   return std::string{what} + ": " + natsStatus_GetText(s);
 }
 
-/// Returns whether anything accepts TCP connections on 127.0.0.1:`port`.
+// Returns whether anything accepts TCP connections on 127.0.0.1:`port`.
 bool accepts_connections(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -62,8 +58,7 @@ bool accepts_connections(int port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr)
-            == 0;
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
 }
@@ -74,7 +69,7 @@ nats_server_options options_in(const fs::path& dir) {
   return opts;
 }
 
-/// Publishes one message and receives it; asks JetStream for account info.
+// Publishes one message and receives it; asks JetStream for account info.
 outcome exchange_messages(const std::string& url) {
   natsConnection* raw_nc = nullptr;
   if (auto s = natsConnection_ConnectTo(&raw_nc, url.c_str()); s != NATS_OK)
@@ -101,15 +96,14 @@ outcome exchange_messages(const std::string& url) {
   if (data != "hi")
     return "received '" + data + "' instead of 'hi'";
   natsMsg* raw_reply = nullptr;
-  if (auto s = natsConnection_RequestString(&raw_reply, nc.get(),
-                                            "$JS.API.INFO", "",
-                                            nats_timeout_ms);
+  if (auto s = natsConnection_RequestString(
+        &raw_reply, nc.get(), "$JS.API.INFO", "", nats_timeout_ms);
       s != NATS_OK)
     return describe("JetStream info", s);
   nats_ptr<natsMsg> reply{raw_reply};
   std::string info = natsMsg_GetData(reply.get());
-  if (info.find("account_info_response") == std::string::npos
-      || info.find("\"error\"") != std::string::npos)
+  if (info.find("account_info_response") == std::string::npos ||
+      info.find("\"error\"") != std::string::npos)
     return "JetStream is not enabled: " + info;
   return {};
 }
@@ -145,8 +139,8 @@ outcome start_exchange_stop(const fs::path& dir) {
   return {};
 }
 
-/// Starts two servers from two threads at once; each thread owns its server
-/// until `release`, because the child dies with the thread that started it.
+// Starts two servers from two threads at once; each thread owns its server
+// until `release`, because the child dies with the thread that started it.
 outcome concurrent_starts_get_two_ports(const fs::path& dir) {
   std::promise<void> release;
   auto released = release.get_future().share();
@@ -170,8 +164,8 @@ outcome concurrent_starts_get_two_ports(const fs::path& dir) {
     result = port_a.rfind("start", 0) == 0 ? port_a : port_b;
   else if (port_a == port_b)
     result = "two servers share port " + port_a;
-  else if (!accepts_connections(std::stoi(port_a))
-           || !accepts_connections(std::stoi(port_b)))
+  else if (!accepts_connections(std::stoi(port_a)) ||
+           !accepts_connections(std::stoi(port_b)))
     result = "ports " + port_a + " and " + port_b + " do not both accept";
   release.set_value();
   a.join();
@@ -179,7 +173,7 @@ outcome concurrent_starts_get_two_ports(const fs::path& dir) {
   return result;
 }
 
-/// Checks that `opts` fails to start with an error containing `expected`.
+// Checks that `opts` fails to start with an error containing `expected`.
 outcome start_fails(const nats_server_options& opts,
                     const std::string& expected) {
   std::string error;
