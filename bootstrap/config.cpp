@@ -105,6 +105,36 @@ const std::string& config::get(const std::string& name) const {
   return values_.at(name);
 }
 
+std::string config::to_toml() const {
+  std::string out;
+  std::string section;
+  for (const auto& k : config_keys()) {
+    std::string name{k.name};
+    auto dot = name.find('.');
+    auto sec = name.substr(0, dot);
+    if (sec != section) {
+      out += (section.empty() ? "[" : "\n[") + sec + "]\n";
+      section = sec;
+    }
+    const auto& value = get(name);
+    bool numeric = !value.empty()
+                   && value.find_first_not_of("0123456789.-") == std::string::npos;
+    std::string rendered;
+    if (numeric) {
+      rendered = value;
+    } else if (value.find(',') != std::string::npos) {
+      rendered = "[";
+      for (const auto& item : split_list(value))
+        rendered += (rendered.size() > 1 ? ", \"" : "\"") + item + "\"";
+      rendered += "]";
+    } else {
+      rendered = "\"" + value + "\"";
+    }
+    out += name.substr(dot + 1) + " = " + rendered + "  # " + k.help + "\n";
+  }
+  return out;
+}
+
 bool config::load_file(const std::string& path, std::string& error) {
   toml::table tbl;
   try {

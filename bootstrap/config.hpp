@@ -44,6 +44,9 @@ public:
 
   const std::string& get(const std::string& name) const;
 
+  /// The configuration as a TOML document, each key with its help line.
+  std::string to_toml() const;
+
   /// The domain tunables, validated.
   std::optional<service_params> to_params(std::string& error) const;
 

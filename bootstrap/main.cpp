@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
   auto demo = app.add_subcommand(
     "demo", "serve on the embedded default and load a demo catalog and events");
   add_common(demo, demo_flags);
+  common_flags config_flags;
+  auto show_config = app.add_subcommand(
+    "config", "print the effective configuration (file, environment, flags)");
+  add_common(show_config, config_flags);
   std::string url = "nats://127.0.0.1:4222";
   std::string subject;
   std::string body;
@@ -136,6 +140,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string error;
+  if (*show_config) {
+    config cfg;
+    if (!load_config(config_flags, cfg, error)) {
+      std::cerr << "marquee: " << error << '\n';
+      return 2;
+    }
+    std::cout << cfg.to_toml();
+    return 0;
+  }
   if (*serve || *demo) {
     const auto& flags = *serve ? serve_flags : demo_flags;
     config cfg;
