@@ -57,7 +57,7 @@ int64_t wall_ms() {
 /// Publishes the demo data, then prints requests to try.
 void load_demo(const ready_info& info) {
   std::string error;
-  auto client = nats_client::connect(info.nats_url, error);
+  auto client = nats_client::connect(info.nats_url, error, false);
   if (!client) {
     std::cerr << "marquee demo: " << error << '\n';
     return;

@@ -55,7 +55,8 @@ struct nats_client::impl {
 };
 
 std::unique_ptr<nats_client> nats_client::connect(const std::string& url,
-                                                  std::string& error) {
+                                                  std::string& error,
+                                                  bool send_asap) {
   auto ptr = std::make_unique<impl>();
   natsOptions* opts = nullptr;
   if (natsOptions_Create(&opts) != NATS_OK) {
@@ -63,7 +64,7 @@ std::unique_ptr<nats_client> nats_client::connect(const std::string& url,
     return nullptr;
   }
   natsOptions_SetURL(opts, url.c_str());
-  natsOptions_SetSendAsap(opts, true);
+  natsOptions_SetSendAsap(opts, send_asap);
   auto st = natsConnection_Connect(&ptr->nc, opts);
   natsOptions_Destroy(opts);
   if (st != NATS_OK) {
@@ -81,7 +82,13 @@ nats_client::~nats_client() = default;
 
 bool nats_client::publish(const std::string& subject, std::string_view body,
                           std::string& error) {
-  return publish(subject, body, {}, error);
+  auto st = natsConnection_Publish(impl_->nc, subject.c_str(), body.data(),
+                                   static_cast<int>(body.size()));
+  if (st != NATS_OK) {
+    error = failure(("cannot publish to " + subject).c_str(), st);
+    return false;
+  }
+  return true;
 }
 
 bool nats_client::publish(

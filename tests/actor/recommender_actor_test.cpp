@@ -1,0 +1,277 @@
+#include "tests/actor/service_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <optional>
+
+using namespace marquee;
+using namespace marquee::test;
+
+namespace {
+
+constexpr user_key alice = 1;
+constexpr user_key stranger = 2; // never sends an event
+constexpr region_key region_de = 10;
+constexpr title_key no_catalog = 7;
+constexpr title_key only_in_de = 8;
+
+/// Titles 1 to 6 (genre 1, or 2 for even titles) everywhere, 7 without a
+/// catalog entry, 8 only in de. Other users play title t (9 - t) times for
+/// t < 7, and titles 7 and 8 most of all, so that the trending order
+/// without filters is 8, 7, 1, 2, 3, 4, 5, 6.
+struct rec_fixture : service_fixture {
+  rec_fixture() {
+    for (title_key t = 1; t <= 6; ++t)
+      router.route(catalog_event{t, meta_of({t % 2 == 0 ? 2u : 1u})});
+    router.route(catalog_event{only_in_de, meta_of({1}, {region_de})});
+    user_key other = 100;
+    auto plays_of = [&](title_key t, int n) {
+      for (int i = 0; i < n; ++i)
+        router.route(play_event{other++, t, base_ts, 1.0, all_regions});
+    };
+    for (title_key t = 1; t <= 6; ++t)
+      plays_of(t, 9 - static_cast<int>(t));
+    plays_of(no_catalog, 20);
+    plays_of(only_in_de, 20);
+    run();
+  }
+
+  rec_result ask_rec(user_key user, rec_row row, uint32_t k = 20) {
+    rec_query q;
+    q.user = user;
+    q.row = row;
+    q.k = k;
+    q.at = at;
+    return ask<rec_result>(recommender, q);
+  }
+
+  int64_t at = base_ts + 6 * ms_per_hour;
+};
+
+/// Alice watched 1 and then 4, has 3 and then 2 in progress, and started 7.
+struct alice_fixture : rec_fixture {
+  alice_fixture() {
+    router.route(
+      play_event{alice, 1, base_ts + 1 * ms_per_hour, 1.0, all_regions});
+    router.route(play_event{alice, no_catalog, base_ts + 90 * ms_per_minute,
+                            0.5, all_regions});
+    router.route(
+      play_event{alice, 3, base_ts + 2 * ms_per_hour, 0.3, all_regions});
+    router.route(
+      play_event{alice, 2, base_ts + 3 * ms_per_hour, 0.6, all_regions});
+    router.route(
+      play_event{alice, 4, base_ts + 4 * ms_per_hour, 0.95, all_regions});
+    run();
+  }
+};
+
+std::vector<title_key> all_trending_shown{1, 2, 3, 4, 5, 6};
+
+} // namespace
+
+TEST_CASE_METHOD(rec_fixture,
+                 "a user never seen gets trending titles marked as fallback "
+                 "in every row",
+                 "[actor][recommender]") {
+  REQUIRE_FALSE(dir->find_user(stranger));
+  for (auto row :
+       {rec_row::home, rec_row::trending, rec_row::because_you_watched}) {
+    INFO("row " << static_cast<int>(row));
+    auto res = ask_rec(stranger, row);
+    CHECK(res.row == row);
+    CHECK(res.fallback);
+    CHECK(res.variant == default_variant);
+    CHECK(res.at == at);
+    CHECK(res.source == no_title);
+    // Neither the title without catalog entry nor the regional one: the
+    // stranger's region is unknown.
+    CHECK(titles_of(res.items) == all_trending_shown);
+    for (const auto& item : res.items) {
+      CHECK(item.reason == rec_reason::trending);
+      CHECK(item.source == no_title);
+      CHECK(item.features.empty());
+    }
+  }
+  // Asking does not activate an actor for the stranger.
+  CHECK_FALSE(dir->find_user(stranger));
+  SECTION("k bounds the row") {
+    auto res = ask_rec(stranger, rec_row::home, 2);
+    CHECK(titles_of(res.items) == std::vector<title_key>{1, 2});
+  }
+  SECTION("the request's exclusions and genres apply") {
+    rec_query q;
+    q.user = stranger;
+    q.at = at;
+    q.exclude = {3};
+    q.genres = {1};
+    auto res = ask<rec_result>(recommender, q);
+    CHECK(titles_of(res.items) == std::vector<title_key>{1, 5});
+  }
+  SECTION("with explain, items carry their trending score and plays") {
+    rec_query q;
+    q.user = stranger;
+    q.at = at;
+    q.k = 1;
+    q.explain = true;
+    auto res = ask<rec_result>(recommender, q);
+    REQUIRE(res.items.size() == 1);
+    const auto& item = res.items[0];
+    REQUIRE(item.features.size() == 2);
+    CHECK(item.features[0].name == "trending");
+    CHECK(item.features[0].value == Approx(item.score));
+    CHECK(item.features[1].name == "plays");
+    CHECK(item.features[1].value == 8.0);
+    // Eight plays at base_ts, six hours before, in the 1d window.
+    CHECK(item.score == Approx(8 * std::pow(0.5, 6.0 / 24.0)));
+  }
+  SECTION("continue watching is empty") {
+    auto res = ask_rec(stranger, rec_row::continue_watching);
+    CHECK(res.fallback);
+    CHECK(res.items.empty());
+  }
+}
+
+TEST_CASE_METHOD(alice_fixture,
+                 "the trending row of a known user leaves out the titles "
+                 "they watched and is not a fallback",
+                 "[actor][recommender]") {
+  auto res = ask_rec(alice, rec_row::trending);
+  CHECK_FALSE(res.fallback);
+  CHECK(res.source == no_title);
+  // Alice's own plays count too: 1 and 4 have one play more, in-progress
+  // titles are still candidates.
+  CHECK(titles_of(res.items) == std::vector<title_key>{2, 3, 5, 6});
+  SECTION("a thumbs down removes a title too") {
+    router.route(feedback_event{alice, 5, base_ts + 5 * ms_per_hour, -1});
+    run();
+    res = ask_rec(alice, rec_row::trending);
+    CHECK(titles_of(res.items) == std::vector<title_key>{2, 3, 6});
+  }
+  SECTION("a regional title shows once the user's region matches") {
+    user_profile profile;
+    profile.region = region_de;
+    router.route(profile_event{alice, profile});
+    run();
+    res = ask_rec(alice, rec_row::trending);
+    CHECK(titles_of(res.items) ==
+          std::vector<title_key>{only_in_de, 2, 3, 5, 6});
+  }
+}
+
+TEST_CASE_METHOD(alice_fixture,
+                 "the home row of a known user is filtered trending marked "
+                 "as fallback",
+                 "[actor][recommender]") {
+  auto res = ask_rec(alice, rec_row::home);
+  CHECK(res.fallback);
+  CHECK(res.row == rec_row::home);
+  CHECK(titles_of(res.items) == std::vector<title_key>{2, 3, 5, 6});
+}
+
+TEST_CASE_METHOD(alice_fixture,
+                 "continue watching lists the titles in progress, newest "
+                 "first, with their progress",
+                 "[actor][recommender]") {
+  auto res = ask_rec(alice, rec_row::continue_watching);
+  CHECK_FALSE(res.fallback);
+  // 7 is in progress too, but has no catalog entry: it cannot be shown.
+  REQUIRE(titles_of(res.items) == std::vector<title_key>{2, 3});
+  CHECK(res.items[0].reason == rec_reason::continue_watching);
+  CHECK(res.items[0].score == Approx(0.6));
+  CHECK(res.items[1].score == Approx(0.3));
+  SECTION("k bounds the row") {
+    res = ask_rec(alice, rec_row::continue_watching, 1);
+    CHECK(titles_of(res.items) == std::vector<title_key>{2});
+  }
+  SECTION("finishing a title takes it off the row") {
+    router.route(
+      play_event{alice, 2, base_ts + 5 * ms_per_hour, 1.0, all_regions});
+    run();
+    res = ask_rec(alice, rec_row::continue_watching);
+    CHECK(titles_of(res.items) == std::vector<title_key>{3});
+  }
+  SECTION("with explain, items carry progress and the time of the play") {
+    rec_query q;
+    q.user = alice;
+    q.row = rec_row::continue_watching;
+    q.at = at;
+    q.explain = true;
+    res = ask<rec_result>(recommender, q);
+    REQUIRE(res.items.size() == 2);
+    REQUIRE(res.items[0].features.size() == 2);
+    CHECK(res.items[0].features[0].name == "progress");
+    CHECK(res.items[0].features[1].name == "last_played");
+    CHECK(res.items[0].features[1].value ==
+          static_cast<double>(base_ts + 3 * ms_per_hour));
+  }
+}
+
+TEST_CASE_METHOD(alice_fixture,
+                 "because you watched names the latest watched title as its "
+                 "source",
+                 "[actor][recommender]") {
+  auto res = ask_rec(alice, rec_row::because_you_watched);
+  CHECK(res.source == 4);
+  CHECK(res.fallback);
+  CHECK(titles_of(res.items) == std::vector<title_key>{2, 3, 5, 6});
+  SECTION("a newer full play moves the source") {
+    router.route(
+      play_event{alice, 6, base_ts + 5 * ms_per_hour, 1.0, all_regions});
+    run();
+    res = ask_rec(alice, rec_row::because_you_watched);
+    CHECK(res.source == 6);
+  }
+  SECTION("a newer partial play does not") {
+    router.route(
+      play_event{alice, 5, base_ts + 5 * ms_per_hour, 0.5, all_regions});
+    run();
+    res = ask_rec(alice, rec_row::because_you_watched);
+    CHECK(res.source == 4);
+  }
+}
+
+TEST_CASE_METHOD(rec_fixture,
+                 "an unknown forced variant is a bad request and the named "
+                 "default variant is accepted",
+                 "[actor][recommender]") {
+  rec_query q;
+  q.user = stranger;
+  q.at = at;
+  q.variant = "no-such-variant";
+  auto err = ask_error<rec_result>(recommender, q);
+  CHECK(err.code == errc::bad_request);
+  CHECK_THAT(err.message, Catch::Contains("no-such-variant"));
+  CHECK_THAT(err.message, Catch::Contains(default_variant));
+  q.variant = default_variant;
+  auto res = ask<rec_result>(recommender, q);
+  CHECK(res.variant == default_variant);
+  CHECK(titles_of(res.items) == all_trending_shown);
+}
+
+TEST_CASE_METHOD(alice_fixture,
+                 "a user actor that does not answer within the budget makes "
+                 "the request fail as overloaded, and the recommender keeps "
+                 "serving",
+                 "[actor][recommender][budget]") {
+  rec_query q;
+  q.user = alice;
+  q.row = rec_row::trending;
+  q.at = at;
+  auto reply = self->request(recommender, caf::infinite, q);
+  REQUIRE(sched.jobs.size() == 1);
+  sched.run_once(); // the recommender asks alice's actor for her view
+  REQUIRE(sched.has_pending_timeout());
+  // The budget runs out before alice's actor gets to run.
+  REQUIRE(sched.trigger_timeout());
+  REQUIRE(sched.prioritize(recommender));
+  sched.run_once();
+  run(); // alice's late answer reaches the recommender and is dropped
+  REQUIRE(self->has_next_message());
+  std::optional<caf::error> failure;
+  reply.receive([&](rec_result&) { FAIL("expected an error, got a reply"); },
+                [&](caf::error& err) { failure = err; });
+  REQUIRE(failure);
+  CHECK(describe(*failure).code == errc::overloaded);
+  auto res = ask_rec(alice, rec_row::trending);
+  CHECK(titles_of(res.items) == std::vector<title_key>{2, 3, 5, 6});
+}

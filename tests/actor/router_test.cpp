@@ -1,0 +1,84 @@
+#include "tests/actor/service_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace marquee;
+using namespace marquee::test;
+
+namespace {
+
+constexpr user_key alice = 1;
+constexpr title_key metropolis = 5;
+constexpr region_key region_de = 10;
+
+} // namespace
+
+TEST_CASE_METHOD(service_fixture,
+                 "a routed play reaches both the user's and the title's "
+                 "actor, activated by the directory",
+                 "[actor][router]") {
+  CHECK(dir->user_count() == 0);
+  CHECK(dir->title_count() == 0);
+  router.route(play_event{alice, metropolis, base_ts, 0.4, region_de});
+  run();
+  REQUIRE(dir->find_user(alice));
+  REQUIRE(dir->find_title(metropolis));
+  CHECK(dir->user_count() == 1);
+  CHECK(dir->title_count() == 1);
+  auto u = ask<user_dump>(*dir->find_user(alice), dump_atom_v, base_ts);
+  REQUIRE(u.recent.size() == 1);
+  CHECK(u.recent[0].title == metropolis);
+  CHECK(u.recent[0].progress == Approx(0.4));
+  CHECK(titles_of(u.in_progress) == std::vector<title_key>{metropolis});
+  CHECK(u.events == 1);
+  auto t = ask<title_dump>(*dir->find_title(metropolis), dump_atom_v, base_ts);
+  CHECK(t.plays == 1);
+  CHECK(t.last_play_ts == base_ts);
+  REQUIRE(t.trending.size() == 2);
+  CHECK(t.trending[1].region == region_de);
+  SECTION("a second play goes to the same actors") {
+    router.route(play_event{alice, metropolis, base_ts + 1000, 1.0, region_de});
+    run();
+    CHECK(dir->user_count() == 1);
+    CHECK(dir->title_count() == 1);
+    u = ask<user_dump>(dir->user(alice), dump_atom_v, base_ts);
+    CHECK(u.watched == std::vector<title_key>{metropolis});
+    CHECK(u.in_progress.empty());
+    t = ask<title_dump>(dir->title(metropolis), dump_atom_v, base_ts);
+    CHECK(t.plays == 2);
+  }
+  SECTION("the play reaches the trending actor through the title actor") {
+    auto res = ask<trending_result>(
+      trending, trending_query{10, 0, region_de, {}, base_ts});
+    REQUIRE(titles_of(res.items) == std::vector<title_key>{metropolis});
+    CHECK(res.items[0].plays == 1);
+  }
+}
+
+TEST_CASE_METHOD(service_fixture,
+                 "routed impressions, feedback, profiles and catalog entries "
+                 "reach every actor they concern",
+                 "[actor][router]") {
+  user_profile profile;
+  profile.max_age = 16;
+  router.route(impression_event{alice, metropolis, base_ts, 3});
+  router.route(feedback_event{alice, metropolis, base_ts + 1, -1});
+  router.route(profile_event{alice, profile});
+  router.route(catalog_event{metropolis, meta_of({1})});
+  run();
+  auto u = ask<user_dump>(dir->user(alice), dump_atom_v, base_ts + 1);
+  CHECK(u.impressed_titles == 1);
+  CHECK(u.newest_impression == base_ts);
+  REQUIRE(u.feedback.size() == 1);
+  CHECK(u.feedback[0].value == -1);
+  CHECK(u.profile.max_age == 16);
+  CHECK(u.events == 3);
+  auto t = ask<title_dump>(dir->title(metropolis), dump_atom_v, base_ts);
+  CHECK(t.impressions == 1);
+  CHECK(t.has_meta);
+  CHECK(t.plays == 0);
+  // The trending actor got the catalog entry: the title passes a filter.
+  CHECK(ask<std::vector<title_key>>(trending,
+                                    filter_query{user_view{}, {metropolis}}) ==
+        std::vector<title_key>{metropolis});
+}
