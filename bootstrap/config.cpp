@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <sstream>
 
 namespace marquee {
@@ -65,9 +66,11 @@ std::optional<std::string> as_text(const toml::node& node) {
   if (auto i = node.as_integer())
     return std::to_string(i->get());
   if (auto f = node.as_floating_point()) {
-    std::ostringstream os;
-    os << f->get();
-    return os.str();
+    // The shortest text that reads back as the same number: a stream's six
+    // digits would turn 0.9999999 into 1.
+    char buf[64];
+    auto res = std::to_chars(buf, buf + sizeof(buf), f->get());
+    return std::string{buf, res.ptr};
   }
   if (auto b = node.as_boolean())
     return b->get() ? "true" : "false";
