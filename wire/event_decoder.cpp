@@ -140,9 +140,9 @@ public:
     return true;
   }
 
-  /// A list of short tokens (genres, regions), interned, sorted, unique.
-  bool get_tokens(const char* key, interner& table,
-                  std::vector<uint32_t>& out, rejection& err) const {
+  /// A list of short tokens (genres, regions), checked but not interned.
+  bool get_tokens(const char* key, std::vector<std::string_view>& out,
+                  rejection& err) const {
     element e;
     if (!find(key, e))
       return true;
@@ -162,16 +162,8 @@ public:
       auto s = item.get_string().value_unsafe();
       if (s.empty() || s.size() > max_id_length)
         return fail();
-      auto k = table.intern(s);
-      if (!k) {
-        err = reject(dlq_reason::schema,
-                     std::string{"too many distinct values of '"} + key + "'");
-        return false;
-      }
-      out.push_back(*k);
+      out.push_back(s);
     }
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
     return true;
   }
 
@@ -179,8 +171,26 @@ private:
   object obj_;
 };
 
-/// A region: a short token, interned.
-bool get_region(const fields& f, id_tables& ids, std::optional<region_key>& out,
+/// Interns checked tokens into `out`, sorted and unique.
+bool intern_tokens(const char* key, const std::vector<std::string_view>& in,
+                   interner& table, std::vector<uint32_t>& out,
+                   rejection& err) {
+  for (auto s : in) {
+    auto k = table.intern(s);
+    if (!k) {
+      err = reject(dlq_reason::schema,
+                   std::string{"too many distinct values of '"} + key + "'");
+      return false;
+    }
+    out.push_back(*k);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return true;
+}
+
+/// A region: a short token, checked but not interned.
+bool get_region(const fields& f, std::optional<std::string_view>& out,
                 rejection& err) {
   std::optional<std::string_view> s;
   if (!f.get_string("region", max_id_length, s, err))
@@ -191,7 +201,16 @@ bool get_region(const fields& f, id_tables& ids, std::optional<region_key>& out,
     err = reject(dlq_reason::schema, "field 'region' must not be empty");
     return false;
   }
-  auto k = ids.regions.intern(*s);
+  out = s;
+  return true;
+}
+
+/// Interns a checked region, if any.
+bool intern_region(std::optional<std::string_view> in, interner& table,
+                   std::optional<region_key>& out, rejection& err) {
+  if (!in)
+    return true;
+  auto k = table.intern(*in);
   if (!k) {
     err = reject(dlq_reason::schema, "too many distinct regions");
     return false;
@@ -204,7 +223,7 @@ bool get_region(const fields& f, id_tables& ids, std::optional<region_key>& out,
 bool get_ts(const fields& f, int64_t now_ms, const decode_limits& limits,
             int64_t& out, rejection& err) {
   std::optional<int64_t> ts;
-  if (!f.get_int("ts", 0, std::numeric_limits<int64_t>::max() / 2, ts, err))
+  if (!f.get_int("ts", 0, std::numeric_limits<int64_t>::max(), ts, err))
     return false;
   out = ts.value_or(now_ms);
   if (out > now_ms + limits.max_future_ms) {
@@ -315,12 +334,18 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
       std::optional<int64_t> min_age;
       std::optional<int64_t> year;
       std::optional<bool> available;
+      std::vector<std::string_view> genres;
+      std::vector<std::string_view> regions;
       if (!f.get_string("name", 1024, name, err)
-          || !f.get_tokens("genres", ids.genres, ev.meta.genres, err)
+          || !f.get_tokens("genres", genres, err)
           || !f.get_int("min_age", 0, 150, min_age, err)
           || !f.get_int("year", 0, 9999, year, err)
-          || !f.get_tokens("regions", ids.regions, ev.meta.regions, err)
-          || !f.get_bool("available", available, err) || !intern_key())
+          || !f.get_tokens("regions", regions, err)
+          || !f.get_bool("available", available, err)
+          || !intern_tokens("genres", genres, ids.genres, ev.meta.genres, err)
+          || !intern_tokens("regions", regions, ids.regions, ev.meta.regions,
+                            err)
+          || !intern_key())
         return err;
       ev.title = key;
       ev.meta.name = std::string{name.value_or("")};
@@ -332,8 +357,11 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     case event_kind::profile: {
       profile_event ev{key, {}};
       std::optional<int64_t> max_age;
+      std::optional<std::string_view> region;
       if (!f.get_int("max_age", 0, 150, max_age, err)
-          || !get_region(f, ids, ev.profile.region, err) || !intern_key())
+          || !get_region(f, region, err)
+          || !intern_region(region, ids.regions, ev.profile.region, err)
+          || !intern_key())
         return err;
       ev.user = key;
       if (max_age)
@@ -357,11 +385,13 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
   switch (kind) {
     case event_kind::play: {
       std::optional<double> progress;
+      std::optional<std::string_view> region_name;
       std::optional<region_key> region;
       std::optional<std::string_view> device;
       if (!f.get_fraction("progress", progress, err)
-          || !get_region(f, ids, region, err)
+          || !get_region(f, region_name, err)
           || !f.get_string("device", max_id_length, device, err)
+          || !intern_region(region_name, ids.regions, region, err)
           || !intern_both())
         return err;
       return play_event{key, title, ts, progress.value_or(1.0),

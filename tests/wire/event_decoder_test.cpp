@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include <algorithm>
 #include <cstdint>
 #include <set>
@@ -333,6 +335,9 @@ std::vector<decode_case> decode_cases() {
      "feedback", ""},
     {"events.feedback.u1", ts_payload(now + day_ahead + 1, R"(,"value":1)"),
      "dlq.time", "ahead of the server clock (" + std::to_string(now) + ")"},
+    // The largest integer is a time, only far too late.
+    {"events.play.u1", ts_payload(std::numeric_limits<int64_t>::max()),
+     "dlq.time", "ahead of the server clock"},
   };
 }
 
@@ -613,6 +618,10 @@ TEST_CASE("a rejected event leaves the id tables as they were",
     {"catalog.t_new", R"({"available":"yes"})"},
     {"profile.u_new", R"({"max_age":-1})"},
     {"profile.u_new", R"({"region":7})"},
+    {"catalog.t_new", R"({"genres":["g_new"],"regions":["r_new"],)"
+                      R"("available":"no"})"},
+    {"events.play.u_new", R"({"title":"t_new","region":"r_new","device":5})"},
+    {"profile.u_new", R"({"region":"r_new","max_age":-1})"},
   };
   for (const auto& [tail, payload] : rejected) {
     INFO(tail << " " << payload);
@@ -621,6 +630,8 @@ TEST_CASE("a rejected event leaves the id tables as they were",
     CHECK(ids.titles.size() == titles);
     CHECK_FALSE(ids.users.find("u_new").has_value());
     CHECK_FALSE(ids.titles.find("t_new").has_value());
+    CHECK_FALSE(ids.genres.find("g_new").has_value());
+    CHECK_FALSE(ids.regions.find("r_new").has_value());
   }
 }
 
