@@ -46,11 +46,12 @@ void answer_trending(recommender_actor::pointer self, const context& ctx,
                      response rp, rec_query q, user_view view,
                      rec_result res, clock_type::time_point deadline) {
   candidates_query cq{std::move(view), q.k, ctx.params->rec.trending_window,
-                      q.at};
+                      q.at, q.at_given};
   self->request(ctx.trending, left(deadline), std::move(cq))
     .then(
-      [=](const std::vector<trending_entry>& entries) mutable {
-        for (const auto& e : entries)
+      [=](const trending_result& found) mutable {
+        res.at = found.at;
+        for (const auto& e : found.items)
           res.items.push_back(trending_item(e, q.explain));
         rp.deliver(std::move(res));
       },

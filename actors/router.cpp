@@ -16,6 +16,7 @@ void event_router::route(const impression_event& ev) {
 
 void event_router::route(const feedback_event& ev) {
   caf::anon_send(dir_->user(ev.user), ev);
+  caf::anon_send(dir_->title(ev.title), ev);
 }
 
 void event_router::route(const catalog_event& ev) {

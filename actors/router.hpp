@@ -23,7 +23,7 @@ public:
   void route(const play_event& ev);
   /// To the user (EMAs) and the title (counter).
   void route(const impression_event& ev);
-  /// To the user.
+  /// To the user (thumbs) and the title (counters).
   void route(const feedback_event& ev);
   /// To the title and the trending actor's catalog.
   void route(const catalog_event& ev);

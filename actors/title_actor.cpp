@@ -46,6 +46,9 @@ title_actor::behavior_type title_actor_impl(title_pointer self,
     [self](const impression_event& ev) {
       self->state.state.apply_impression(ev.ts);
     },
+    [self](const feedback_event& ev) {
+      self->state.state.apply_feedback(ev.value);
+    },
     [self](const catalog_event& ev) {
       self->state.state.apply_catalog(ev.meta);
     },
@@ -61,6 +64,8 @@ title_actor::behavior_type title_actor_impl(title_pointer self,
       d.impressions = st.impressions();
       d.last_play_ts = st.last_play_ts();
       d.last_impression_ts = st.last_impression_ts();
+      d.thumbs_up = st.thumbs_up();
+      d.thumbs_down = st.thumbs_down();
       auto score_at = std::max(at, st.last_play_ts());
       d.trending.push_back(
         scores_of(all_regions, st.trending().global(), score_at, tp));

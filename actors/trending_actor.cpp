@@ -3,6 +3,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
+#include <limits>
+#include <optional>
 #include <unordered_map>
 
 namespace marquee {
@@ -13,7 +16,26 @@ struct trending_actor_state {
   std::shared_ptr<const service_params> params;
   std::unique_ptr<trending_board> board;
   std::unordered_map<title_key, title_meta> catalog;
+  /// The newest play any update carried.
+  int64_t newest_play = std::numeric_limits<int64_t>::min();
   static inline const char* name = "trending";
+
+  /// The time scores are taken at: a given `at` must not be before the
+  /// newest play; a default one moves up to it.
+  std::optional<int64_t> eval_time(int64_t at, bool given) const {
+    if (!given)
+      return std::max(at, newest_play);
+    if (at < newest_play)
+      return std::nullopt;
+    return at;
+  }
+
+  caf::error too_early(int64_t at) const {
+    return make_error(errc::bad_request,
+                      "'at' (" + std::to_string(at)
+                        + ") is earlier than the newest applied play ("
+                        + std::to_string(newest_play) + ")");
+  }
 
   const title_meta* meta(title_key title) const {
     auto i = catalog.find(title);
@@ -30,14 +52,20 @@ trending_actor_impl(trending_pointer self, std::shared_ptr<const service_params>
     = std::make_unique<trending_board>(&self->state.params->trending);
   return {
     [self](const trending_update& up) {
-      self->state.board->update(up.title, up.region, up.counts);
+      auto& st = self->state;
+      st.board->update(up.title, up.region, up.counts);
+      if (!up.counts.decayed.empty())
+        st.newest_play = std::max(st.newest_play, up.counts.decayed[0].ref());
     },
     [self](const catalog_event& ev) {
       self->state.catalog[ev.title] = ev.meta;
     },
-    [self](const trending_query& q) {
+    [self](const trending_query& q) -> caf::result<trending_result> {
       const auto& st = self->state;
-      trending_result res{q.at, {}};
+      auto at = st.eval_time(q.at, q.at_given);
+      if (!at)
+        return st.too_early(q.at);
+      trending_result res{*at, {}};
       auto list = st.board->list(q.window, q.region);
       if (list == nullptr)
         return res;
@@ -45,21 +73,26 @@ trending_actor_impl(trending_pointer self, std::shared_ptr<const service_params>
       if (q.region != all_regions)
         region = q.region;
       res.items = list->top(
-        q.k, q.at, st.params->trending.rates[q.window], [&](title_key t) {
+        q.k, *at, st.params->trending.rates[q.window], [&](title_key t) {
           return passes_listing_filter(st.meta(t), region, q.genres);
         });
       return res;
     },
-    [self](const candidates_query& q) {
+    [self](const candidates_query& q) -> caf::result<trending_result> {
       const auto& st = self->state;
+      auto at = st.eval_time(q.at, q.at_given);
+      if (!at)
+        return st.too_early(q.at);
+      trending_result res{*at, {}};
       auto list = st.board->list(q.window, all_regions);
       if (list == nullptr)
-        return std::vector<trending_entry>{};
-      return list->top(q.k, q.at, st.params->trending.rates[q.window],
-                       [&](title_key t) {
-                         return judge(t, st.meta(t), q.view)
-                                == filter_verdict::none;
-                       });
+        return res;
+      res.items = list->top(q.k, *at, st.params->trending.rates[q.window],
+                            [&](title_key t) {
+                              return judge(t, st.meta(t), q.view)
+                                     == filter_verdict::none;
+                            });
+      return res;
     },
     [self](const filter_query& q) {
       const auto& st = self->state;

@@ -3,6 +3,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
 #include <variant>
 
 namespace marquee {
@@ -48,12 +49,14 @@ user_actor::behavior_type user_actor_impl(user_pointer self, user_key user,
       return user_snapshot{st.view(), st.in_progress(), st.recent_plays()};
     },
     [self](const impressions_query& q) -> caf::result<impressions_result> {
-      auto answer = self->state.state.impressions().query(
-        q.titles, q.windows_ms, q.at, self->state.params->user.impressions);
+      const auto& imp = self->state.state.impressions();
+      auto at = q.at_given ? q.at : std::max(q.at, imp.newest_ts());
+      auto answer = imp.query(q.titles, q.windows_ms, at,
+                              self->state.params->user.impressions);
       if (auto refusal = std::get_if<impression_refusal>(&answer))
         return make_error(errc::bad_request, std::move(refusal->message));
       return impressions_result{
-        q.at, std::get<std::vector<impression_row>>(std::move(answer))};
+        at, std::get<std::vector<impression_row>>(std::move(answer))};
     },
     [self](dump_atom, int64_t at) {
       const auto& st = self->state.state;

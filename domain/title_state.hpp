@@ -17,6 +17,8 @@ public:
   /// A play in `region` (`all_regions` when unknown).
   void apply_play(int64_t ts, region_key region, const trending_params& p);
   void apply_impression(int64_t ts);
+  /// Counts a thumbs up (+1) or down (-1).
+  void apply_feedback(int8_t value);
 
   /// The catalog entry, or null before one arrived.
   const title_meta* meta() const { return meta_ ? &*meta_ : nullptr; }
@@ -24,12 +26,16 @@ public:
   uint64_t impressions() const { return impressions_; }
   int64_t last_play_ts() const { return last_play_ts_; }
   int64_t last_impression_ts() const { return last_impression_ts_; }
+  uint64_t thumbs_up() const { return thumbs_up_; }
+  uint64_t thumbs_down() const { return thumbs_down_; }
   const title_trending& trending() const { return trending_; }
 
 private:
   std::optional<title_meta> meta_;
   title_trending trending_;
   uint64_t impressions_ = 0;
+  uint64_t thumbs_up_ = 0;
+  uint64_t thumbs_down_ = 0;
   int64_t last_play_ts_ = 0;
   int64_t last_impression_ts_ = 0;
 };

@@ -32,7 +32,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::user_dump))
   CAF_ADD_TYPE_ID(marquee, (marquee::title_dump))
   CAF_ADD_TYPE_ID(marquee, (marquee::trending_entry))
-  CAF_ADD_TYPE_ID(marquee, (std::vector<marquee::trending_entry>))
 
   CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
   CAF_ADD_ATOM(marquee, marquee, dump_atom, "dump")
@@ -64,6 +63,8 @@ using title_actor = caf::typed_actor<
   caf::reacts_to<play_event>,
   /// Counts an impression.
   caf::reacts_to<impression_event>,
+  /// Counts a thumbs up or down.
+  caf::reacts_to<feedback_event>,
   /// Replaces the metadata.
   caf::reacts_to<catalog_event>,
   /// Returns the live state at the given time, for operators.
@@ -75,10 +76,11 @@ using trending_actor = caf::typed_actor<
   caf::reacts_to<trending_update>,
   /// Takes a title's metadata.
   caf::reacts_to<catalog_event>,
-  /// Answers `P.v1.rec.trending`.
+  /// Answers `P.v1.rec.trending`; 400 when a given `at` is before the newest
+  /// applied play (scores cannot be taken back in time).
   caf::replies_to<trending_query>::with<trending_result>,
   /// Returns the best trending titles that one user may be shown.
-  caf::replies_to<candidates_query>::with<std::vector<trending_entry>>,
+  caf::replies_to<candidates_query>::with<trending_result>,
   /// Keeps those of the given titles that the user may be shown, in order.
   caf::replies_to<filter_query>::with<std::vector<title_key>>>;
 

@@ -32,6 +32,9 @@ struct impressions_query {
   std::vector<title_key> titles;
   std::vector<int64_t> windows_ms;
   int64_t at = 0;
+  /// Whether the client gave `at`; if not, the EMAs are taken at the later
+  /// of `at` (now) and the user's newest impression.
+  bool at_given = false;
 };
 
 struct impressions_result {
@@ -48,6 +51,9 @@ struct trending_query {
   region_key region = all_regions;
   std::vector<genre_key> genres; // sorted; empty: any
   int64_t at = 0;
+  /// Whether the client gave `at`; if not, scores are taken at the later of
+  /// `at` (now) and the newest applied play.
+  bool at_given = false;
 };
 
 struct trending_result {
@@ -82,6 +88,7 @@ struct rec_query {
   std::vector<title_key> exclude; // sorted
   std::vector<genre_key> genres;  // sorted; empty: any
   std::string variant;            // empty: assigned
+  bool at_given = false;          // see trending_query
 };
 
 struct rec_feature {
@@ -126,6 +133,7 @@ struct candidates_query {
   uint32_t k = 20;
   uint32_t window = 0;
   int64_t at = 0;
+  bool at_given = false; // see trending_query
 };
 
 // -- operator state -----------------------------------------------------------
@@ -160,6 +168,8 @@ struct title_dump {
   uint64_t impressions = 0;
   int64_t last_play_ts = 0;
   int64_t last_impression_ts = 0;
+  uint64_t thumbs_up = 0;
+  uint64_t thumbs_down = 0;
   std::vector<region_scores> trending; // all regions first
   int64_t at = 0;
 };

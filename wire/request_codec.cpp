@@ -154,6 +154,12 @@ public:
     return out;
   }
 
+  /// Whether `key` is present and not null.
+  bool has(const char* key) {
+    element e;
+    return find(key, e);
+  }
+
   int64_t at(int64_t now) {
     return integer("at", now, 0, std::numeric_limits<int64_t>::max() / 4);
   }
@@ -190,6 +196,7 @@ decode_impressions_request(user_key user, std::string_view body, int64_t now,
   req.query.user = user;
   req.query.titles = r.title_ids("titles", ids, &req.title_names);
   req.query.at = r.at(now);
+  req.query.at_given = r.has("at");
   element e;
   if (r.find("windows", e)) {
     for (auto s : r.strings("windows")) {
@@ -199,6 +206,10 @@ decode_impressions_request(user_key user, std::string_view body, int64_t now,
                + "' is not a window (write <n>m, <n>h or <n>d)");
         break;
       }
+      // A window named twice is answered once: reply keys are unique.
+      if (std::find(req.window_names.begin(), req.window_names.end(), s)
+          != req.window_names.end())
+        continue;
       req.query.windows_ms.push_back(*w);
       req.window_names.emplace_back(s);
     }
@@ -223,6 +234,7 @@ decode_rec_request(user_key user, std::string_view body, int64_t now,
   q.user = user;
   q.k = static_cast<uint32_t>(r.integer("k", p.rec.default_k, 1, p.rec.max_k));
   q.at = r.at(now);
+  q.at_given = r.has("at");
   q.explain = r.boolean("explain", false);
   if (auto row = r.string("row")) {
     if (*row == "home")
@@ -255,6 +267,7 @@ decode_trending_request(std::string_view body, int64_t now,
   trending_query q;
   q.k = static_cast<uint32_t>(r.integer("k", 10, 1, p.rec.max_k));
   q.at = r.at(now);
+  q.at_given = r.has("at");
   q.window = p.rec.trending_window;
   if (auto w = r.string("window")) {
     auto ms = parse_window(*w);
@@ -626,6 +639,10 @@ std::string encode_title_dump(std::string_view title, const title_dump& d,
   w.Int64(d.last_play_ts);
   key(w, "last_impression_ts");
   w.Int64(d.last_impression_ts);
+  key(w, "thumbs_up");
+  w.Uint64(d.thumbs_up);
+  key(w, "thumbs_down");
+  w.Uint64(d.thumbs_down);
   key(w, "trending");
   w.StartArray();
   for (const auto& rs : d.trending) {

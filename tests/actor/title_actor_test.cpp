@@ -33,7 +33,7 @@ recording_trending_actor(trending_actor::pointer,
     [](const trending_query& q) {
       return trending_result{q.at, {}};
     },
-    [](const candidates_query&) { return std::vector<trending_entry>{}; },
+    [](const candidates_query& q) { return trending_result{q.at, {}}; },
     [](const filter_query&) { return std::vector<title_key>{}; },
   };
 }

@@ -34,8 +34,8 @@ struct trending_fixture : fixture {
   }
 
   std::vector<title_key> candidates(const user_view& view, uint32_t k = 20) {
-    return titles_of(ask<std::vector<trending_entry>>(
-      trending, candidates_query{view, k, day, base_ts}));
+    return titles_of(ask<trending_result>(
+      trending, candidates_query{view, k, day, base_ts}).items);
   }
 
   std::vector<title_key> kept(const user_view& view,
@@ -151,15 +151,15 @@ TEST_CASE_METHOD(trending_fixture,
   user_view view;
   view.watched = {5};
   CHECK(candidates(view, 3) == std::vector<title_key>{6, 4, 3});
-  auto entries = ask<std::vector<trending_entry>>(
-    trending, candidates_query{view, 1, day, base_ts + ms_per_day});
+  auto entries = ask<trending_result>(
+    trending, candidates_query{view, 1, day, base_ts + ms_per_day}).items;
   REQUIRE(entries.size() == 1);
   CHECK(entries[0].title == 6);
   CHECK(entries[0].plays == 6);
   CHECK(entries[0].score == Approx(3.0)); // six plays, one half-life ago
   SECTION("a window that is not configured has no candidates") {
-    auto none = ask<std::vector<trending_entry>>(
-      trending, candidates_query{view, 3, 7, base_ts});
+    auto none = ask<trending_result>(
+      trending, candidates_query{view, 3, 7, base_ts}).items;
     CHECK(none.empty());
   }
 }

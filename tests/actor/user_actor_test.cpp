@@ -206,18 +206,24 @@ TEST_CASE_METHOD(user_fixture,
 }
 
 TEST_CASE_METHOD(user_fixture,
-                 "an impressions query before the newest impression comes "
-                 "back as a bad request",
+                 "an impressions query given an 'at' before the newest "
+                 "impression comes back as a bad request",
                  "[actor][user][impressions]") {
   tell(impression_event{alice, 8, base_ts + 1000, -1});
   auto err = ask_error<impressions_result>(
-    user, impressions_query{alice, {8}, {ms_per_day}, base_ts});
+    user, impressions_query{alice, {8}, {ms_per_day}, base_ts, true});
   CHECK(err.code == errc::bad_request);
   CHECK_THAT(err.message, Catch::Contains("earlier than the newest"));
   SECTION("the actor survives the refusal and answers the next query") {
     auto res = ask<impressions_result>(
       user, impressions_query{alice, {8}, {ms_per_day}, base_ts + 1000});
     REQUIRE(res.rows.size() == 1);
+    CHECK(res.rows[0].ema == std::vector<double>{1.0});
+  }
+  SECTION("without a given 'at' the answer moves up to the newest impression") {
+    auto res = ask<impressions_result>(
+      user, impressions_query{alice, {8}, {ms_per_day}, base_ts, false});
+    CHECK(res.at == base_ts + 1000);
     CHECK(res.rows[0].ema == std::vector<double>{1.0});
   }
 }

@@ -295,3 +295,58 @@ TEST_CASE("admin verbs report actors, title state and unknown targets",
   CHECK(h.ask_v1("admin.all.reboot").error_code() == 404);
   CHECK(h.ask_v1("admin.it1.health").json["status"] == "ok");
 }
+
+TEST_CASE("trending is not taken back in time: an 'at' before the newest play "
+          "is a 400, a default 'at' moves up to it",
+          "[integration][trending]") {
+  harness h;
+  auto now = now_ms();
+  auto ahead = now + hour; // producers' clocks may run ahead of ours
+  h.publish("catalog.tF", "{\"name\":\"F\"}");
+  h.publish("events.play.u1",
+            "{\"title\":\"tF\",\"ts\":" + std::to_string(ahead) + "}");
+  h.publish("events.feedback.u1", "{\"title\":\"tF\",\"value\":-1}");
+  h.publish("events.feedback.u2", "{\"title\":\"tF\",\"value\":1}");
+  h.await_events(4);
+  auto past = h.ask_v1("rec.trending", "{\"at\":" + std::to_string(now) + "}");
+  CHECK(past.error_code() == 400);
+  CHECK(std::string{past.json["error"]["message"].GetString()}.find(
+          "newest applied play")
+        != std::string::npos);
+  auto rec_past = h.ask_v1("rec.user.u3",
+                           "{\"at\":" + std::to_string(now) + "}");
+  CHECK(rec_past.error_code() == 400);
+  auto current = h.ask_v1("rec.trending", "{\"window\":\"1h\"}");
+  REQUIRE(current.error_code() == 0);
+  CHECK(current.json["at"].GetInt64() >= ahead);
+  CHECK(current.json["items"][0]["score"].GetDouble() <= 1.0);
+  auto title = h.ask_v1("admin.all.title", "{\"id\":\"tF\"}");
+  CHECK(title.json["thumbs_up"].GetUint64() == 1);
+  CHECK(title.json["thumbs_down"].GetUint64() == 1);
+}
+
+TEST_CASE("a window named twice is answered once", "[integration][impressions]") {
+  harness h;
+  h.publish("events.impression.u1", "{\"title\":\"t1\"}");
+  h.await_events(1);
+  auto r = h.ask_v1("impressions.u1", "{\"windows\":[\"1d\",\"1d\",\"7d\"]}");
+  REQUIRE(r.error_code() == 0);
+  CHECK(r.json["items"][0]["ema"].MemberCount() == 2);
+}
+
+TEST_CASE("impression history with a default 'at' answers a user whose newest "
+          "impression is ahead of the server clock",
+          "[integration][impressions]") {
+  harness h;
+  auto ahead = now_ms() + hour;
+  h.publish("events.impression.u1",
+            "{\"title\":\"t1\",\"ts\":" + std::to_string(ahead) + "}");
+  h.await_events(1);
+  auto r = h.ask_v1("impressions.u1");
+  REQUIRE(r.error_code() == 0);
+  CHECK(r.json["at"].GetInt64() == ahead);
+  CHECK(r.json["items"][0]["ema"]["1d"].GetDouble() == Approx(1.0));
+  auto explicit_past = h.ask_v1("impressions.u1", "{\"at\":"
+                                  + std::to_string(ahead - 1) + "}");
+  CHECK(explicit_past.error_code() == 400);
+}
