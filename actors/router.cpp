@@ -2,6 +2,8 @@
 
 #include <caf/send.hpp>
 
+#include <algorithm>
+
 namespace marquee {
 
 void event_router::route(const play_event& ev) {
@@ -26,6 +28,43 @@ void event_router::route(const catalog_event& ev) {
 
 void event_router::route(const profile_event& ev) {
   caf::anon_send(dir_->user(ev.user), ev);
+}
+
+event_batcher::event_batcher(std::shared_ptr<directory> dir,
+                             size_t max_events)
+  : dir_(std::move(dir)), max_events_(std::max<size_t>(1, max_events)) {
+  // nop
+}
+
+template <class Handle, class Lookup>
+void event_batcher::add_to(group<Handle>& g, uint32_t key,
+                           const member_event& ev, Lookup lookup) {
+  auto [i, added] = g.index.emplace(key, g.batches.size());
+  if (added)
+    g.batches.push_back(pending<Handle>{lookup(key), {}});
+  g.batches[i->second].batch.events.push_back(ev);
+}
+
+bool event_batcher::add(const member_event& ev) {
+  auto user = std::visit([](const auto& x) { return x.user; }, ev);
+  auto title = std::visit([](const auto& x) { return x.title; }, ev);
+  add_to(users_, user, ev, [this](user_key k) { return dir_->user(k); });
+  add_to(titles_, title, ev, [this](title_key k) { return dir_->title(k); });
+  return ++size_ >= max_events_;
+}
+
+template <class Handle>
+void event_batcher::send_all(group<Handle>& g) {
+  for (auto& p : g.batches)
+    caf::anon_send(p.actor, std::move(p.batch));
+  g.batches.clear();
+  g.index.clear();
+}
+
+void event_batcher::flush() {
+  send_all(users_);
+  send_all(titles_);
+  size_ = 0;
 }
 
 } // namespace marquee

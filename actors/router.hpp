@@ -9,6 +9,8 @@
 #include "messages/actors.hpp"
 
 #include <memory>
+#include <unordered_map>
+#include <vector>
 
 namespace marquee {
 
@@ -33,6 +35,54 @@ public:
 private:
   std::shared_ptr<directory> dir_;
   trending_actor trending_;
+};
+
+/// Groups members' events per actor and sends each actor one `event_batch`
+/// per flush: under load one message carries many events, and a title
+/// actor sends one trending update per batch instead of one per play.
+///
+/// Not thread-safe: one per ingest thread. The caller flushes when nothing
+/// more is waiting (so an idle stream adds no delay) or at `max_events`.
+/// Events of one user keep their order; so do those of one title.
+class event_batcher {
+public:
+  event_batcher(std::shared_ptr<directory> dir, size_t max_events);
+
+  /// Adds an event; returns true when the batch is full and must be
+  /// flushed.
+  bool add(const member_event& ev);
+
+  /// Events added since the last flush.
+  size_t size() const { return size_; }
+
+  /// Sends every pending batch to its actor.
+  void flush();
+
+private:
+  template <class Handle>
+  struct pending {
+    Handle actor;
+    event_batch batch;
+  };
+
+  template <class Handle>
+  struct group {
+    std::vector<pending<Handle>> batches;
+    std::unordered_map<uint32_t, size_t> index; // key -> batches position
+  };
+
+  template <class Handle, class Lookup>
+  static void add_to(group<Handle>& g, uint32_t key, const member_event& ev,
+                     Lookup lookup);
+
+  template <class Handle>
+  static void send_all(group<Handle>& g);
+
+  std::shared_ptr<directory> dir_;
+  size_t max_events_;
+  size_t size_ = 0;
+  group<user_actor> users_;
+  group<title_actor> titles_;
 };
 
 } // namespace marquee

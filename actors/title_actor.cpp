@@ -3,6 +3,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
+#include <variant>
+#include <vector>
+
 namespace marquee {
 
 namespace {
@@ -12,10 +16,44 @@ struct title_actor_state {
   std::shared_ptr<const service_params> params;
   trending_actor trending;
   title_state state;
+  /// Regions whose counts changed since the last trending update.
+  std::vector<region_key> touched;
+  bool played = false;
   static inline const char* name = "title";
+
+  void apply(const play_event& ev) {
+    state.apply_play(ev.ts, ev.region, params->trending);
+    played = true;
+    if (ev.region != all_regions
+        && std::find(touched.begin(), touched.end(), ev.region)
+             == touched.end())
+      touched.push_back(ev.region);
+  }
+
+  void apply(const impression_event& ev) {
+    state.apply_impression(ev.ts);
+  }
+
+  void apply(const feedback_event& ev) {
+    state.apply_feedback(ev.value);
+  }
 };
 
 using title_pointer = title_actor::stateful_pointer<title_actor_state>;
+
+/// Sends the trending actor the latest counts of every list that changed.
+void tell_trending(title_pointer self) {
+  auto& st = self->state;
+  if (!st.played)
+    return;
+  const auto& tr = st.state.trending();
+  self->send(st.trending, trending_update{st.title, all_regions, tr.global()});
+  for (auto region : st.touched)
+    if (auto counts = tr.find(region))
+      self->send(st.trending, trending_update{st.title, region, *counts});
+  st.touched.clear();
+  st.played = false;
+}
 
 region_scores scores_of(region_key region, const play_counts& counts,
                         int64_t at, const trending_params& p) {
@@ -34,20 +72,15 @@ title_actor::behavior_type title_actor_impl(title_pointer self,
   self->state.trending = std::move(trending);
   return {
     [self](const play_event& ev) {
-      auto& st = self->state;
-      st.state.apply_play(ev.ts, ev.region, st.params->trending);
-      const auto& tr = st.state.trending();
-      self->send(st.trending, trending_update{st.title, all_regions,
-                                              tr.global()});
-      if (auto counts = tr.find(ev.region);
-          ev.region != all_regions && counts != nullptr)
-        self->send(st.trending, trending_update{st.title, ev.region, *counts});
+      self->state.apply(ev);
+      tell_trending(self);
     },
-    [self](const impression_event& ev) {
-      self->state.state.apply_impression(ev.ts);
-    },
-    [self](const feedback_event& ev) {
-      self->state.state.apply_feedback(ev.value);
+    [self](const impression_event& ev) { self->state.apply(ev); },
+    [self](const feedback_event& ev) { self->state.apply(ev); },
+    [self](const event_batch& batch) {
+      for (const auto& ev : batch.events)
+        std::visit([self](const auto& x) { self->state.apply(x); }, ev);
+      tell_trending(self);
     },
     [self](const catalog_event& ev) {
       self->state.state.apply_catalog(ev.meta);

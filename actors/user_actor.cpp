@@ -18,6 +18,21 @@ struct user_actor_state {
   std::shared_ptr<const service_params> params;
   user_state state;
   static inline const char* name = "user";
+
+  void apply(const play_event& ev) {
+    std::optional<region_key> region;
+    if (ev.region != all_regions)
+      region = ev.region;
+    state.apply_play(ev.title, ev.ts, ev.progress, region, params->user);
+  }
+
+  void apply(const impression_event& ev) {
+    state.apply_impression(ev.title, ev.ts, params->user);
+  }
+
+  void apply(const feedback_event& ev) {
+    state.apply_feedback(ev.title, ev.ts, ev.value);
+  }
 };
 
 using user_pointer = user_actor::stateful_pointer<user_actor_state>;
@@ -27,19 +42,12 @@ user_actor::behavior_type user_actor_impl(user_pointer self, user_key user,
   self->state.user = user;
   self->state.params = std::move(p);
   return {
-    [self](const play_event& ev) {
-      std::optional<region_key> region;
-      if (ev.region != all_regions)
-        region = ev.region;
-      self->state.state.apply_play(ev.title, ev.ts, ev.progress, region,
-                                   self->state.params->user);
-    },
-    [self](const impression_event& ev) {
-      self->state.state.apply_impression(ev.title, ev.ts,
-                                         self->state.params->user);
-    },
-    [self](const feedback_event& ev) {
-      self->state.state.apply_feedback(ev.title, ev.ts, ev.value);
+    [self](const play_event& ev) { self->state.apply(ev); },
+    [self](const impression_event& ev) { self->state.apply(ev); },
+    [self](const feedback_event& ev) { self->state.apply(ev); },
+    [self](const event_batch& batch) {
+      for (const auto& ev : batch.events)
+        std::visit([self](const auto& x) { self->state.apply(x); }, ev);
     },
     [self](const profile_event& ev) {
       self->state.state.apply_profile(ev.profile);

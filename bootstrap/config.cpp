@@ -22,6 +22,7 @@ const std::vector<config_key>& config_keys() {
     {"nats.server", "nats-server", "nats-server executable (embedded)"},
     {"nats.port", "0", "embedded server port (0: a free port)"},
     {"nats.pending_msgs", "1000000", "pending messages per subscription"},
+    {"nats.max_batch", "512", "events grouped per actor before sending"},
     {"limits.max_payload", "65536", "largest event payload in bytes"},
     {"limits.max_future", "1d", "how far ahead of the clock ts may be"},
     {"impressions.alpha", "0.5", "EMA decay base (0.5: window = half-life)"},

@@ -97,7 +97,9 @@ std::unique_ptr<service> service::start(const config& cfg,
                          : std::nullopt;
   auto port = pending ? cfg.get_int("nats.port", 0, 65535, error)
                       : std::nullopt;
-  if (!port)
+  auto max_batch = port ? cfg.get_int("nats.max_batch", 1, 1 << 20, error)
+                        : std::nullopt;
+  if (!max_batch)
     return nullptr;
   auto level = spdlog::level::from_str(cfg.get("service.log_level"));
   spdlog::set_level(level);
@@ -171,6 +173,7 @@ std::unique_ptr<service> service::start(const config& cfg,
   ecfg.limits = *limits;
   ecfg.pending_msgs = static_cast<int>(*pending);
   ecfg.gateways = n_threads;
+  ecfg.max_batch = static_cast<size_t>(*max_batch);
   edge_deps deps{ids, shared_params, s.dir, s.trending, s.recommenders,
                  wall_ms};
   s.edge = nats_edge::start(*s.sys, ecfg, deps, error);

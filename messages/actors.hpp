@@ -20,6 +20,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::catalog_event))
   CAF_ADD_TYPE_ID(marquee, (marquee::profile_event))
   CAF_ADD_TYPE_ID(marquee, (marquee::trending_update))
+  CAF_ADD_TYPE_ID(marquee, (marquee::event_batch))
   CAF_ADD_TYPE_ID(marquee, (marquee::impressions_query))
   CAF_ADD_TYPE_ID(marquee, (marquee::impressions_result))
   CAF_ADD_TYPE_ID(marquee, (marquee::trending_query))
@@ -50,6 +51,8 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<feedback_event>,
   /// Replaces the profile.
   caf::reacts_to<profile_event>,
+  /// Applies plays, impressions and thumbs in order.
+  caf::reacts_to<event_batch>,
   /// Returns what a recommendation needs of this user.
   caf::replies_to<view_atom>::with<user_snapshot>,
   /// Answers an impression-history question (400 when it cannot).
@@ -67,6 +70,9 @@ using title_actor = caf::typed_actor<
   caf::reacts_to<feedback_event>,
   /// Replaces the metadata.
   caf::reacts_to<catalog_event>,
+  /// Applies plays, impressions and thumbs in order; one trending update per
+  /// list the batch touched.
+  caf::reacts_to<event_batch>,
   /// Returns the live state at the given time, for operators.
   caf::replies_to<dump_atom, int64_t>::with<title_dump>>;
 

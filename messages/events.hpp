@@ -9,6 +9,8 @@
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>
+#include <variant>
+#include <vector>
 
 namespace marquee {
 
@@ -49,6 +51,15 @@ struct profile_event {
   user_profile profile;
 };
 
+/// A member's action, as it reaches both the user's and the title's actor.
+using member_event = std::variant<play_event, impression_event, feedback_event>;
+
+/// Events for one actor, in the order they were published. The ingest path
+/// sends one batch per actor per flush instead of one message per event.
+struct event_batch {
+  std::vector<member_event> events;
+};
+
 /// The counts of one title in one region (`all_regions`: global), sent by
 /// the title actor to the trending actor after each play.
 struct trending_update {
@@ -85,6 +96,12 @@ typename Inspector::result_type inspect(Inspector& f, catalog_event& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, profile_event& x) {
   return f(caf::meta::type_name("profile_event"), x.user);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
+  auto n = x.events.size();
+  return f(caf::meta::type_name("event_batch"), n);
 }
 
 template <class Inspector>

@@ -65,6 +65,8 @@ struct nats_edge::impl {
   std::vector<caf::actor> gateways;
   std::atomic<size_t> next_gateway{0};
   event_router router;
+  /// Owned by the thread of the `events.>` subscription.
+  event_batcher batcher;
   edge_counters counters;
   service_stats stats;
   std::string prefix_v1; // "P.v1."
@@ -74,6 +76,7 @@ struct nats_edge::impl {
     : cfg(std::move(c)),
       deps(std::move(d)),
       router(deps.dir, deps.trending),
+      batcher(deps.dir, cfg.max_batch),
       stats(cfg.instance_id, cfg.version) {
     prefix_v1 = cfg.prefix + ".v1.";
   }
@@ -163,21 +166,52 @@ struct nats_edge::impl {
 
   // -- callbacks --------------------------------------------------------------
 
-  void on_event(natsMsg* msg) {
+  /// Decodes an event; rejects it to the dead-letter subject or counts it.
+  std::optional<decoded_event> accept(natsMsg* msg) {
     std::string_view subject{natsMsg_GetSubject(msg)};
     auto ev = decode_event(subject.substr(prefix_v1.size()), data_of(msg),
                            deps.now_ms(), cfg.limits, *deps.ids);
     if (auto rej = std::get_if<rejection>(&ev)) {
       dead_letter(msg, *rej);
-      return;
+      return std::nullopt;
     }
     counters.events[ev.index()].fetch_add(1, std::memory_order_relaxed);
-    std::visit(
-      [this](const auto& x) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, rejection>)
-          router.route(x);
-      },
-      ev);
+    return ev;
+  }
+
+  /// Catalog and profile events: rare, routed one by one.
+  void on_event(natsMsg* msg) {
+    if (auto ev = accept(msg))
+      std::visit(
+        [this](const auto& x) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, rejection>)
+            router.route(x);
+        },
+        *ev);
+  }
+
+  /// Plays, impressions and thumbs: batched per actor. The batch leaves
+  /// when nothing more waits in this subscription or when it is full, so an
+  /// idle stream adds no delay and a busy one sends few messages.
+  void on_member_event(natsSubscription* sub, natsMsg* msg) {
+    if (auto ev = accept(msg)) {
+      std::visit(
+        [this](const auto& x) {
+          using type = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<type, play_event>
+                        || std::is_same_v<type, impression_event>
+                        || std::is_same_v<type, feedback_event>) {
+            if (batcher.add(x))
+              batcher.flush();
+          }
+        },
+        *ev);
+    }
+    int pending = 0;
+    if (batcher.size() > 0
+        && (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK
+            || pending == 0))
+      batcher.flush();
   }
 
   /// Decodes the user token of a per-user request, or answers 400.
@@ -476,6 +510,12 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
   };
 }
 
+void call_member_event(natsConnection*, natsSubscription* sub, natsMsg* msg,
+                       void* closure) {
+  msg_ptr guard{msg};
+  static_cast<edge_impl*>(closure)->on_member_event(sub, msg);
+}
+
 template <void (edge_impl::*Fn)(natsMsg*)>
 void call(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   msg_ptr guard{msg};
@@ -526,7 +566,7 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   const auto& p = e.prefix_v1;
   auto admin = p + "admin.";
   bool ok
-    = e.subscribe(p + "events.>", nullptr, call<&impl::on_event>, error)
+    = e.subscribe(p + "events.>", nullptr, call_member_event, error)
       && e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error)
       && e.subscribe(p + "profile.>", nullptr, call<&impl::on_event>, error)
       && e.subscribe(p + "rec.user.*", "q",

@@ -43,6 +43,10 @@ struct edge_config {
   int pending_msgs = 1'000'000;
   /// Gateway actors publishing replies (default: scheduler threads).
   size_t gateways = 2;
+  /// Members' events grouped per actor before they are sent, at most this
+  /// many; a batch also leaves as soon as nothing more is waiting (default
+  /// 512).
+  size_t max_batch = 512;
 };
 
 /// What the edge reaches inside the process.

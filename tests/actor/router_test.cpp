@@ -82,3 +82,44 @@ TEST_CASE_METHOD(service_fixture,
                                     filter_query{user_view{}, {metropolis}}) ==
         std::vector<title_key>{metropolis});
 }
+
+TEST_CASE_METHOD(service_fixture,
+                 "the batcher sends each actor one batch per flush, events in "
+                 "publish order",
+                 "[actor][router][batch]") {
+  constexpr user_key bob = 2;
+  constexpr title_key nosferatu = 6;
+  event_batcher batcher{dir, 100};
+  CHECK_FALSE(batcher.add(play_event{alice, metropolis, base_ts, 0.3,
+                                     all_regions}));
+  CHECK_FALSE(batcher.add(impression_event{bob, nosferatu, base_ts, 1}));
+  CHECK_FALSE(batcher.add(play_event{alice, metropolis, base_ts + 10, 0.95,
+                                     region_de}));
+  CHECK_FALSE(batcher.add(feedback_event{alice, nosferatu, base_ts + 20, -1}));
+  CHECK(batcher.size() == 4);
+  run();
+  // Nothing is sent before the flush.
+  auto before = ask<user_dump>(dir->user(alice), dump_atom_v, base_ts);
+  CHECK(before.events == 0);
+  batcher.flush();
+  CHECK(batcher.size() == 0);
+  run();
+  auto u = ask<user_dump>(dir->user(alice), dump_atom_v, base_ts + 20);
+  CHECK(u.events == 3);
+  // The later full play wins over the earlier partial one: order kept.
+  CHECK(u.watched == std::vector<title_key>{metropolis});
+  CHECK(u.in_progress.empty());
+  REQUIRE(u.feedback.size() == 1);
+  CHECK(u.feedback[0].value == -1);
+  auto t = ask<title_dump>(dir->title(metropolis), dump_atom_v, base_ts);
+  CHECK(t.plays == 2);
+  auto n = ask<title_dump>(dir->title(nosferatu), dump_atom_v, base_ts);
+  CHECK(n.impressions == 1);
+  CHECK(n.thumbs_down == 1);
+  SECTION("a full batch asks to be flushed") {
+    event_batcher small{dir, 2};
+    CHECK_FALSE(small.add(impression_event{bob, metropolis, base_ts, 1}));
+    CHECK(small.add(impression_event{bob, metropolis, base_ts, 2}));
+    small.flush();
+  }
+}

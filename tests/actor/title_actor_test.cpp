@@ -203,3 +203,37 @@ TEST_CASE_METHOD(fixture,
     CHECK_FALSE(d.meta.available);
   }
 }
+
+TEST_CASE_METHOD(fixture,
+                 "a batch of plays makes one trending update per list it "
+                 "touched, with every play counted",
+                 "[actor][title][batch]") {
+  auto log = std::make_shared<trending_log>();
+  auto trending = sys.spawn(recording_trending_actor, log);
+  auto title = spawn_title_actor(sys, 5, params, trending);
+  event_batch batch;
+  batch.events = {play(5, base_ts, region_de), play(5, base_ts + 1, region_fr),
+                  play(5, base_ts + 2, region_de), play(5, base_ts + 3),
+                  impression_event{1, 5, base_ts + 4, 0},
+                  feedback_event{2, 5, base_ts + 5, -1}};
+  caf::anon_send(title, std::move(batch));
+  run();
+  REQUIRE(log->updates.size() == 3);
+  CHECK(log->updates[0].region == all_regions);
+  CHECK(log->updates[0].counts.plays == 4);
+  CHECK(log->updates[1].region == region_de);
+  CHECK(log->updates[1].counts.plays == 2);
+  CHECK(log->updates[2].region == region_fr);
+  CHECK(log->updates[2].counts.plays == 1);
+  auto d = ask<title_dump>(title, dump_atom_v, base_ts);
+  CHECK(d.plays == 4);
+  CHECK(d.impressions == 1);
+  CHECK(d.thumbs_down == 1);
+  SECTION("a batch without plays sends no update") {
+    event_batch quiet;
+    quiet.events = {impression_event{1, 5, base_ts + 6, 1}};
+    caf::anon_send(title, std::move(quiet));
+    run();
+    CHECK(log->updates.size() == 3);
+  }
+}
