@@ -88,6 +88,14 @@ std::optional<std::string> as_text(const toml::node& node) {
   return std::nullopt;
 }
 
+bool known_section(const std::string& section) {
+  const auto& keys = config_keys();
+  return std::any_of(keys.begin(), keys.end(), [&](const config_key& k) {
+    std::string_view name{k.name};
+    return name.substr(0, name.find('.')) == section;
+  });
+}
+
 } // namespace
 
 config::config() {
@@ -189,15 +197,19 @@ bool config::load_env(char** env, std::string& error) {
     }
     if (var.rfind(prefix, 0) != 0)
       continue;
-    // MARQUEE_<SECTION>_<KEY>: the section is the first word.
+    // MARQUEE_<SECTION>_<KEY>: the section is the first word. Variables
+    // whose first word is no section (MARQUEE_BINARY, say) are not ours; a
+    // section with an unknown key is a typo and an error.
     auto rest = var.substr(prefix.size());
+    std::transform(rest.begin(), rest.end(), rest.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     auto us = rest.find('_');
-    std::string name;
-    if (us != std::string::npos) {
-      name = rest.substr(0, us) + "." + rest.substr(us + 1);
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-    }
+    auto section = rest.substr(0, us);
+    if (!known_section(section))
+      continue;
+    auto name = us == std::string::npos
+                  ? section + "."
+                  : section + "." + rest.substr(us + 1);
     if (!known(name)) {
       error = "unknown configuration variable " + var;
       return false;

@@ -239,10 +239,11 @@ TEST_CASE("the environment overrides the config file", "[bootstrap][config]") {
   CHECK(cfg.get("nats.url") == "nats://b");
 }
 
-TEST_CASE("an unknown MARQUEE_ variable is an error naming it",
+TEST_CASE("a MARQUEE_ variable naming a section but no key of it is an error "
+          "naming it",
           "[bootstrap][config]") {
-  for (std::string var : {"MARQUEE_IMPRESSIONS_BETA", "MARQUEE_FOO", "MARQUEE_",
-                          "MARQUEE_SERVICE"}) {
+  for (std::string var : {"MARQUEE_IMPRESSIONS_BETA", "MARQUEE_SERVICE",
+                          "MARQUEE_REC_", "MARQUEE_NATS_URLS"}) {
     INFO("variable: " << var);
     env_block env{var + "=1"};
     config cfg;
@@ -250,6 +251,17 @@ TEST_CASE("an unknown MARQUEE_ variable is an error naming it",
     CHECK_FALSE(cfg.load_env(env.get(), error));
     CHECK_THAT(error, Catch::Contains(var));
   }
+}
+
+TEST_CASE("MARQUEE_ variables outside the configuration's sections are left "
+          "alone",
+          "[bootstrap][config]") {
+  env_block env{"MARQUEE_BINARY=/usr/bin/marquee", "MARQUEE_FOO=1",
+                "MARQUEE_=x"};
+  config cfg;
+  std::string error;
+  CHECK(cfg.load_env(env.get(), error));
+  CHECK(error.empty());
 }
 
 TEST_CASE("an empty environment changes nothing", "[bootstrap][config]") {
