@@ -214,61 +214,53 @@ struct nats_edge::impl {
       batcher.flush();
   }
 
-  /// Decodes the user token of a per-user request, or answers 400.
-  std::optional<user_key> user_of(std::string_view token, const reply_ctx& ctx,
-                                  bool& known) {
+  /// The reply context of a per-user request, with the user's key
+  /// (`no_user` if never seen) in `user` and its id in `ctx.subject_id`;
+  /// nullopt when nobody waits for the reply or after answering a bad
+  /// subject with 400.
+  std::optional<reply_ctx> begin_user_request(natsMsg* msg, size_t head_len,
+                                              endpoint_id ep, user_key& user) {
+    auto ctx = context(msg, ep);
+    if (ctx.reply.empty())
+      return std::nullopt;
+    auto token = tail(msg, head_len);
     if (!is_valid_id(token)) {
       answer_error(ctx, 400, "the last subject token must be a valid user id "
                              "(1 to 64 of [A-Za-z0-9_:-])");
       return std::nullopt;
     }
-    auto key = deps.ids->users.find(token);
-    known = key.has_value();
-    return key.value_or(0);
+    user = deps.ids->users.find(token).value_or(no_user);
+    ctx.subject_id = std::string{token};
+    return ctx;
   }
 
   void on_recommend(natsMsg* msg, size_t head_len) {
-    auto ctx = context(msg, endpoint_id::recommend);
-    if (ctx.reply.empty())
+    user_key user = no_user;
+    auto ctx = begin_user_request(msg, head_len, endpoint_id::recommend, user);
+    if (!ctx)
       return;
-    auto token = tail(msg, head_len);
-    bool known = false;
-    auto user = user_of(token, ctx, known);
-    if (!user)
-      return;
-    auto q = decode_rec_request(*user, data_of(msg), deps.now_ms(),
+    auto q = decode_rec_request(user, data_of(msg), deps.now_ms(),
                                 *deps.params, *deps.ids);
-    if (auto bad = std::get_if<bad_request>(&q)) {
-      answer_error(ctx, 400, bad->message);
-      return;
-    }
-    auto& query = std::get<rec_query>(q);
-    if (!known)
-      query.user = no_user;
-    ctx.subject_id = std::string{token};
-    caf::anon_send(gateway(), std::move(query), std::move(ctx));
+    if (auto bad = std::get_if<bad_request>(&q))
+      return answer_error(*ctx, 400, bad->message);
+    caf::anon_send(gateway(), std::move(std::get<rec_query>(q)),
+                   std::move(*ctx));
   }
 
   void on_impressions(natsMsg* msg, size_t head_len) {
-    auto ctx = context(msg, endpoint_id::impressions);
-    if (ctx.reply.empty())
+    user_key user = no_user;
+    auto ctx = begin_user_request(msg, head_len, endpoint_id::impressions,
+                                  user);
+    if (!ctx)
       return;
-    auto token = tail(msg, head_len);
-    bool known = false;
-    auto user = user_of(token, ctx, known);
-    if (!user)
-      return;
-    auto req = decode_impressions_request(*user, data_of(msg), deps.now_ms(),
+    auto req = decode_impressions_request(user, data_of(msg), deps.now_ms(),
                                           *deps.params, *deps.ids);
-    if (auto bad = std::get_if<bad_request>(&req)) {
-      answer_error(ctx, 400, bad->message);
-      return;
-    }
+    if (auto bad = std::get_if<bad_request>(&req))
+      return answer_error(*ctx, 400, bad->message);
     auto& r = std::get<impressions_request>(req);
-    ctx.subject_id = std::string{token};
-    ctx.title_names = std::move(r.title_names);
-    ctx.window_names = std::move(r.window_names);
-    auto actor = known ? deps.dir->find_user(*user) : std::nullopt;
+    ctx->title_names = std::move(r.title_names);
+    ctx->window_names = std::move(r.window_names);
+    auto actor = user != no_user ? deps.dir->find_user(user) : std::nullopt;
     if (!actor) {
       // A user without any event: no impressions, every window covered.
       impression_history empty;
@@ -276,11 +268,11 @@ struct nats_edge::impl {
                               deps.params->user.impressions);
       auto res = impressions_result{
         r.query.at, std::get<std::vector<impression_row>>(std::move(rows))};
-      answer(ctx, encode_impressions(ctx.subject_id, res, ctx.window_names,
-                                     ctx.title_names, *deps.ids));
+      answer(*ctx, encode_impressions(ctx->subject_id, res, ctx->window_names,
+                                      ctx->title_names, *deps.ids));
       return;
     }
-    caf::anon_send(gateway(), *actor, std::move(r.query), std::move(ctx));
+    caf::anon_send(gateway(), *actor, std::move(r.query), std::move(*ctx));
   }
 
   void on_trending(natsMsg* msg) {
