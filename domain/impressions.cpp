@@ -65,15 +65,18 @@ void impression_history::retain_raw(title_key title, int64_t ts,
                                 return t < r.ts;
                               });
   raw_.insert(pos, raw_impression{ts, title});
-  auto drop_front = [this] {
-    covered_from_ = std::max(covered_from_, raw_.front().ts + 1);
-    raw_.pop_front();
-  };
+  // Drop the oldest: those behind the retention, then any over the count.
   auto cutoff = newest_ - p.raw_retention_ms;
-  while (!raw_.empty() && raw_.front().ts < cutoff)
-    drop_front();
-  while (raw_.size() > p.raw_max)
-    drop_front();
+  auto keep = std::lower_bound(raw_.begin(), raw_.end(), cutoff,
+                               [](const raw_impression& r, int64_t t) {
+                                 return r.ts < t;
+                               });
+  if (static_cast<size_t>(raw_.end() - keep) > p.raw_max)
+    keep = raw_.end() - static_cast<ptrdiff_t>(p.raw_max);
+  if (keep != raw_.begin()) {
+    covered_from_ = std::max(covered_from_, (keep - 1)->ts + 1);
+    raw_.erase(raw_.begin(), keep);
+  }
 }
 
 double impression_history::raw_ema(title_key title, int64_t window_ms,

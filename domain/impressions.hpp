@@ -9,7 +9,6 @@
 #include "domain/ids.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <limits>
 #include <string>
 #include <variant>
@@ -113,7 +112,7 @@ private:
   /// entries_.size() * windows: the EMAs at each entry's last_ts.
   std::vector<double> emas_;
   /// Sorted by time.
-  std::deque<raw_impression> raw_;
+  std::vector<raw_impression> raw_;
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t covered_from_ = std::numeric_limits<int64_t>::min();
 };
