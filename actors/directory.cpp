@@ -5,7 +5,8 @@
 
 namespace marquee {
 
-directory::directory(caf::actor_system& sys, std::shared_ptr<const service_params> p,
+directory::directory(caf::actor_system& sys,
+                     std::shared_ptr<const service_params> p,
                      trending_actor trending)
   : sys_(sys), params_(std::move(p)), trending_(std::move(trending)) {
   // nop

@@ -43,8 +43,8 @@ using response = caf::typed_response_promise<rec_result>;
 
 /// Fills the reply with trending titles that pass the filters of `view`.
 void answer_trending(recommender_actor::pointer self, const context& ctx,
-                     response rp, rec_query q, user_view view,
-                     rec_result res, clock_type::time_point deadline) {
+                     response rp, rec_query q, user_view view, rec_result res,
+                     clock_type::time_point deadline) {
   candidates_query cq{std::move(view), q.k, ctx.params->rec.trending_window,
                       q.at, q.at_given};
   self->request(ctx.trending, left(deadline), std::move(cq))
@@ -74,8 +74,8 @@ void answer_continue_watching(recommender_actor::pointer self,
             break;
           if (std::find(kept.begin(), kept.end(), r.title) == kept.end())
             continue;
-          rec_item item{r.title, r.progress, rec_reason::continue_watching,
-                        no_title, {}};
+          rec_item item{
+            r.title, r.progress, rec_reason::continue_watching, no_title, {}};
           if (q.explain)
             item.features = {{"progress", r.progress},
                              {"last_played", static_cast<double>(r.ts)}};
@@ -92,10 +92,10 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
     [self, ctx](rec_query& q) -> caf::result<rec_result> {
       if (!q.variant.empty() && q.variant != default_variant)
         return make_error(errc::bad_request,
-                          "unknown variant '" + q.variant
-                            + "'; variants: " + default_variant);
-      auto deadline = clock_type::now()
-                      + std::chrono::milliseconds{ctx.params->rec.budget_ms};
+                          "unknown variant '" + q.variant +
+                            "'; variants: " + default_variant);
+      auto deadline = clock_type::now() +
+                      std::chrono::milliseconds{ctx.params->rec.budget_ms};
       rec_result res;
       res.row = q.row;
       res.variant = default_variant;
@@ -121,20 +121,20 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
             snap.view.exclude = q.exclude;
             snap.view.genres = q.genres;
             switch (q.row) {
-              case rec_row::continue_watching:
-                answer_continue_watching(self, ctx, rp, std::move(q),
-                                         std::move(snap), std::move(res),
-                                         deadline);
-                return;
-              case rec_row::because_you_watched:
-                res.source = latest_watched(snap.recent);
-                res.fallback = true;
-                break;
-              case rec_row::home:
-                res.fallback = true;
-                break;
-              case rec_row::trending:
-                break;
+            case rec_row::continue_watching:
+              answer_continue_watching(self, ctx, rp, std::move(q),
+                                       std::move(snap), std::move(res),
+                                       deadline);
+              return;
+            case rec_row::because_you_watched:
+              res.source = latest_watched(snap.recent);
+              res.fallback = true;
+              break;
+            case rec_row::home:
+              res.fallback = true;
+              break;
+            case rec_row::trending:
+              break;
             }
             answer_trending(self, ctx, rp, std::move(q), std::move(snap.view),
                             std::move(res), deadline);
@@ -149,10 +149,9 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
 
 } // namespace
 
-recommender_actor spawn_recommender_actor(caf::actor_system& sys,
-                                          std::shared_ptr<const service_params> p,
-                                          std::shared_ptr<directory> dir,
-                                          trending_actor trending) {
+recommender_actor spawn_recommender_actor(
+  caf::actor_system& sys, std::shared_ptr<const service_params> p,
+  std::shared_ptr<directory> dir, trending_actor trending) {
   return sys.spawn(recommender_actor_impl,
                    context{std::move(p), std::move(dir), std::move(trending)});
 }

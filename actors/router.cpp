@@ -30,8 +30,7 @@ void event_router::route(const profile_event& ev) {
   caf::anon_send(dir_->user(ev.user), ev);
 }
 
-event_batcher::event_batcher(std::shared_ptr<directory> dir,
-                             size_t max_events)
+event_batcher::event_batcher(std::shared_ptr<directory> dir, size_t max_events)
   : dir_(std::move(dir)), max_events_(std::max<size_t>(1, max_events)) {
   // nop
 }

@@ -24,19 +24,14 @@ struct title_actor_state {
   void apply(const play_event& ev) {
     state.apply_play(ev.ts, ev.region, params->trending);
     played = true;
-    if (ev.region != all_regions
-        && std::find(touched.begin(), touched.end(), ev.region)
-             == touched.end())
+    if (ev.region != all_regions &&
+        std::find(touched.begin(), touched.end(), ev.region) == touched.end())
       touched.push_back(ev.region);
   }
 
-  void apply(const impression_event& ev) {
-    state.apply_impression(ev.ts);
-  }
+  void apply(const impression_event& ev) { state.apply_impression(ev.ts); }
 
-  void apply(const feedback_event& ev) {
-    state.apply_feedback(ev.value);
-  }
+  void apply(const feedback_event& ev) { state.apply_feedback(ev.value); }
 };
 
 using title_pointer = title_actor::stateful_pointer<title_actor_state>;
@@ -63,10 +58,10 @@ region_scores scores_of(region_key region, const play_counts& counts,
   return rs;
 }
 
-title_actor::behavior_type title_actor_impl(title_pointer self,
-                                            title_key title,
-                                            std::shared_ptr<const service_params> p,
-                                            trending_actor trending) {
+title_actor::behavior_type
+title_actor_impl(title_pointer self, title_key title,
+                 std::shared_ptr<const service_params> p,
+                 trending_actor trending) {
   self->state.title = title;
   self->state.params = std::move(p);
   self->state.trending = std::move(trending);

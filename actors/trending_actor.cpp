@@ -32,9 +32,9 @@ struct trending_actor_state {
 
   caf::error too_early(int64_t at) const {
     return make_error(errc::bad_request,
-                      "'at' (" + std::to_string(at)
-                        + ") is earlier than the newest applied play ("
-                        + std::to_string(newest_play) + ")");
+                      "'at' (" + std::to_string(at) +
+                        ") is earlier than the newest applied play (" +
+                        std::to_string(newest_play) + ")");
   }
 
   const title_meta* meta(title_key title) const {
@@ -46,10 +46,11 @@ struct trending_actor_state {
 using trending_pointer = trending_actor::stateful_pointer<trending_actor_state>;
 
 trending_actor::behavior_type
-trending_actor_impl(trending_pointer self, std::shared_ptr<const service_params> p) {
+trending_actor_impl(trending_pointer self,
+                    std::shared_ptr<const service_params> p) {
   self->state.params = std::move(p);
-  self->state.board
-    = std::make_unique<trending_board>(&self->state.params->trending);
+  self->state.board =
+    std::make_unique<trending_board>(&self->state.params->trending);
   return {
     [self](const trending_update& up) {
       auto& st = self->state;
@@ -87,11 +88,10 @@ trending_actor_impl(trending_pointer self, std::shared_ptr<const service_params>
       auto list = st.board->list(q.window, all_regions);
       if (list == nullptr)
         return res;
-      res.items = list->top(q.k, *at, st.params->trending.rates[q.window],
-                            [&](title_key t) {
-                              return judge(t, st.meta(t), q.view)
-                                     == filter_verdict::none;
-                            });
+      res.items = list->top(
+        q.k, *at, st.params->trending.rates[q.window], [&](title_key t) {
+          return judge(t, st.meta(t), q.view) == filter_verdict::none;
+        });
       return res;
     },
     [self](const filter_query& q) {

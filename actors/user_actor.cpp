@@ -37,8 +37,9 @@ struct user_actor_state {
 
 using user_pointer = user_actor::stateful_pointer<user_actor_state>;
 
-user_actor::behavior_type user_actor_impl(user_pointer self, user_key user,
-                                          std::shared_ptr<const service_params> p) {
+user_actor::behavior_type
+user_actor_impl(user_pointer self, user_key user,
+                std::shared_ptr<const service_params> p) {
   self->state.user = user;
   self->state.params = std::move(p);
   return {

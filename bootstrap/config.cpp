@@ -129,8 +129,8 @@ std::string config::to_toml() const {
       section = sec;
     }
     const auto& value = get(name);
-    bool numeric = !value.empty()
-                   && value.find_first_not_of("0123456789.-") == std::string::npos;
+    bool numeric = !value.empty() &&
+                   value.find_first_not_of("0123456789.-") == std::string::npos;
     std::string rendered;
     if (numeric) {
       rendered = value;
@@ -161,16 +161,16 @@ bool config::load_file(const std::string& path, std::string& error) {
   for (const auto& [section, node] : tbl) {
     auto sub = node.as_table();
     if (sub == nullptr) {
-      error = "config " + path + ": '" + std::string{section.str()}
-              + "' must be a [section]";
+      error = "config " + path + ": '" + std::string{section.str()} +
+              "' must be a [section]";
       return false;
     }
     for (const auto& [key, value] : *sub) {
       auto name = std::string{section.str()} + "." + std::string{key.str()};
       auto text = as_text(value);
       if (!text) {
-        error = "config " + path + ": '" + name
-                + "' must be a string, number, boolean or flat array";
+        error = "config " + path + ": '" + name +
+                "' must be a string, number, boolean or flat array";
         return false;
       }
       if (!set(name, *text, error)) {
@@ -207,9 +207,8 @@ bool config::load_env(char** env, std::string& error) {
     auto section = rest.substr(0, us);
     if (!known_section(section))
       continue;
-    auto name = us == std::string::npos
-                  ? section + "."
-                  : section + "." + rest.substr(us + 1);
+    auto name = us == std::string::npos ? section + "."
+                                        : section + "." + rest.substr(us + 1);
     if (!known(name)) {
       error = "unknown configuration variable " + var;
       return false;
@@ -230,8 +229,8 @@ std::optional<int64_t> config::get_int(const std::string& name, int64_t lo,
   } catch (const std::exception&) {
     // Falls through to the error below.
   }
-  error = "'" + name + "' must be an integer from " + std::to_string(lo)
-          + " to " + std::to_string(hi) + ", not '" + text + "'";
+  error = "'" + name + "' must be an integer from " + std::to_string(lo) +
+          " to " + std::to_string(hi) + ", not '" + text + "'";
   return std::nullopt;
 }
 
@@ -248,8 +247,7 @@ std::optional<double> get_alpha(const config& cfg, const std::string& name,
   } catch (const std::exception&) {
     // Falls through to the error below.
   }
-  error = "'" + name + "' must be a number between 0 and 1, not '" + text
-          + "'";
+  error = "'" + name + "' must be a number between 0 and 1, not '" + text + "'";
   return std::nullopt;
 }
 
@@ -257,8 +255,8 @@ std::optional<int64_t> get_window(const config& cfg, const std::string& name,
                                   std::string& error) {
   auto w = parse_window(cfg.get(name));
   if (!w)
-    error = "'" + name + "' must be a window such as 30m, 1h or 7d, not '"
-            + cfg.get(name) + "'";
+    error = "'" + name + "' must be a window such as 30m, 1h or 7d, not '" +
+            cfg.get(name) + "'";
   return w;
 }
 
@@ -268,8 +266,8 @@ get_windows(const config& cfg, const std::string& name, std::string& error) {
   for (const auto& item : split_list(cfg.get(name))) {
     auto w = parse_window(item);
     if (!w) {
-      error = "'" + name + "' holds '" + item
-              + "', which is not a window such as 30m, 1h or 7d";
+      error = "'" + name + "' holds '" + item +
+              "', which is not a window such as 30m, 1h or 7d";
       return std::nullopt;
     }
     out.push_back(*w);
@@ -298,21 +296,21 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto def_k = get_int("rec.default_k", 1, max_k.value_or(10'000), error);
   auto rec_window = get_window(*this, "rec.trending_window", error);
   auto budget = get_int("rec.budget_ms", 1, 60'000, error);
-  if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows
-      || !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window
-      || !budget)
+  if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows ||
+      !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
+      !budget)
     return std::nullopt;
-  p.user.impressions = impression_params::make(
-    *alpha, *windows, *retention, static_cast<uint32_t>(*raw_max));
+  p.user.impressions = impression_params::make(*alpha, *windows, *retention,
+                                               static_cast<uint32_t>(*raw_max));
   p.user.recent_max = static_cast<uint32_t>(*recent);
   p.user.in_progress_max = static_cast<uint32_t>(*in_prog);
   p.trending = trending_params::make(*t_alpha, *t_windows,
                                      static_cast<uint32_t>(*capacity));
   auto index = p.trending.window_index(*rec_window);
   if (index < 0) {
-    error = "'rec.trending_window' (" + get("rec.trending_window")
-            + ") must be one of 'trending.windows' ("
-            + get("trending.windows") + ")";
+    error = "'rec.trending_window' (" + get("rec.trending_window") +
+            ") must be one of 'trending.windows' (" + get("trending.windows") +
+            ")";
     return std::nullopt;
   }
   p.rec.trending_window = static_cast<uint32_t>(index);

@@ -75,18 +75,18 @@ void load_demo(const ready_info& info) {
             << " catalog entries, profiles and events.\n"
             << "NATS: " << info.nats_url << "   (Ctrl-C stops)\n\n"
             << "Try, in another terminal (with build/marquee):\n"
-            << "  marquee request --nats-url " << info.nats_url << " "
-            << p << ".v1.rec.user.u1 '{\"k\":5,\"explain\":true}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " "
-            << p << ".v1.rec.user.u1 '{\"row\":\"continue_watching\"}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " "
-            << p << ".v1.rec.trending '{\"k\":5,\"window\":\"7d\"}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " "
-            << p << ".v1.impressions.u1 '{\"windows\":[\"1d\",\"7d\"]}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " "
-            << p << ".v1.admin.all.user '{\"id\":\"u1\"}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " "
-            << p << ".v1.admin.all.title '{\"id\":\"t0\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " " << p
+            << ".v1.rec.user.u1 '{\"k\":5,\"explain\":true}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " " << p
+            << ".v1.rec.user.u1 '{\"row\":\"continue_watching\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " " << p
+            << ".v1.rec.trending '{\"k\":5,\"window\":\"7d\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " " << p
+            << ".v1.impressions.u1 '{\"windows\":[\"1d\",\"7d\"]}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " " << p
+            << ".v1.admin.all.user '{\"id\":\"u1\"}'\n"
+            << "  marquee request --nats-url " << info.nats_url << " " << p
+            << ".v1.admin.all.title '{\"id\":\"t0\"}'\n"
             << "  marquee request --nats-url " << info.nats_url
             << " '$SRV.INFO.marquee'\n"
             << "Publish an event and ask again:\n"
@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
   std::string subject;
   std::string body;
   int timeout_ms = 2000;
-  auto request = app.add_subcommand("request",
-                                    "send one request, print the reply");
+  auto request =
+    app.add_subcommand("request", "send one request, print the reply");
   request->add_option("--nats-url", url, "NATS server URL");
   request->add_option("--timeout-ms", timeout_ms, "reply timeout");
   request->add_option("subject", subject, "subject")->required();
@@ -170,8 +170,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (*publish) {
-    if (!client->publish(subject, body, error)
-        || !client->flush(std::chrono::milliseconds{5000}, error)) {
+    if (!client->publish(subject, body, error) ||
+        !client->flush(std::chrono::milliseconds{5000}, error)) {
       std::cerr << "marquee: " << error << '\n';
       return 1;
     }

@@ -86,19 +86,18 @@ void block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-std::unique_ptr<service> service::start(const config& cfg,
-                                        std::string& error) {
+std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   auto params = cfg.to_params(error);
   auto limits = params ? cfg.to_limits(error) : std::nullopt;
-  auto threads = limits ? cfg.get_int("service.threads", 0, 256, error)
-                        : std::nullopt;
-  auto pending = threads ? cfg.get_int("nats.pending_msgs", 1000, 1 << 30,
-                                       error)
-                         : std::nullopt;
-  auto port = pending ? cfg.get_int("nats.port", 0, 65535, error)
-                      : std::nullopt;
-  auto max_batch = port ? cfg.get_int("nats.max_batch", 1, 1 << 20, error)
-                        : std::nullopt;
+  auto threads =
+    limits ? cfg.get_int("service.threads", 0, 256, error) : std::nullopt;
+  auto pending = threads
+                   ? cfg.get_int("nats.pending_msgs", 1000, 1 << 30, error)
+                   : std::nullopt;
+  auto port =
+    pending ? cfg.get_int("nats.port", 0, 65535, error) : std::nullopt;
+  auto max_batch =
+    port ? cfg.get_int("nats.max_batch", 1, 1 << 20, error) : std::nullopt;
   if (!max_batch)
     return nullptr;
   auto level = spdlog::level::from_str(cfg.get("service.log_level"));
@@ -106,7 +105,8 @@ std::unique_ptr<service> service::start(const config& cfg,
   auto prefix = cfg.get("service.prefix");
   if (!is_valid_id(prefix) || prefix.find(':') != std::string::npos) {
     error = "'service.prefix' must be one subject token of [A-Za-z0-9_-], "
-            "not '" + prefix + "'";
+            "not '" +
+            prefix + "'";
     return nullptr;
   }
   auto instance_id = cfg.get("service.instance_id");
@@ -129,8 +129,8 @@ std::unique_ptr<service> service::start(const config& cfg,
     std::error_code ec;
     std::filesystem::create_directories(data_dir / "nats", ec);
     if (ec) {
-      error = "cannot create data directory " + data_dir.string() + ": "
-              + ec.message();
+      error = "cannot create data directory " + data_dir.string() + ": " +
+              ec.message();
       return nullptr;
     }
     nats_server_options opts;
@@ -174,16 +174,16 @@ std::unique_ptr<service> service::start(const config& cfg,
   ecfg.pending_msgs = static_cast<int>(*pending);
   ecfg.gateways = n_threads;
   ecfg.max_batch = static_cast<size_t>(*max_batch);
-  edge_deps deps{ids, shared_params, s.dir, s.trending, s.recommenders,
-                 wall_ms};
+  edge_deps deps{ids,        shared_params,  s.dir,
+                 s.trending, s.recommenders, wall_ms};
   s.edge = nats_edge::start(*s.sys, ecfg, deps, error);
   if (!s.edge) {
     s.stop();
     return nullptr;
   }
   s.info = ready_info{url, prefix, instance_id};
-  spdlog::info("marquee {} ready: instance {}, prefix {}, {} threads",
-               version, instance_id, prefix, n_threads);
+  spdlog::info("marquee {} ready: instance {}, prefix {}, {} threads", version,
+               instance_id, prefix, n_threads);
   return std::unique_ptr<service>{new service(std::move(ptr))};
 }
 

@@ -14,8 +14,8 @@ filter_verdict judge(title_key title, const title_meta* meta,
     return filter_verdict::thumbed_down;
   if (user.max_age && meta->min_age > *user.max_age)
     return filter_verdict::too_old_for_user;
-  if (!meta->regions.empty()
-      && (!user.region || !contains_sorted(meta->regions, *user.region)))
+  if (!meta->regions.empty() &&
+      (!user.region || !contains_sorted(meta->regions, *user.region)))
     return filter_verdict::out_of_region;
   if (contains_sorted(user.exclude, title))
     return filter_verdict::excluded;
@@ -31,8 +31,8 @@ bool passes_listing_filter(const title_meta* meta,
     return genres.empty();
   if (!meta->available)
     return false;
-  if (region && !meta->regions.empty()
-      && !contains_sorted(meta->regions, *region))
+  if (region && !meta->regions.empty() &&
+      !contains_sorted(meta->regions, *region))
     return false;
   return genres.empty() || intersects(meta->genres, genres);
 }

@@ -16,7 +16,7 @@ namespace marquee {
 /// A title's catalog entry, as published on `P.v1.catalog.<title>`.
 struct title_meta {
   std::string name;
-  std::vector<genre_key> genres;   // sorted, unique
+  std::vector<genre_key> genres; // sorted, unique
   int32_t min_age = 0;
   int32_t year = 0;                // 0: unknown
   std::vector<region_key> regions; // sorted, unique; empty: everywhere

@@ -10,8 +10,8 @@ bool is_valid_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > max_id_length)
     return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == ':' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == ':' || c == '-';
     if (!ok)
       return false;
   }
@@ -59,8 +59,8 @@ std::optional<uint32_t> interner::intern(std::string_view s) {
   do {
     if (key >= limit)
       return std::nullopt;
-  } while (!next_.compare_exchange_weak(key, key + 1,
-                                        std::memory_order_acq_rel));
+  } while (
+    !next_.compare_exchange_weak(key, key + 1, std::memory_order_acq_rel));
   auto* str = slot(key);
   str->assign(s.data(), s.size());
   sh.keys.emplace(std::string_view{*str}, key);

@@ -31,10 +31,9 @@ int impression_params::configured_index(int64_t window_ms) const {
 void impression_history::add(title_key title, int64_t ts,
                              const impression_params& p) {
   auto n = p.windows_ms.size();
-  auto i = std::lower_bound(entries_.begin(), entries_.end(), title,
-                            [](const entry& e, title_key t) {
-                              return e.title < t;
-                            });
+  auto i =
+    std::lower_bound(entries_.begin(), entries_.end(), title,
+                     [](const entry& e, title_key t) { return e.title < t; });
   auto index = static_cast<size_t>(i - entries_.begin());
   if (i == entries_.end() || i->title != title) {
     entries_.insert(i, entry{title, 1, ts});
@@ -60,17 +59,15 @@ void impression_history::retain_raw(title_key title, int64_t ts,
   // covered_from_ past it.
   if (ts < covered_from_)
     return;
-  auto pos = std::upper_bound(raw_.begin(), raw_.end(), ts,
-                              [](int64_t t, const raw_impression& r) {
-                                return t < r.ts;
-                              });
+  auto pos = std::upper_bound(
+    raw_.begin(), raw_.end(), ts,
+    [](int64_t t, const raw_impression& r) { return t < r.ts; });
   raw_.insert(pos, raw_impression{ts, title});
   // Drop the oldest: those behind the retention, then any over the count.
   auto cutoff = newest_ - p.raw_retention_ms;
-  auto keep = std::lower_bound(raw_.begin(), raw_.end(), cutoff,
-                               [](const raw_impression& r, int64_t t) {
-                                 return r.ts < t;
-                               });
+  auto keep = std::lower_bound(
+    raw_.begin(), raw_.end(), cutoff,
+    [](const raw_impression& r, int64_t t) { return r.ts < t; });
   if (static_cast<size_t>(raw_.end() - keep) > p.raw_max)
     keep = raw_.end() - static_cast<ptrdiff_t>(p.raw_max);
   if (keep != raw_.begin()) {
@@ -83,10 +80,9 @@ double impression_history::raw_ema(title_key title, int64_t window_ms,
                                    int64_t at, double alpha) const {
   auto rate = decay_rate::of(alpha, window_ms);
   auto from = at - 10 * window_ms;
-  auto first = std::lower_bound(raw_.begin(), raw_.end(), from,
-                                [](const raw_impression& r, int64_t t) {
-                                  return r.ts < t;
-                                });
+  auto first = std::lower_bound(
+    raw_.begin(), raw_.end(), from,
+    [](const raw_impression& r, int64_t t) { return r.ts < t; });
   double sum = 0;
   for (auto i = first; i != raw_.end() && i->ts <= at; ++i)
     if (i->title == title)
@@ -105,8 +101,8 @@ impression_history::row_of(size_t index, const std::vector<int64_t>& windows_ms,
     auto ci = p.configured_index(w);
     if (ci >= 0) {
       auto v = emas_[index * n + static_cast<size_t>(ci)];
-      row.ema.push_back(v * p.rates[static_cast<size_t>(ci)].factor(
-                              at - e.last_ts));
+      row.ema.push_back(
+        v * p.rates[static_cast<size_t>(ci)].factor(at - e.last_ts));
     } else {
       row.ema.push_back(raw_ema(e.title, w, at, p.alpha));
     }
@@ -120,14 +116,14 @@ impression_history::query(const std::vector<title_key>& titles,
                           const impression_params& p) const {
   if (!entries_.empty() && at < newest_)
     return impression_refusal{
-      "'at' (" + std::to_string(at)
-      + ") is earlier than the newest applied impression of this user ("
-      + std::to_string(newest_) + ")"};
+      "'at' (" + std::to_string(at) +
+      ") is earlier than the newest applied impression of this user (" +
+      std::to_string(newest_) + ")"};
   std::vector<int64_t> missing;
   for (auto w : windows_ms)
-    if (p.configured_index(w) < 0
-        && (covered_from_ != std::numeric_limits<int64_t>::min()
-            && at - 10 * w < covered_from_))
+    if (p.configured_index(w) < 0 &&
+        (covered_from_ != std::numeric_limits<int64_t>::min() &&
+         at - 10 * w < covered_from_))
       missing.push_back(w);
   if (!missing.empty()) {
     std::string msg = "window";
@@ -157,13 +153,12 @@ impression_history::query(const std::vector<title_key>& titles,
   }
   rows.reserve(titles.size());
   for (auto t : titles) {
-    auto i = std::lower_bound(entries_.begin(), entries_.end(), t,
-                              [](const entry& e, title_key k) {
-                                return e.title < k;
-                              });
+    auto i =
+      std::lower_bound(entries_.begin(), entries_.end(), t,
+                       [](const entry& e, title_key k) { return e.title < k; });
     if (t != no_title && i != entries_.end() && i->title == t)
-      rows.push_back(row_of(static_cast<size_t>(i - entries_.begin()),
-                            windows_ms, at, p));
+      rows.push_back(
+        row_of(static_cast<size_t>(i - entries_.begin()), windows_ms, at, p));
     else
       rows.push_back(
         impression_row{t, 0, 0, std::vector<double>(windows_ms.size(), 0.0)});
@@ -184,8 +179,9 @@ impression_history::top(size_t limit, int64_t at,
     return vx != vy ? vx > vy : x.title < y.title;
   };
   if (rows.size() > limit) {
-    std::partial_sort(rows.begin(), rows.begin() + static_cast<ptrdiff_t>(limit),
-                      rows.end(), by_first_ema);
+    std::partial_sort(rows.begin(),
+                      rows.begin() + static_cast<ptrdiff_t>(limit), rows.end(),
+                      by_first_ema);
     rows.resize(limit);
   } else {
     std::sort(rows.begin(), rows.end(), by_first_ema);

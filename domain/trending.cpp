@@ -54,8 +54,7 @@ const play_counts* title_trending::find(region_key region) const {
 }
 
 void trending_list::update(title_key title, const decayed_sum& score,
-                           uint64_t plays, decay_rate rate,
-                           uint32_t capacity) {
+                           uint64_t plays, decay_rate rate, uint32_t capacity) {
   auto key = score.log_key(rate);
   auto i = by_title_.find(title);
   if (i != by_title_.end()) {

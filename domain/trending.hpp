@@ -89,8 +89,8 @@ public:
       if (!keep(i->second))
         continue;
       const auto& s = by_title_.at(i->second);
-      out.push_back(trending_entry{i->second, s.score.value_at(at, rate),
-                                   s.plays});
+      out.push_back(
+        trending_entry{i->second, s.score.value_at(at, rate), s.plays});
     }
     return out;
   }

@@ -9,9 +9,8 @@ namespace {
 /// Inserts `rec` into `xs`, kept newest first and at most `max` long.
 void insert_newest_first(std::vector<play_record>& xs, play_record rec,
                          uint32_t max) {
-  auto pos = std::find_if(xs.begin(), xs.end(), [&](const play_record& x) {
-    return x.ts < rec.ts;
-  });
+  auto pos = std::find_if(xs.begin(), xs.end(),
+                          [&](const play_record& x) { return x.ts < rec.ts; });
   if (static_cast<uint32_t>(pos - xs.begin()) >= max)
     return;
   xs.insert(pos, rec);

@@ -13,17 +13,17 @@ std::optional<int64_t> parse_window(std::string_view text) noexcept {
     return std::nullopt;
   int64_t unit = 0;
   switch (text.back()) {
-    case 'm':
-      unit = ms_per_minute;
-      break;
-    case 'h':
-      unit = ms_per_hour;
-      break;
-    case 'd':
-      unit = ms_per_day;
-      break;
-    default:
-      return std::nullopt;
+  case 'm':
+    unit = ms_per_minute;
+    break;
+  case 'h':
+    unit = ms_per_hour;
+    break;
+  case 'd':
+    unit = ms_per_day;
+    break;
+  default:
+    return std::nullopt;
   }
   int64_t n = 0;
   for (size_t i = 0; i + 1 < text.size(); ++i) {

@@ -12,6 +12,7 @@
 
 #define MARQUEE_TYPES_FIRST caf::first_custom_type_id
 
+// clang-format off
 CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
 
   CAF_ADD_TYPE_ID(marquee, (marquee::play_event))
@@ -38,6 +39,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_ATOM(marquee, marquee, dump_atom, "dump")
 
 CAF_END_TYPE_ID_BLOCK(marquee)
+// clang-format on
 
 namespace marquee {
 

@@ -13,12 +13,12 @@ error_info describe(const caf::error& err) {
   }
   if (err.category() == caf::atom("system")) {
     switch (static_cast<caf::sec>(err.code())) {
-      case caf::sec::request_timeout:
-        return {errc::overloaded, "the request ran past its time budget"};
-      case caf::sec::request_receiver_down:
-        return {errc::not_ready, "the actor serving this request stopped"};
-      default:
-        break;
+    case caf::sec::request_timeout:
+      return {errc::overloaded, "the request ran past its time budget"};
+    case caf::sec::request_receiver_down:
+      return {errc::not_ready, "the actor serving this request stopped"};
+    default:
+      break;
     }
   }
   return {errc::internal, "internal error: " + caf::to_string(err)};

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages marquee builds, runs and tests with.
 # Idempotent: installs only what is missing; apt-get update only when needed.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config
+pkgs=(build-essential cmake pkg-config git clang-format
       libcaf-dev libnats-dev nats-server liblmdb-dev lmdb-utils
       libcereal-dev libspdlog-dev catch2 libsimdjson-dev rapidjson-dev
       libtomlplusplus-dev libcli11-dev libedit-dev)

@@ -10,16 +10,16 @@ namespace marquee {
 
 const char* to_string(dlq_reason reason) {
   switch (reason) {
-    case dlq_reason::json:
-      return "json";
-    case dlq_reason::schema:
-      return "schema";
-    case dlq_reason::id:
-      return "id";
-    case dlq_reason::size:
-      return "size";
-    case dlq_reason::time:
-      return "time";
+  case dlq_reason::json:
+    return "json";
+  case dlq_reason::schema:
+    return "schema";
+  case dlq_reason::id:
+    return "id";
+  case dlq_reason::size:
+    return "size";
+  case dlq_reason::time:
+    return "time";
   }
   return "schema";
 }
@@ -67,9 +67,9 @@ public:
     }
     out = e.get_string().value_unsafe();
     if (!is_valid_id(out)) {
-      err = reject(dlq_reason::id, std::string{"field '"} + key
-                                     + "' is not a valid id (1 to 64 of "
-                                       "[A-Za-z0-9_:-])");
+      err = reject(dlq_reason::id, std::string{"field '"} + key +
+                                     "' is not a valid id (1 to 64 of "
+                                     "[A-Za-z0-9_:-])");
       return false;
     }
     return true;
@@ -81,12 +81,11 @@ public:
     if (!find(key, e))
       return true;
     auto res = e.get_int64();
-    if (res.error() != simdjson::SUCCESS || res.value_unsafe() < lo
-        || res.value_unsafe() > hi) {
-      err = reject(dlq_reason::schema, std::string{"field '"} + key
-                                         + "' must be an integer from "
-                                         + std::to_string(lo) + " to "
-                                         + std::to_string(hi));
+    if (res.error() != simdjson::SUCCESS || res.value_unsafe() < lo ||
+        res.value_unsafe() > hi) {
+      err = reject(dlq_reason::schema,
+                   std::string{"field '"} + key + "' must be an integer from " +
+                     std::to_string(lo) + " to " + std::to_string(hi));
       return false;
     }
     out = res.value_unsafe();
@@ -99,11 +98,11 @@ public:
     if (!find(key, e))
       return true;
     auto res = e.get_double();
-    if (res.error() != simdjson::SUCCESS || !(res.value_unsafe() >= 0.0)
-        || !(res.value_unsafe() <= 1.0)) {
-      err = reject(dlq_reason::schema,
-                   std::string{"field '"} + key + "' must be a number from 0 "
-                                                  "to 1");
+    if (res.error() != simdjson::SUCCESS || !(res.value_unsafe() >= 0.0) ||
+        !(res.value_unsafe() <= 1.0)) {
+      err = reject(dlq_reason::schema, std::string{"field '"} + key +
+                                         "' must be a number from 0 "
+                                         "to 1");
       return false;
     }
     out = res.value_unsafe();
@@ -130,10 +129,9 @@ public:
     if (!find(key, e))
       return true;
     if (!e.is_string() || e.get_string().value_unsafe().size() > max_len) {
-      err = reject(dlq_reason::schema, std::string{"field '"} + key
-                                         + "' must be a string of at most "
-                                         + std::to_string(max_len)
-                                         + " bytes");
+      err = reject(dlq_reason::schema, std::string{"field '"} + key +
+                                         "' must be a string of at most " +
+                                         std::to_string(max_len) + " bytes");
       return false;
     }
     out = e.get_string().value_unsafe();
@@ -148,9 +146,9 @@ public:
       return true;
     auto fail = [&] {
       err = reject(dlq_reason::schema,
-                   std::string{"field '"} + key
-                     + "' must be an array of non-empty strings of at most "
-                       "64 bytes");
+                   std::string{"field '"} + key +
+                     "' must be an array of non-empty strings of at most "
+                     "64 bytes");
       return false;
     };
     if (!e.is_array())
@@ -227,11 +225,11 @@ bool get_ts(const fields& f, int64_t now_ms, const decode_limits& limits,
     return false;
   out = ts.value_or(now_ms);
   if (out > now_ms + limits.max_future_ms) {
-    err = reject(dlq_reason::time,
-                 "field 'ts' (" + std::to_string(out)
-                   + ") is more than " + format_window(limits.max_future_ms)
-                   + " ahead of the server clock ("
-                   + std::to_string(now_ms) + ")");
+    err =
+      reject(dlq_reason::time,
+             "field 'ts' (" + std::to_string(out) + ") is more than " +
+               format_window(limits.max_future_ms) +
+               " ahead of the server clock (" + std::to_string(now_ms) + ")");
     return false;
   }
   return true;
@@ -266,10 +264,10 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
                            int64_t now_ms, const decode_limits& limits,
                            id_tables& ids) {
   if (payload.size() > limits.max_payload)
-    return reject(dlq_reason::size,
-                  "payload of " + std::to_string(payload.size())
-                    + " bytes is over the limit of "
-                    + std::to_string(limits.max_payload));
+    return reject(dlq_reason::size, "payload of " +
+                                      std::to_string(payload.size()) +
+                                      " bytes is over the limit of " +
+                                      std::to_string(limits.max_payload));
   // The subject: events.<kind>.<user>, catalog.<title> or profile.<user>.
   event_kind kind;
   std::string_view key_token;
@@ -290,8 +288,8 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
       kind = event_kind::feedback;
     else
       return reject(dlq_reason::schema,
-                    "unknown event type '" + std::string{type}
-                      + "' (expected play, impression or feedback)");
+                    "unknown event type '" + std::string{type} +
+                      "' (expected play, impression or feedback)");
     key_token = id;
   } else if (head == "catalog") {
     kind = event_kind::catalog;
@@ -306,17 +304,17 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
   bool title_subject = kind == event_kind::catalog;
   if (!is_valid_id(key_token))
     return reject(dlq_reason::id,
-                  std::string{"the last subject token must be one valid "}
-                    + (title_subject ? "title" : "user")
-                    + " id (1 to 64 of [A-Za-z0-9_:-])");
+                  std::string{"the last subject token must be one valid "} +
+                    (title_subject ? "title" : "user") +
+                    " id (1 to 64 of [A-Za-z0-9_:-])");
   // The payload: a JSON object.
   auto& tb = buffers();
   tb.padded.assign(payload.data(), payload.size());
   tb.padded.append(simdjson::SIMDJSON_PADDING, '\0');
   auto doc = tb.parser.parse(tb.padded.data(), payload.size(), false);
   if (doc.error() != simdjson::SUCCESS)
-    return reject(dlq_reason::json, std::string{"invalid JSON: "}
-                                      + simdjson::error_message(doc.error()));
+    return reject(dlq_reason::json, std::string{"invalid JSON: "} +
+                                      simdjson::error_message(doc.error()));
   if (!doc.value_unsafe().is_object())
     return reject(dlq_reason::schema, "the payload must be a JSON object");
   fields f{doc.value_unsafe().get_object().value_unsafe()};
@@ -328,96 +326,93 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
                      err);
   };
   switch (kind) {
-    case event_kind::catalog: {
-      catalog_event ev{key, {}};
-      std::optional<std::string_view> name;
-      std::optional<int64_t> min_age;
-      std::optional<int64_t> year;
-      std::optional<bool> available;
-      std::vector<std::string_view> genres;
-      std::vector<std::string_view> regions;
-      if (!f.get_string("name", 1024, name, err)
-          || !f.get_tokens("genres", genres, err)
-          || !f.get_int("min_age", 0, 150, min_age, err)
-          || !f.get_int("year", 0, 9999, year, err)
-          || !f.get_tokens("regions", regions, err)
-          || !f.get_bool("available", available, err)
-          || !intern_tokens("genres", genres, ids.genres, ev.meta.genres, err)
-          || !intern_tokens("regions", regions, ids.regions, ev.meta.regions,
-                            err)
-          || !intern_key())
-        return err;
-      ev.title = key;
-      ev.meta.name = std::string{name.value_or("")};
-      ev.meta.min_age = static_cast<int32_t>(min_age.value_or(0));
-      ev.meta.year = static_cast<int32_t>(year.value_or(0));
-      ev.meta.available = available.value_or(true);
-      return ev;
-    }
-    case event_kind::profile: {
-      profile_event ev{key, {}};
-      std::optional<int64_t> max_age;
-      std::optional<std::string_view> region;
-      if (!f.get_int("max_age", 0, 150, max_age, err)
-          || !get_region(f, region, err)
-          || !intern_region(region, ids.regions, ev.profile.region, err)
-          || !intern_key())
-        return err;
-      ev.user = key;
-      if (max_age)
-        ev.profile.max_age = static_cast<int32_t>(*max_age);
-      return ev;
-    }
-    default:
-      break;
+  case event_kind::catalog: {
+    catalog_event ev{key, {}};
+    std::optional<std::string_view> name;
+    std::optional<int64_t> min_age;
+    std::optional<int64_t> year;
+    std::optional<bool> available;
+    std::vector<std::string_view> genres;
+    std::vector<std::string_view> regions;
+    if (!f.get_string("name", 1024, name, err) ||
+        !f.get_tokens("genres", genres, err) ||
+        !f.get_int("min_age", 0, 150, min_age, err) ||
+        !f.get_int("year", 0, 9999, year, err) ||
+        !f.get_tokens("regions", regions, err) ||
+        !f.get_bool("available", available, err) ||
+        !intern_tokens("genres", genres, ids.genres, ev.meta.genres, err) ||
+        !intern_tokens("regions", regions, ids.regions, ev.meta.regions, err) ||
+        !intern_key())
+      return err;
+    ev.title = key;
+    ev.meta.name = std::string{name.value_or("")};
+    ev.meta.min_age = static_cast<int32_t>(min_age.value_or(0));
+    ev.meta.year = static_cast<int32_t>(year.value_or(0));
+    ev.meta.available = available.value_or(true);
+    return ev;
+  }
+  case event_kind::profile: {
+    profile_event ev{key, {}};
+    std::optional<int64_t> max_age;
+    std::optional<std::string_view> region;
+    if (!f.get_int("max_age", 0, 150, max_age, err) ||
+        !get_region(f, region, err) ||
+        !intern_region(region, ids.regions, ev.profile.region, err) ||
+        !intern_key())
+      return err;
+    ev.user = key;
+    if (max_age)
+      ev.profile.max_age = static_cast<int32_t>(*max_age);
+    return ev;
+  }
+  default:
+    break;
   }
   // play, impression, feedback: title and ts.
   std::string_view title_id;
   int64_t ts = 0;
   uint32_t title = 0;
-  if (!f.get_id("title", true, title_id, err)
-      || !get_ts(f, now_ms, limits, ts, err))
+  if (!f.get_id("title", true, title_id, err) ||
+      !get_ts(f, now_ms, limits, ts, err))
     return err;
   // Checks the fields of each kind, then interns both ids.
   auto intern_both = [&] {
     return intern_id(ids.titles, title_id, title, err) && intern_key();
   };
   switch (kind) {
-    case event_kind::play: {
-      std::optional<double> progress;
-      std::optional<std::string_view> region_name;
-      std::optional<region_key> region;
-      std::optional<std::string_view> device;
-      if (!f.get_fraction("progress", progress, err)
-          || !get_region(f, region_name, err)
-          || !f.get_string("device", max_id_length, device, err)
-          || !intern_region(region_name, ids.regions, region, err)
-          || !intern_both())
-        return err;
-      return play_event{key, title, ts, progress.value_or(1.0),
-                        region.value_or(all_regions)};
-    }
-    case event_kind::impression: {
-      std::optional<std::string_view> row;
-      std::optional<int64_t> position;
-      if (!f.get_string("row", max_id_length, row, err)
-          || !f.get_int("position", 0, 1'000'000, position, err)
-          || !intern_both())
-        return err;
-      return impression_event{key, title, ts,
-                              static_cast<int32_t>(position.value_or(-1))};
-    }
-    default: {
-      std::optional<int64_t> value;
-      if (!f.get_int("value", -1, 1, value, err))
-        return err;
-      if (!value || *value == 0)
-        return reject(dlq_reason::schema,
-                      "field 'value' must be 1 (thumbs up) or -1 (down)");
-      if (!intern_both())
-        return err;
-      return feedback_event{key, title, ts, static_cast<int8_t>(*value)};
-    }
+  case event_kind::play: {
+    std::optional<double> progress;
+    std::optional<std::string_view> region_name;
+    std::optional<region_key> region;
+    std::optional<std::string_view> device;
+    if (!f.get_fraction("progress", progress, err) ||
+        !get_region(f, region_name, err) ||
+        !f.get_string("device", max_id_length, device, err) ||
+        !intern_region(region_name, ids.regions, region, err) || !intern_both())
+      return err;
+    return play_event{key, title, ts, progress.value_or(1.0),
+                      region.value_or(all_regions)};
+  }
+  case event_kind::impression: {
+    std::optional<std::string_view> row;
+    std::optional<int64_t> position;
+    if (!f.get_string("row", max_id_length, row, err) ||
+        !f.get_int("position", 0, 1'000'000, position, err) || !intern_both())
+      return err;
+    return impression_event{key, title, ts,
+                            static_cast<int32_t>(position.value_or(-1))};
+  }
+  default: {
+    std::optional<int64_t> value;
+    if (!f.get_int("value", -1, 1, value, err))
+      return err;
+    if (!value || *value == 0)
+      return reject(dlq_reason::schema,
+                    "field 'value' must be 1 (thumbs up) or -1 (down)");
+    if (!intern_both())
+      return err;
+    return feedback_event{key, title, ts, static_cast<int8_t>(*value)};
+  }
   }
 }
 

@@ -29,9 +29,8 @@ struct rejection {
   std::string message;
 };
 
-using decoded_event = std::variant<play_event, impression_event,
-                                   feedback_event, catalog_event,
-                                   profile_event, rejection>;
+using decoded_event = std::variant<play_event, impression_event, feedback_event,
+                                   catalog_event, profile_event, rejection>;
 
 struct decode_limits {
   /// Largest payload accepted, in bytes (default 64 KiB).

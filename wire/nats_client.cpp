@@ -117,9 +117,9 @@ std::optional<nats_message>
 nats_client::request(const std::string& subject, std::string_view body,
                      std::chrono::milliseconds timeout, std::string& error) {
   natsMsg* reply = nullptr;
-  auto st = natsConnection_Request(&reply, impl_->nc, subject.c_str(),
-                                   body.data(), static_cast<int>(body.size()),
-                                   timeout.count());
+  auto st =
+    natsConnection_Request(&reply, impl_->nc, subject.c_str(), body.data(),
+                           static_cast<int>(body.size()), timeout.count());
   if (st != NATS_OK) {
     error = failure(("no reply on " + subject).c_str(), st);
     return std::nullopt;
@@ -133,8 +133,8 @@ bool nats_client::subscribe(const std::string& subject, std::string& error) {
     error = "already subscribed";
     return false;
   }
-  auto st = natsConnection_SubscribeSync(&impl_->sub, impl_->nc,
-                                         subject.c_str());
+  auto st =
+    natsConnection_SubscribeSync(&impl_->sub, impl_->nc, subject.c_str());
   if (st != NATS_OK) {
     error = failure(("cannot subscribe to " + subject).c_str(), st);
     return false;
@@ -145,16 +145,14 @@ bool nats_client::subscribe(const std::string& subject, std::string& error) {
 std::optional<nats_message>
 nats_client::next(std::chrono::milliseconds timeout) {
   natsMsg* raw = nullptr;
-  if (impl_->sub == nullptr
-      || natsSubscription_NextMsg(&raw, impl_->sub, timeout.count())
-           != NATS_OK)
+  if (impl_->sub == nullptr ||
+      natsSubscription_NextMsg(&raw, impl_->sub, timeout.count()) != NATS_OK)
     return std::nullopt;
   msg_ptr m{raw};
   return convert(raw);
 }
 
-bool nats_client::flush(std::chrono::milliseconds timeout,
-                        std::string& error) {
+bool nats_client::flush(std::chrono::milliseconds timeout, std::string& error) {
   auto st = natsConnection_FlushTimeout(impl_->nc, timeout.count());
   if (st != NATS_OK) {
     error = failure("flush failed", st);

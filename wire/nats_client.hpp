@@ -31,9 +31,8 @@ public:
   /// Connects to `url`. With `send_asap`, every message leaves at once
   /// (lowest request latency); without, the library batches writes (highest
   /// publish throughput).
-  static std::unique_ptr<nats_client> connect(const std::string& url,
-                                              std::string& error,
-                                              bool send_asap = true);
+  static std::unique_ptr<nats_client>
+  connect(const std::string& url, std::string& error, bool send_asap = true);
   ~nats_client();
 
   bool publish(const std::string& subject, std::string_view body,

@@ -73,11 +73,8 @@ struct nats_edge::impl {
   std::atomic<bool> drained{false};
 
   impl(edge_config c, edge_deps d)
-    : cfg(std::move(c)),
-      deps(std::move(d)),
-      router(deps.dir, deps.trending),
-      batcher(deps.dir, cfg.max_batch),
-      stats(cfg.instance_id, cfg.version) {
+    : cfg(std::move(c)), deps(std::move(d)), router(deps.dir, deps.trending),
+      batcher(deps.dir, cfg.max_batch), stats(cfg.instance_id, cfg.version) {
     prefix_v1 = cfg.prefix + ".v1.";
   }
 
@@ -99,8 +96,7 @@ struct nats_edge::impl {
     natsMsg* raw = nullptr;
     auto body = encode_error(code, message);
     if (natsMsg_Create(&raw, reply.c_str(), nullptr, body.data(),
-                       static_cast<int>(body.size()))
-        != NATS_OK)
+                       static_cast<int>(body.size())) != NATS_OK)
       return;
     msg_ptr m{raw};
     auto code_text = std::to_string(code);
@@ -132,8 +128,7 @@ struct nats_edge::impl {
     auto body = data_of(msg);
     natsMsg* raw = nullptr;
     if (natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(),
-                       static_cast<int>(body.size()))
-        != NATS_OK) {
+                       static_cast<int>(body.size())) != NATS_OK) {
       counters.dlq_publish_failures.fetch_add(1);
       return;
     }
@@ -198,9 +193,9 @@ struct nats_edge::impl {
       std::visit(
         [this](const auto& x) {
           using type = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<type, play_event>
-                        || std::is_same_v<type, impression_event>
-                        || std::is_same_v<type, feedback_event>) {
+          if constexpr (std::is_same_v<type, play_event> ||
+                        std::is_same_v<type, impression_event> ||
+                        std::is_same_v<type, feedback_event>) {
             if (batcher.add(x))
               batcher.flush();
           }
@@ -208,9 +203,9 @@ struct nats_edge::impl {
         *ev);
     }
     int pending = 0;
-    if (batcher.size() > 0
-        && (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK
-            || pending == 0))
+    if (batcher.size() > 0 &&
+        (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK ||
+         pending == 0))
       batcher.flush();
   }
 
@@ -225,8 +220,9 @@ struct nats_edge::impl {
       return std::nullopt;
     auto token = tail(msg, head_len);
     if (!is_valid_id(token)) {
-      answer_error(ctx, 400, "the last subject token must be a valid user id "
-                             "(1 to 64 of [A-Za-z0-9_:-])");
+      answer_error(ctx, 400,
+                   "the last subject token must be a valid user id "
+                   "(1 to 64 of [A-Za-z0-9_:-])");
       return std::nullopt;
     }
     user = deps.ids->users.find(token).value_or(no_user);
@@ -239,8 +235,8 @@ struct nats_edge::impl {
     auto ctx = begin_user_request(msg, head_len, endpoint_id::recommend, user);
     if (!ctx)
       return;
-    auto q = decode_rec_request(user, data_of(msg), deps.now_ms(),
-                                *deps.params, *deps.ids);
+    auto q = decode_rec_request(user, data_of(msg), deps.now_ms(), *deps.params,
+                                *deps.ids);
     if (auto bad = std::get_if<bad_request>(&q))
       return answer_error(*ctx, 400, bad->message);
     caf::anon_send(gateway(), std::move(std::get<rec_query>(q)),
@@ -249,8 +245,8 @@ struct nats_edge::impl {
 
   void on_impressions(natsMsg* msg, size_t head_len) {
     user_key user = no_user;
-    auto ctx = begin_user_request(msg, head_len, endpoint_id::impressions,
-                                  user);
+    auto ctx =
+      begin_user_request(msg, head_len, endpoint_id::impressions, user);
     if (!ctx)
       return;
     auto req = decode_impressions_request(user, data_of(msg), deps.now_ms(),
@@ -279,8 +275,8 @@ struct nats_edge::impl {
     auto ctx = context(msg, endpoint_id::trending);
     if (ctx.reply.empty())
       return;
-    auto q = decode_trending_request(data_of(msg), deps.now_ms(),
-                                     *deps.params, *deps.ids);
+    auto q = decode_trending_request(data_of(msg), deps.now_ms(), *deps.params,
+                                     *deps.ids);
     if (auto bad = std::get_if<bad_request>(&q)) {
       answer_error(ctx, 400, bad->message);
       return;
@@ -296,8 +292,9 @@ struct nats_edge::impl {
       return;
     auto token = tail(msg, head_len);
     if (!is_valid_id(token)) {
-      answer_error(ctx, 400, "the last subject token must be a valid title "
-                             "id (1 to 64 of [A-Za-z0-9_:-])");
+      answer_error(ctx, 400,
+                   "the last subject token must be a valid title "
+                   "id (1 to 64 of [A-Za-z0-9_:-])");
       return;
     }
     auto k = decode_similar_request(data_of(msg), *deps.params);
@@ -307,12 +304,13 @@ struct nats_edge::impl {
     }
     auto key = deps.ids->titles.find(token);
     if (!key || !deps.dir->find_title(*key)) {
-      answer_error(ctx, 404, "title '" + std::string{token}
-                               + "' was never seen");
+      answer_error(ctx, 404,
+                   "title '" + std::string{token} + "' was never seen");
       return;
     }
-    answer_error(ctx, 503, "similar titles are not available yet: item "
-                           "similarity is not built in this version");
+    answer_error(ctx, 503,
+                 "similar titles are not available yet: item "
+                 "similarity is not built in this version");
   }
 
   void on_admin(natsMsg* msg, size_t head_len) {
@@ -343,24 +341,26 @@ struct nats_edge::impl {
         auto key = deps.ids->users.find(ctx.subject_id);
         auto actor = key ? deps.dir->find_user(*key) : std::nullopt;
         if (!actor)
-          return answer_error(ctx, 404, "user '" + ctx.subject_id
-                                          + "' has no live actor");
+          return answer_error(
+            ctx, 404, "user '" + ctx.subject_id + "' has no live actor");
         caf::anon_send(gateway(), *actor, dump_atom_v, now, std::move(ctx));
       } else {
         auto key = deps.ids->titles.find(ctx.subject_id);
         auto actor = key ? deps.dir->find_title(*key) : std::nullopt;
         if (!actor)
-          return answer_error(ctx, 404, "title '" + ctx.subject_id
-                                          + "' has no live actor");
+          return answer_error(
+            ctx, 404, "title '" + ctx.subject_id + "' has no live actor");
         caf::anon_send(gateway(), *actor, dump_atom_v, now, std::move(ctx));
       }
     } else if (verb == "snapshot") {
-      answer_error(ctx, 503, "snapshots are not available: this version "
-                             "keeps state in memory only");
+      answer_error(ctx, 503,
+                   "snapshots are not available: this version "
+                   "keeps state in memory only");
     } else {
-      answer_error(ctx, 404, "unknown admin verb '" + std::string{verb}
-                               + "'; verbs: info, stats, health, actors, "
-                                 "user, title, snapshot");
+      answer_error(ctx, 404,
+                   "unknown admin verb '" + std::string{verb} +
+                     "'; verbs: info, stats, health, actors, "
+                     "user, title, snapshot");
     }
   }
 
@@ -380,27 +380,27 @@ struct nats_edge::impl {
   }
 
   std::string actors_json() const {
-    return "{\"user\":" + std::to_string(deps.dir->user_count())
-           + ",\"title\":" + std::to_string(deps.dir->title_count())
-           + ",\"trending\":1,\"recommender\":"
-           + std::to_string(deps.recommenders.size())
-           + ",\"gateway\":" + std::to_string(gateways.size()) + "}";
+    return "{\"user\":" + std::to_string(deps.dir->user_count()) +
+           ",\"title\":" + std::to_string(deps.dir->title_count()) +
+           ",\"trending\":1,\"recommender\":" +
+           std::to_string(deps.recommenders.size()) +
+           ",\"gateway\":" + std::to_string(gateways.size()) + "}";
   }
 
   std::string stats_json() {
-    static constexpr const char* kinds[]
-      = {"play", "impression", "feedback", "catalog", "profile"};
+    static constexpr const char* kinds[] = {"play", "impression", "feedback",
+                                            "catalog", "profile"};
     std::string out = "{\"id\":\"" + cfg.instance_id + "\",\"events\":{";
     for (size_t i = 0; i < 5; ++i)
-      out += std::string{i ? "," : ""} + "\"" + kinds[i]
-             + "\":" + std::to_string(counters.events[i].load());
+      out += std::string{i ? "," : ""} + "\"" + kinds[i] +
+             "\":" + std::to_string(counters.events[i].load());
     out += "},\"dlq\":{";
     for (size_t i = 0; i < dlq_reason_count; ++i)
-      out += std::string{i ? "," : ""} + "\""
-             + to_string(static_cast<dlq_reason>(i))
-             + "\":" + std::to_string(counters.dlq[i].load());
-    out += "},\"dlq_publish_failures\":"
-           + std::to_string(counters.dlq_publish_failures.load());
+      out += std::string{i ? "," : ""} + "\"" +
+             to_string(static_cast<dlq_reason>(i)) +
+             "\":" + std::to_string(counters.dlq[i].load());
+    out += "},\"dlq_publish_failures\":" +
+           std::to_string(counters.dlq_publish_failures.load());
     int64_t dropped = 0;
     for (auto& s : subs) {
       int64_t d = 0;
@@ -415,8 +415,7 @@ struct nats_edge::impl {
 
   // -- set-up -----------------------------------------------------------------
 
-  using handler = void (*)(natsConnection*, natsSubscription*, natsMsg*,
-                           void*);
+  using handler = void (*)(natsConnection*, natsSubscription*, natsMsg*, void*);
 
   bool subscribe(const std::string& subject, const char* queue, handler h,
                  std::string& error) {
@@ -449,13 +448,14 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
   };
   return {
     [=](rec_query& q, reply_ctx& ctx) {
-      auto& rec = edge->deps.recommenders[q.user % edge->deps.recommenders.size()];
+      auto& rec =
+        edge->deps.recommenders[q.user % edge->deps.recommenders.size()];
       self->request(rec, budget * 2, std::move(q))
         .then(
           [=](const rec_result& res) {
             auto took_us = (steady_ns() - ctx.started_ns) / 1000;
-            edge->answer(ctx, encode_rec(ctx.subject_id, res, took_us,
-                                         *edge->deps.ids));
+            edge->answer(
+              ctx, encode_rec(ctx.subject_id, res, took_us, *edge->deps.ids));
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -463,10 +463,9 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
       self->request(user, budget, std::move(q))
         .then(
           [=](const impressions_result& res) {
-            edge->answer(ctx, encode_impressions(ctx.subject_id, res,
-                                                 ctx.window_names,
-                                                 ctx.title_names,
-                                                 *edge->deps.ids));
+            edge->answer(
+              ctx, encode_impressions(ctx.subject_id, res, ctx.window_names,
+                                      ctx.title_names, *edge->deps.ids));
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -474,8 +473,8 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
       self->request(edge->deps.trending, budget, std::move(q))
         .then(
           [=](const trending_result& res) {
-            edge->answer(ctx, encode_trending(res, ctx.window_ms,
-                                              *edge->deps.ids));
+            edge->answer(ctx,
+                         encode_trending(res, ctx.window_ms, *edge->deps.ids));
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -483,9 +482,9 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
       self->request(user, budget, dump_atom_v, now)
         .then(
           [=](const user_dump& d) {
-            edge->answer(ctx, encode_user_dump(ctx.subject_id, d,
-                                               *edge->deps.params,
-                                               *edge->deps.ids));
+            edge->answer(ctx,
+                         encode_user_dump(ctx.subject_id, d, *edge->deps.params,
+                                          *edge->deps.ids));
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -520,10 +519,9 @@ void call_tail(natsConnection*, natsSubscription*, natsMsg* msg,
                void* closure) {
   msg_ptr guard{msg};
   auto self = static_cast<edge_impl*>(closure);
-  static constexpr size_t heads[] = {sizeof("rec.user.") - 1,
-                                     sizeof("impressions.") - 1,
-                                     sizeof("rec.similar.") - 1,
-                                     sizeof("admin.") - 1};
+  static constexpr size_t heads[] = {
+    sizeof("rec.user.") - 1, sizeof("impressions.") - 1,
+    sizeof("rec.similar.") - 1, sizeof("admin.") - 1};
   (self->*Fn)(msg, self->prefix_v1.size() + heads[Head]);
 }
 
@@ -549,29 +547,28 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   auto st = natsConnection_Connect(&e.nc, opts);
   natsOptions_Destroy(opts);
   if (st != NATS_OK) {
-    error = "cannot connect to NATS at " + e.cfg.url + ": "
-            + natsStatus_GetText(st);
+    error =
+      "cannot connect to NATS at " + e.cfg.url + ": " + natsStatus_GetText(st);
     return nullptr;
   }
   for (size_t i = 0; i < std::max<size_t>(1, e.cfg.gateways); ++i)
     e.gateways.push_back(sys.spawn(gateway_actor, ptr));
   const auto& p = e.prefix_v1;
   auto admin = p + "admin.";
-  bool ok
-    = e.subscribe(p + "events.>", nullptr, call_member_event, error)
-      && e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error)
-      && e.subscribe(p + "profile.>", nullptr, call<&impl::on_event>, error)
-      && e.subscribe(p + "rec.user.*", "q",
-                     call_tail<&impl::on_recommend, 0>, error)
-      && e.subscribe(p + "impressions.*", "q",
-                     call_tail<&impl::on_impressions, 1>, error)
-      && e.subscribe(p + "rec.similar.*", "q",
-                     call_tail<&impl::on_similar, 2>, error)
-      && e.subscribe(p + "rec.trending", "q", call<&impl::on_trending>, error)
-      && e.subscribe(admin + e.cfg.instance_id + ".*", nullptr,
-                     call_tail<&impl::on_admin, 3>, error)
-      && e.subscribe(admin + "all.*", nullptr, call_tail<&impl::on_admin, 3>,
-                     error);
+  bool ok =
+    e.subscribe(p + "events.>", nullptr, call_member_event, error) &&
+    e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error) &&
+    e.subscribe(p + "profile.>", nullptr, call<&impl::on_event>, error) &&
+    e.subscribe(p + "rec.user.*", "q", call_tail<&impl::on_recommend, 0>,
+                error) &&
+    e.subscribe(p + "impressions.*", "q", call_tail<&impl::on_impressions, 1>,
+                error) &&
+    e.subscribe(p + "rec.similar.*", "q", call_tail<&impl::on_similar, 2>,
+                error) &&
+    e.subscribe(p + "rec.trending", "q", call<&impl::on_trending>, error) &&
+    e.subscribe(admin + e.cfg.instance_id + ".*", nullptr,
+                call_tail<&impl::on_admin, 3>, error) &&
+    e.subscribe(admin + "all.*", nullptr, call_tail<&impl::on_admin, 3>, error);
   for (const char* verb : {"PING", "INFO", "STATS"}) {
     auto base = std::string{"$SRV."} + verb;
     for (const auto& subject :
@@ -581,8 +578,8 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   if (ok) {
     st = natsConnection_FlushTimeout(e.nc, 5000);
     if (st != NATS_OK) {
-      error = std::string{"NATS did not confirm the subscriptions: "}
-              + natsStatus_GetText(st);
+      error = std::string{"NATS did not confirm the subscriptions: "} +
+              natsStatus_GetText(st);
       ok = false;
     }
   }

@@ -40,8 +40,8 @@ parsed parse_body(std::string_view body) {
   padded.append(simdjson::SIMDJSON_PADDING, '\0');
   auto doc = parser.parse(padded.data(), body.size(), false);
   if (doc.error() != simdjson::SUCCESS)
-    return {std::nullopt, std::string{"invalid JSON: "}
-                            + simdjson::error_message(doc.error())};
+    return {std::nullopt, std::string{"invalid JSON: "} +
+                            simdjson::error_message(doc.error())};
   if (!doc.value_unsafe().is_object())
     return {std::nullopt, "the request body must be a JSON object"};
   return {doc.value_unsafe().get_object().value_unsafe(), {}};
@@ -75,10 +75,10 @@ public:
     if (!find(key, e))
       return def;
     auto r = e.get_int64();
-    if (r.error() != simdjson::SUCCESS || r.value_unsafe() < lo
-        || r.value_unsafe() > hi) {
-      fail(std::string{"'"} + key + "' must be an integer from "
-           + std::to_string(lo) + " to " + std::to_string(hi));
+    if (r.error() != simdjson::SUCCESS || r.value_unsafe() < lo ||
+        r.value_unsafe() > hi) {
+      fail(std::string{"'"} + key + "' must be an integer from " +
+           std::to_string(lo) + " to " + std::to_string(hi));
       return def;
     }
     return r.value_unsafe();
@@ -132,8 +132,8 @@ public:
     std::vector<title_key> out;
     for (auto s : strings(key)) {
       if (!is_valid_id(s)) {
-        fail(std::string{"'"} + key + "' holds an invalid title id '"
-             + std::string{s.substr(0, 80)} + "'");
+        fail(std::string{"'"} + key + "' holds an invalid title id '" +
+             std::string{s.substr(0, 80)} + "'");
         return {};
       }
       out.push_back(ids.titles.find(s).value_or(no_title));
@@ -202,13 +202,13 @@ decode_impressions_request(user_key user, std::string_view body, int64_t now,
     for (auto s : r.strings("windows")) {
       auto w = parse_window(s);
       if (!w) {
-        r.fail("'" + std::string{s.substr(0, 20)}
-               + "' is not a window (write <n>m, <n>h or <n>d)");
+        r.fail("'" + std::string{s.substr(0, 20)} +
+               "' is not a window (write <n>m, <n>h or <n>d)");
         break;
       }
       // A window named twice is answered once: reply keys are unique.
-      if (std::find(req.window_names.begin(), req.window_names.end(), s)
-          != req.window_names.end())
+      if (std::find(req.window_names.begin(), req.window_names.end(), s) !=
+          req.window_names.end())
         continue;
       req.query.windows_ms.push_back(*w);
       req.window_names.emplace_back(s);
@@ -273,9 +273,9 @@ decode_trending_request(std::string_view body, int64_t now,
     auto ms = parse_window(*w);
     auto index = ms ? p.trending.window_index(*ms) : -1;
     if (index < 0)
-      r.fail("window '" + std::string{w->substr(0, 20)}
-             + "' is not a trending window; windows: "
-             + windows_text(p.trending.windows_ms));
+      r.fail("window '" + std::string{w->substr(0, 20)} +
+             "' is not a trending window; windows: " +
+             windows_text(p.trending.windows_ms));
     else
       q.window = static_cast<uint32_t>(index);
   }
@@ -392,30 +392,30 @@ void impression_rows(json_writer& w, const std::vector<impression_row>& rows,
 
 const char* to_string(rec_row row) {
   switch (row) {
-    case rec_row::home:
-      return "home";
-    case rec_row::because_you_watched:
-      return "because_you_watched";
-    case rec_row::continue_watching:
-      return "continue_watching";
-    case rec_row::trending:
-      return "trending";
+  case rec_row::home:
+    return "home";
+  case rec_row::because_you_watched:
+    return "because_you_watched";
+  case rec_row::continue_watching:
+    return "continue_watching";
+  case rec_row::trending:
+    return "trending";
   }
   return "home";
 }
 
 const char* to_string(rec_reason reason) {
   switch (reason) {
-    case rec_reason::because_you_watched:
-      return "because_you_watched";
-    case rec_reason::trending:
-      return "trending";
-    case rec_reason::popular:
-      return "popular";
-    case rec_reason::genre:
-      return "genre";
-    case rec_reason::continue_watching:
-      return "continue_watching";
+  case rec_reason::because_you_watched:
+    return "because_you_watched";
+  case rec_reason::trending:
+    return "trending";
+  case rec_reason::popular:
+    return "popular";
+  case rec_reason::genre:
+    return "genre";
+  case rec_reason::continue_watching:
+    return "continue_watching";
   }
   return "trending";
 }

@@ -48,8 +48,7 @@ std::variant<uint32_t, bad_request>
 decode_similar_request(std::string_view body, const service_params& p);
 
 /// `{"id":"u42"}` of the admin verbs `user` and `title`: the id.
-std::variant<std::string, bad_request>
-decode_admin_id(std::string_view body);
+std::variant<std::string, bad_request> decode_admin_id(std::string_view body);
 
 // -- replies ------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ std::string rfc3339_now() {
   auto secs = std::chrono::system_clock::to_time_t(now);
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                   now.time_since_epoch())
-                  .count()
-                % 1'000'000;
+                  .count() %
+                1'000'000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];

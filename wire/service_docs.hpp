@@ -13,8 +13,13 @@
 namespace marquee {
 
 /// The endpoints of CONTRACT.md, plus the admin verbs (not listed in $SRV).
-enum class endpoint_id : uint8_t { recommend, similar, trending, impressions,
-                                   admin };
+enum class endpoint_id : uint8_t {
+  recommend,
+  similar,
+  trending,
+  impressions,
+  admin
+};
 
 constexpr size_t endpoint_count = 5;
 /// Endpoints listed in `$SRV.INFO` and `$SRV.STATS`.

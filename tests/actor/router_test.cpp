@@ -90,11 +90,11 @@ TEST_CASE_METHOD(service_fixture,
   constexpr user_key bob = 2;
   constexpr title_key nosferatu = 6;
   event_batcher batcher{dir, 100};
-  CHECK_FALSE(batcher.add(play_event{alice, metropolis, base_ts, 0.3,
-                                     all_regions}));
+  CHECK_FALSE(
+    batcher.add(play_event{alice, metropolis, base_ts, 0.3, all_regions}));
   CHECK_FALSE(batcher.add(impression_event{bob, nosferatu, base_ts, 1}));
-  CHECK_FALSE(batcher.add(play_event{alice, metropolis, base_ts + 10, 0.95,
-                                     region_de}));
+  CHECK_FALSE(
+    batcher.add(play_event{alice, metropolis, base_ts + 10, 0.95, region_de}));
   CHECK_FALSE(batcher.add(feedback_event{alice, nosferatu, base_ts + 20, -1}));
   CHECK(batcher.size() == 4);
   run();

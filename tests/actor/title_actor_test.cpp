@@ -33,7 +33,9 @@ recording_trending_actor(trending_actor::pointer,
     [](const trending_query& q) {
       return trending_result{q.at, {}};
     },
-    [](const candidates_query& q) { return trending_result{q.at, {}}; },
+    [](const candidates_query& q) {
+      return trending_result{q.at, {}};
+    },
     [](const filter_query&) { return std::vector<title_key>{}; },
   };
 }
@@ -212,8 +214,10 @@ TEST_CASE_METHOD(fixture,
   auto trending = sys.spawn(recording_trending_actor, log);
   auto title = spawn_title_actor(sys, 5, params, trending);
   event_batch batch;
-  batch.events = {play(5, base_ts, region_de), play(5, base_ts + 1, region_fr),
-                  play(5, base_ts + 2, region_de), play(5, base_ts + 3),
+  batch.events = {play(5, base_ts, region_de),
+                  play(5, base_ts + 1, region_fr),
+                  play(5, base_ts + 2, region_de),
+                  play(5, base_ts + 3),
                   impression_event{1, 5, base_ts + 4, 0},
                   feedback_event{2, 5, base_ts + 5, -1}};
   caf::anon_send(title, std::move(batch));

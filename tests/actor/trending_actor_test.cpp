@@ -34,8 +34,9 @@ struct trending_fixture : fixture {
   }
 
   std::vector<title_key> candidates(const user_view& view, uint32_t k = 20) {
-    return titles_of(ask<trending_result>(
-      trending, candidates_query{view, k, day, base_ts}).items);
+    return titles_of(
+      ask<trending_result>(trending, candidates_query{view, k, day, base_ts})
+        .items);
   }
 
   std::vector<title_key> kept(const user_view& view,
@@ -151,15 +152,18 @@ TEST_CASE_METHOD(trending_fixture,
   user_view view;
   view.watched = {5};
   CHECK(candidates(view, 3) == std::vector<title_key>{6, 4, 3});
-  auto entries = ask<trending_result>(
-    trending, candidates_query{view, 1, day, base_ts + ms_per_day}).items;
+  auto entries =
+    ask<trending_result>(trending,
+                         candidates_query{view, 1, day, base_ts + ms_per_day})
+      .items;
   REQUIRE(entries.size() == 1);
   CHECK(entries[0].title == 6);
   CHECK(entries[0].plays == 6);
   CHECK(entries[0].score == Approx(3.0)); // six plays, one half-life ago
   SECTION("a window that is not configured has no candidates") {
-    auto none = ask<trending_result>(
-      trending, candidates_query{view, 3, 7, base_ts}).items;
+    auto none =
+      ask<trending_result>(trending, candidates_query{view, 3, 7, base_ts})
+        .items;
     CHECK(none.empty());
   }
 }

@@ -10,8 +10,8 @@ namespace {
 template <class T>
 constexpr bool registered() {
   constexpr auto id = caf::type_id<T>::value;
-  return id >= caf::id_block::marquee::begin
-         && id < caf::id_block::marquee::end;
+  return id >= caf::id_block::marquee::begin &&
+         id < caf::id_block::marquee::end;
 }
 
 template <class... Ts>
@@ -21,18 +21,16 @@ constexpr bool all_registered() {
 
 } // namespace
 
-static_assert(all_registered<
-              marquee::play_event, marquee::impression_event,
-              marquee::feedback_event, marquee::catalog_event,
-              marquee::profile_event, marquee::event_batch,
-              marquee::trending_update, marquee::impressions_query,
-              marquee::impressions_result, marquee::trending_query,
-              marquee::trending_result, marquee::rec_query,
-              marquee::rec_result, marquee::user_snapshot,
-              marquee::filter_query, marquee::candidates_query,
-              marquee::user_dump, marquee::title_dump,
-              marquee::trending_entry>(),
-              "a message type is missing from the marquee type-id block");
+static_assert(
+  all_registered<
+    marquee::play_event, marquee::impression_event, marquee::feedback_event,
+    marquee::catalog_event, marquee::profile_event, marquee::event_batch,
+    marquee::trending_update, marquee::impressions_query,
+    marquee::impressions_result, marquee::trending_query,
+    marquee::trending_result, marquee::rec_query, marquee::rec_result,
+    marquee::user_snapshot, marquee::filter_query, marquee::candidates_query,
+    marquee::user_dump, marquee::title_dump, marquee::trending_entry>(),
+  "a message type is missing from the marquee type-id block");
 
 TEST_CASE("marquee's type ids follow CAF's own and do not overlap them",
           "[actor][types]") {

@@ -47,8 +47,8 @@ TEST_CASE("every rejected event goes to the dead-letter subject of its reason "
     {"events.play.u1.extra", "{\"title\":\"t1\"}", "id"},
     {"events.play.u\xc3\xa9", "{\"title\":\"t1\"}", "id"},
     {"catalog.t1.x", "{}", "id"},
-    {"events.play.u1", "{\"title\":\"t1\",\"pad\":\"" + std::string(70000, 'p')
-                         + "\"}", "size"},
+    {"events.play.u1",
+     "{\"title\":\"t1\",\"pad\":\"" + std::string(70000, 'p') + "\"}", "size"},
     {"events.play.u1", "{\"title\":\"t1\",\"ts\":" + far_future + "}", "time"},
   };
   for (const auto& c : cases)
@@ -64,8 +64,8 @@ TEST_CASE("every rejected event goes to the dead-letter subject of its reason "
   for (const auto& c : cases) {
     INFO(c.tail << " " << c.body.substr(0, 60));
     auto match = std::find_if(letters.begin(), letters.end(), [&](auto& m) {
-      return m.header("Marquee-Subject") == h.subject(c.tail)
-             && m.body == c.body;
+      return m.header("Marquee-Subject") == h.subject(c.tail) &&
+             m.body == c.body;
     });
     REQUIRE(match != letters.end());
     CHECK(match->subject == std::string{"marquee.v1.dlq."} + c.reason);

@@ -111,9 +111,9 @@ public:
   }
 
   /// Polls `pred` until it holds or `timeout` passes.
-  static bool eventually(const std::function<bool()>& pred,
-                         std::chrono::milliseconds timeout
-                         = std::chrono::milliseconds{5000}) {
+  static bool eventually(
+    const std::function<bool()>& pred,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (pred())

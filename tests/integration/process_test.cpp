@@ -101,9 +101,8 @@ std::unique_ptr<nats_client> await_ready(const std::string& url) {
       std::string error;
       if (!client)
         client = nats_client::connect(url, error);
-      return client
-             && client->request("$SRV.PING.marquee", "",
-                                std::chrono::milliseconds{200}, error);
+      return client && client->request("$SRV.PING.marquee", "",
+                                       std::chrono::milliseconds{200}, error);
     },
     std::chrono::milliseconds{15000});
   return client;
@@ -156,9 +155,8 @@ TEST_CASE("marquee demo loads a catalog and events that recommendations use",
     std::chrono::milliseconds{15000});
   INFO(proc.err());
   CHECK(served);
-  CHECK(harness::eventually([&] {
-    return proc.out().find("marquee request") != std::string::npos;
-  }));
+  CHECK(harness::eventually(
+    [&] { return proc.out().find("marquee request") != std::string::npos; }));
   client.reset();
   proc.signal(SIGINT);
   CHECK(proc.wait(std::chrono::milliseconds{15000}) == 0);
@@ -171,9 +169,8 @@ TEST_CASE("bad configuration fails at once with a one-line reason",
     std::ofstream cfg{dir.path() / "bad.toml"};
     cfg << "[impressions]\nwindows = [\"1d\", \"fortnight\"]\n";
   }
-  child bad_window{{"serve", "--config", (dir.path() / "bad.toml").string()},
-                   {},
-                   dir.path()};
+  child bad_window{
+    {"serve", "--config", (dir.path() / "bad.toml").string()}, {}, dir.path()};
   CHECK(bad_window.wait(std::chrono::milliseconds{10000}) == 1);
   CHECK(bad_window.err().find("fortnight") != std::string::npos);
   child bad_env{{"serve"}, {"MARQUEE_TRENDING_WINDOWZ=1h"}, dir.path()};

@@ -25,10 +25,11 @@ bool has(const std::vector<std::string>& xs, const std::string& x) {
 TEST_CASE("the service answers $SRV.PING with the micro ping document",
           "[integration][srv]") {
   harness h;
-  for (auto subject : {"$SRV.PING", "$SRV.PING.marquee", "$SRV.PING.marquee.it1"}) {
+  for (auto subject :
+       {"$SRV.PING", "$SRV.PING.marquee", "$SRV.PING.marquee.it1"}) {
     auto r = h.ask(subject);
-    CHECK(std::string{r.json["type"].GetString()}
-          == "io.nats.micro.v1.ping_response");
+    CHECK(std::string{r.json["type"].GetString()} ==
+          "io.nats.micro.v1.ping_response");
     CHECK(std::string{r.json["name"].GetString()} == "marquee");
     CHECK(std::string{r.json["id"].GetString()} == "it1");
     CHECK(r.json["metadata"].IsObject());
@@ -39,8 +40,8 @@ TEST_CASE("$SRV.INFO and $SRV.STATS list the four endpoints in queue group q",
           "[integration][srv]") {
   harness h;
   auto info = h.ask("$SRV.INFO.marquee");
-  CHECK(std::string{info.json["type"].GetString()}
-        == "io.nats.micro.v1.info_response");
+  CHECK(std::string{info.json["type"].GetString()} ==
+        "io.nats.micro.v1.info_response");
   REQUIRE(info.json["endpoints"].Size() == 4);
   std::vector<std::string> names;
   for (auto& ep : info.json["endpoints"].GetArray()) {
@@ -51,8 +52,8 @@ TEST_CASE("$SRV.INFO and $SRV.STATS list the four endpoints in queue group q",
                                           "impressions"});
   h.ask_v1("rec.trending", "{\"k\":0}");
   auto stats = h.ask("$SRV.STATS.marquee.it1");
-  CHECK(std::string{stats.json["type"].GetString()}
-        == "io.nats.micro.v1.stats_response");
+  CHECK(std::string{stats.json["type"].GetString()} ==
+        "io.nats.micro.v1.stats_response");
   CHECK(stats.json["started"].IsString());
   auto& trending = stats.json["endpoints"][2];
   CHECK(trending["num_requests"].GetUint64() == 1);
@@ -68,10 +69,10 @@ TEST_CASE("a play, a partial play, a thumb and a profile show in the user's "
   auto t0 = now_ms() - hour;
   h.publish("events.play.u1",
             "{\"title\":\"t1\",\"ts\":" + std::to_string(t0) + "}");
-  h.publish("events.play.u1", "{\"title\":\"t2\",\"ts\":"
-                                + std::to_string(t0 + 1) + ",\"progress\":0.4}");
-  h.publish("events.feedback.u1",
-            "{\"title\":\"t3\",\"value\":-1,\"ts\":" + std::to_string(t0) + "}");
+  h.publish("events.play.u1", "{\"title\":\"t2\",\"ts\":" +
+                                std::to_string(t0 + 1) + ",\"progress\":0.4}");
+  h.publish("events.feedback.u1", "{\"title\":\"t3\",\"value\":-1,\"ts\":" +
+                                    std::to_string(t0) + "}");
   h.publish("profile.u1", "{\"max_age\":12,\"region\":\"GB\"}");
   h.await_events(4);
   auto r = h.ask_v1("admin.all.user", "{\"id\":\"u1\"}");
@@ -95,12 +96,12 @@ TEST_CASE("impression history equals the contract's sum for configured and "
                              at - 5 * hour};
   for (auto t : ts)
     h.publish("events.impression.u7",
-              "{\"title\":\"t9\",\"row\":\"home\",\"position\":2,\"ts\":"
-                + std::to_string(t) + "}");
+              "{\"title\":\"t9\",\"row\":\"home\",\"position\":2,\"ts\":" +
+                std::to_string(t) + "}");
   h.await_events(ts.size());
-  auto r = h.ask_v1("impressions.u7",
-                    "{\"windows\":[\"1d\",\"7d\",\"10m\"],\"at\":"
-                      + std::to_string(at) + "}");
+  auto r = h.ask_v1(
+    "impressions.u7",
+    "{\"windows\":[\"1d\",\"7d\",\"10m\"],\"at\":" + std::to_string(at) + "}");
   INFO(r.msg.body);
   REQUIRE(r.error_code() == 0);
   REQUIRE(r.json["items"].Size() == 1);
@@ -114,9 +115,12 @@ TEST_CASE("impression history equals the contract's sum for configured and "
         sum += std::pow(0.5, static_cast<double>(at - t) / w);
     return sum;
   };
-  CHECK(item["ema"]["1d"].GetDouble() == Approx(literal(day, false)).epsilon(1e-9));
-  CHECK(item["ema"]["7d"].GetDouble() == Approx(literal(7 * day, false)).epsilon(1e-9));
-  CHECK(item["ema"]["10m"].GetDouble() == Approx(literal(10 * 60000, true)).epsilon(1e-9));
+  CHECK(item["ema"]["1d"].GetDouble() ==
+        Approx(literal(day, false)).epsilon(1e-9));
+  CHECK(item["ema"]["7d"].GetDouble() ==
+        Approx(literal(7 * day, false)).epsilon(1e-9));
+  CHECK(item["ema"]["10m"].GetDouble() ==
+        Approx(literal(10 * 60000, true)).epsilon(1e-9));
 }
 
 TEST_CASE("impression history refuses what it cannot answer, with a 400 that "
@@ -125,15 +129,15 @@ TEST_CASE("impression history refuses what it cannot answer, with a 400 that "
   harness h{{{"impressions.raw_max", "2"}}};
   auto at = now_ms();
   for (int i = 0; i < 3; ++i)
-    h.publish("events.impression.u8",
-              "{\"title\":\"t1\",\"ts\":" + std::to_string(at - (3 - i) * hour)
-                + "}");
+    h.publish(
+      "events.impression.u8",
+      "{\"title\":\"t1\",\"ts\":" + std::to_string(at - (3 - i) * hour) + "}");
   h.await_events(3);
-  auto before = h.ask_v1("impressions.u8",
-                         "{\"at\":" + std::to_string(at - 2 * day) + "}");
+  auto before =
+    h.ask_v1("impressions.u8", "{\"at\":" + std::to_string(at - 2 * day) + "}");
   CHECK(before.error_code() == 400);
-  CHECK(std::string{before.json["error"]["message"].GetString()}.find("newest")
-        != std::string::npos);
+  CHECK(std::string{before.json["error"]["message"].GetString()}.find(
+          "newest") != std::string::npos);
   auto uncovered = h.ask_v1("impressions.u8", "{\"windows\":[\"2h\"]}");
   CHECK(uncovered.error_code() == 400);
   std::string msg = uncovered.json["error"]["message"].GetString();
@@ -157,19 +161,19 @@ TEST_CASE("trending ranks titles by decayed plays, per window and region",
   int n = 3;
   for (int i = 0; i < 3; ++i)
     h.publish("events.play.v" + std::to_string(i),
-              "{\"title\":\"tB\",\"region\":\"US\",\"ts\":"
-                + std::to_string(at - hour) + "}");
+              "{\"title\":\"tB\",\"region\":\"US\",\"ts\":" +
+                std::to_string(at - hour) + "}");
   for (int i = 0; i < 2; ++i)
     h.publish("events.play.w" + std::to_string(i),
-              "{\"title\":\"tA\",\"region\":\"GB\",\"ts\":"
-                + std::to_string(at - hour) + "}");
+              "{\"title\":\"tA\",\"region\":\"GB\",\"ts\":" +
+                std::to_string(at - hour) + "}");
   for (int i = 0; i < 5; ++i)
     h.publish("events.play.x" + std::to_string(i),
               "{\"title\":\"tC\",\"ts\":" + std::to_string(at - hour) + "}");
   h.await_events(n + 3 + 2 + 5);
-  auto r = h.ask_v1("rec.trending",
-                    "{\"k\":5,\"window\":\"1h\",\"at\":" + std::to_string(at)
-                      + "}");
+  auto r =
+    h.ask_v1("rec.trending",
+             "{\"k\":5,\"window\":\"1h\",\"at\":" + std::to_string(at) + "}");
   INFO(r.msg.body);
   CHECK(std::string{r.json["window"].GetString()} == "1h");
   CHECK(titles_of(r.json["items"]) == std::vector<std::string>{"tB", "tA"});
@@ -181,8 +185,8 @@ TEST_CASE("trending ranks titles by decayed plays, per window and region",
   CHECK(titles_of(drama.json["items"]) == std::vector<std::string>{"tB"});
   auto bad = h.ask_v1("rec.trending", "{\"window\":\"2h\"}");
   CHECK(bad.error_code() == 400);
-  CHECK(std::string{bad.json["error"]["message"].GetString()}.find("1h, 1d, 7d")
-        != std::string::npos);
+  CHECK(std::string{bad.json["error"]["message"].GetString()}.find(
+          "1h, 1d, 7d") != std::string::npos);
 }
 
 TEST_CASE("recommendations never show watched, thumbed-down, too-old, "
@@ -192,9 +196,9 @@ TEST_CASE("recommendations never show watched, thumbed-down, too-old, "
   auto at = now_ms() - hour;
   // Titles t0..t7; t5 is for adults, t6 only in GB, t7 withdrawn.
   for (int t = 0; t < 8; ++t) {
-    std::string body = "{\"name\":\"T" + std::to_string(t)
-                       + "\",\"genres\":[\"" + (t % 2 ? "Drama" : "Comedy")
-                       + "\"]";
+    std::string body = "{\"name\":\"T" + std::to_string(t) +
+                       "\",\"genres\":[\"" + (t % 2 ? "Drama" : "Comedy") +
+                       "\"]";
     if (t == 5)
       body += ",\"min_age\":18";
     if (t == 6)
@@ -208,15 +212,15 @@ TEST_CASE("recommendations never show watched, thumbed-down, too-old, "
   for (int u = 0; u < 3; ++u)
     for (int t = 0; t < 8; ++t, ++events)
       h.publish("events.play.crowd" + std::to_string(u),
-                "{\"title\":\"t" + std::to_string(t) + "\",\"ts\":"
-                  + std::to_string(at) + "}");
+                "{\"title\":\"t" + std::to_string(t) +
+                  "\",\"ts\":" + std::to_string(at) + "}");
   h.publish("profile.kid", "{\"max_age\":12,\"region\":\"US\"}");
-  h.publish("events.play.kid", "{\"title\":\"t0\",\"ts\":" + std::to_string(at)
-                                 + "}");
-  h.publish("events.play.kid", "{\"title\":\"t1\",\"progress\":0.5,\"ts\":"
-                                 + std::to_string(at + 1) + "}");
-  h.publish("events.feedback.kid", "{\"title\":\"t2\",\"value\":-1,\"ts\":"
-                                     + std::to_string(at) + "}");
+  h.publish("events.play.kid",
+            "{\"title\":\"t0\",\"ts\":" + std::to_string(at) + "}");
+  h.publish("events.play.kid", "{\"title\":\"t1\",\"progress\":0.5,\"ts\":" +
+                                 std::to_string(at + 1) + "}");
+  h.publish("events.feedback.kid", "{\"title\":\"t2\",\"value\":-1,\"ts\":" +
+                                     std::to_string(at) + "}");
   events += 4;
   h.await_events(events);
   auto home = h.ask_v1("rec.user.kid", "{\"k\":10,\"exclude\":[\"t3\"]}");
@@ -230,14 +234,14 @@ TEST_CASE("recommendations never show watched, thumbed-down, too-old, "
   CHECK(std::string{home.json["items"][0]["reason"].GetString()} == "trending");
   auto trending = h.ask_v1("rec.user.kid", "{\"row\":\"trending\"}");
   CHECK_FALSE(trending.json["fallback"].GetBool());
-  CHECK(titles_of(trending.json["items"])
-        == std::vector<std::string>{"t1", "t3", "t4"});
+  CHECK(titles_of(trending.json["items"]) ==
+        std::vector<std::string>{"t1", "t3", "t4"});
   auto comedy = h.ask_v1("rec.user.kid", "{\"genres\":[\"Comedy\"]}");
   CHECK(titles_of(comedy.json["items"]) == std::vector<std::string>{"t4"});
   auto cw = h.ask_v1("rec.user.kid", "{\"row\":\"continue_watching\"}");
   CHECK(titles_of(cw.json["items"]) == std::vector<std::string>{"t1"});
-  CHECK(std::string{cw.json["items"][0]["reason"].GetString()}
-        == "continue_watching");
+  CHECK(std::string{cw.json["items"][0]["reason"].GetString()} ==
+        "continue_watching");
   auto explained = h.ask_v1("rec.user.kid", "{\"explain\":true,\"k\":1}");
   CHECK(explained.json["items"][0]["features"].HasMember("trending"));
   auto cold = h.ask_v1("rec.user.stranger", "{\"k\":3}");
@@ -311,10 +315,9 @@ TEST_CASE("trending is not taken back in time: an 'at' before the newest play "
   auto past = h.ask_v1("rec.trending", "{\"at\":" + std::to_string(now) + "}");
   CHECK(past.error_code() == 400);
   CHECK(std::string{past.json["error"]["message"].GetString()}.find(
-          "newest applied play")
-        != std::string::npos);
-  auto rec_past = h.ask_v1("rec.user.u3",
-                           "{\"at\":" + std::to_string(now) + "}");
+          "newest applied play") != std::string::npos);
+  auto rec_past =
+    h.ask_v1("rec.user.u3", "{\"at\":" + std::to_string(now) + "}");
   CHECK(rec_past.error_code() == 400);
   auto current = h.ask_v1("rec.trending", "{\"window\":\"1h\"}");
   REQUIRE(current.error_code() == 0);
@@ -325,7 +328,8 @@ TEST_CASE("trending is not taken back in time: an 'at' before the newest play "
   CHECK(title.json["thumbs_down"].GetUint64() == 1);
 }
 
-TEST_CASE("a window named twice is answered once", "[integration][impressions]") {
+TEST_CASE("a window named twice is answered once",
+          "[integration][impressions]") {
   harness h;
   h.publish("events.impression.u1", "{\"title\":\"t1\"}");
   h.await_events(1);
@@ -346,7 +350,7 @@ TEST_CASE("impression history with a default 'at' answers a user whose newest "
   REQUIRE(r.error_code() == 0);
   CHECK(r.json["at"].GetInt64() == ahead);
   CHECK(r.json["items"][0]["ema"]["1d"].GetDouble() == Approx(1.0));
-  auto explicit_past = h.ask_v1("impressions.u1", "{\"at\":"
-                                  + std::to_string(ahead - 1) + "}");
+  auto explicit_past =
+    h.ask_v1("impressions.u1", "{\"at\":" + std::to_string(ahead - 1) + "}");
   CHECK(explicit_past.error_code() == 400);
 }
