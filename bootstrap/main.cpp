@@ -54,8 +54,8 @@ int64_t wall_ms() {
     .count();
 }
 
-/// Publishes the demo data, then prints requests to try.
-void load_demo(const ready_info& info) {
+/// Publishes the demo data, then prints requests to try with `program`.
+void load_demo(const ready_info& info, const std::string& program) {
   std::string error;
   auto client = nats_client::connect(info.nats_url, error, false);
   if (!client) {
@@ -70,28 +70,25 @@ void load_demo(const ready_info& info) {
       return;
     }
   client->flush(std::chrono::milliseconds{5000}, error);
-  auto p = info.prefix;
+  const std::pair<const char*, const char*> requests[] = {
+    {"rec.user.u1", R"({"k":5,"explain":true})"},
+    {"rec.user.u1", R"({"row":"continue_watching"})"},
+    {"rec.trending", R"({"k":5,"window":"7d"})"},
+    {"impressions.u1", R"({"windows":["1d","7d","30m"]})"},
+    {"admin.all.user", R"({"id":"u1"})"},
+    {"admin.all.title", R"({"id":"t0"})"},
+  };
+  auto call = program + " request --nats-url " + info.nats_url + " ";
   std::cout << "\nmarquee demo: loaded " << data.size()
             << " catalog entries, profiles and events.\n"
             << "NATS: " << info.nats_url << "   (Ctrl-C stops)\n\n"
-            << "Try, in another terminal (with build/marquee):\n"
-            << "  marquee request --nats-url " << info.nats_url << " " << p
-            << ".v1.rec.user.u1 '{\"k\":5,\"explain\":true}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " " << p
-            << ".v1.rec.user.u1 '{\"row\":\"continue_watching\"}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " " << p
-            << ".v1.rec.trending '{\"k\":5,\"window\":\"7d\"}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " " << p
-            << ".v1.impressions.u1 '{\"windows\":[\"1d\",\"7d\"]}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " " << p
-            << ".v1.admin.all.user '{\"id\":\"u1\"}'\n"
-            << "  marquee request --nats-url " << info.nats_url << " " << p
-            << ".v1.admin.all.title '{\"id\":\"t0\"}'\n"
-            << "  marquee request --nats-url " << info.nats_url
-            << " '$SRV.INFO.marquee'\n"
+            << "Try, in another terminal:\n";
+  for (const auto& [tail, body] : requests)
+    std::cout << "  " << call << base << tail << " '" << body << "'\n";
+  std::cout << "  " << call << "'$SRV.INFO.marquee'\n"
             << "Publish an event and ask again:\n"
-            << "  marquee publish --nats-url " << info.nats_url << " " << p
-            << ".v1.events.play.u1 '{\"title\":\"t5\"}'\n"
+            << "  " << program << " publish --nats-url " << info.nats_url << " "
+            << base << "events.play.u1 '{\"title\":\"t5\"}'\n"
             << std::endl;
 }
 
@@ -162,7 +159,12 @@ int main(int argc, char** argv) {
     }
     if (*demo)
       cfg.set("nats.url", "", error);
-    return run_service(cfg, *demo ? load_demo : nullptr);
+    std::string program = argv[0];
+    auto on_ready = [program](const ready_info& info) {
+      load_demo(info, program);
+    };
+    return run_service(
+      cfg, *demo ? std::function<void(const ready_info&)>{on_ready} : nullptr);
   }
   auto client = nats_client::connect(url, error);
   if (!client) {
