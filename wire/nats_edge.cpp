@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include <nats/nats.h>
+#include <spdlog/spdlog.h>
 
 #include <mutex>
 
@@ -326,7 +327,7 @@ struct nats_edge::impl {
     } else if (verb == "stats") {
       answer(ctx, stats_json());
     } else if (verb == "health") {
-      answer(ctx, "{\"status\":\"ok\",\"id\":\"" + cfg.instance_id + "\"}");
+      answer(ctx, health_json());
     } else if (verb == "actors") {
       answer(ctx, actors_json());
     } else if (verb == "user" || verb == "title") {
@@ -379,6 +380,39 @@ struct nats_edge::impl {
     publish(reply, body);
   }
 
+  /// "connected", "reconnecting", ... as nats.c names the state.
+  const char* connection_state() const {
+    switch (natsConnection_Status(nc)) {
+    case NATS_CONN_STATUS_CONNECTED:
+      return "connected";
+    case NATS_CONN_STATUS_RECONNECTING:
+      return "reconnecting";
+    case NATS_CONN_STATUS_DRAINING_SUBS:
+    case NATS_CONN_STATUS_DRAINING_PUBS:
+      return "draining";
+    case NATS_CONN_STATUS_CLOSED:
+      return "closed";
+    default:
+      return "connecting";
+    }
+  }
+
+  std::string nats_json() const {
+    return std::string{"{\"status\":\""} + connection_state() +
+           "\",\"disconnects\":" + std::to_string(counters.disconnects.load()) +
+           ",\"reconnects\":" + std::to_string(counters.reconnects.load()) +
+           "}";
+  }
+
+  /// "ok" while connected; "degraded" with the reason otherwise (the reply
+  /// itself then came through a reconnected link, or was queued).
+  std::string health_json() const {
+    bool ok = natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
+    return std::string{"{\"status\":\""} + (ok ? "ok" : "degraded") +
+           "\",\"id\":\"" + cfg.instance_id + "\",\"nats\":" + nats_json() +
+           "}";
+  }
+
   std::string actors_json() const {
     return "{\"user\":" + std::to_string(deps.dir->user_count()) +
            ",\"title\":" + std::to_string(deps.dir->title_count()) +
@@ -408,6 +442,7 @@ struct nats_edge::impl {
         dropped += d;
     }
     out += ",\"dropped\":" + std::to_string(dropped);
+    out += ",\"nats\":" + nats_json();
     out += ",\"actors\":" + actors_json();
     out += ",\"endpoints\":" + stats.endpoints_json(cfg.prefix) + "}";
     return out;
@@ -501,6 +536,19 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
   };
 }
 
+void on_disconnected(natsConnection*, void* closure) {
+  static_cast<edge_impl*>(closure)->counters.disconnects.fetch_add(1);
+  spdlog::warn("NATS connection lost; reconnecting (core NATS: events "
+               "published meanwhile are not seen)");
+}
+
+void on_reconnected(natsConnection* nc, void* closure) {
+  static_cast<edge_impl*>(closure)->counters.reconnects.fetch_add(1);
+  char url[256] = {0};
+  natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+  spdlog::info("NATS reconnected to {}", url);
+}
+
 void call_member_event(natsConnection*, natsSubscription* sub, natsMsg* msg,
                        void* closure) {
   msg_ptr guard{msg};
@@ -544,6 +592,8 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   // A daemon reconnects forever.
   natsOptions_SetMaxReconnect(opts, -1);
   natsOptions_SetReconnectWait(opts, 250);
+  natsOptions_SetDisconnectedCB(opts, on_disconnected, ptr.get());
+  natsOptions_SetReconnectedCB(opts, on_reconnected, ptr.get());
   auto st = natsConnection_Connect(&e.nc, opts);
   natsOptions_Destroy(opts);
   if (st != NATS_OK) {

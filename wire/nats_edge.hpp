@@ -66,6 +66,8 @@ struct edge_counters {
                                         // catalog, profile
   std::atomic<uint64_t> dlq[dlq_reason_count] = {};
   std::atomic<uint64_t> dlq_publish_failures{0};
+  std::atomic<uint64_t> disconnects{0};
+  std::atomic<uint64_t> reconnects{0};
 };
 
 class nats_edge {

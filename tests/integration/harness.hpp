@@ -138,6 +138,19 @@ public:
     REQUIRE(eventually(applied));
   }
 
+  /// Kills nats-server hard and starts a new one on the same port.
+  void restart_server() {
+    auto port = server_->port();
+    server_->kill_hard();
+    nats_server_options opts;
+    opts.port = port;
+    opts.store_dir = (dir_.path() / "nats").string();
+    std::string error;
+    server_ = nats_server_process::start(opts, error);
+    INFO(error);
+    REQUIRE(server_ != nullptr);
+  }
+
   nats_client& client() { return *client_; }
   nats_server_process& server() { return *server_; }
   const std::filesystem::path& dir() const { return dir_.path(); }

@@ -180,3 +180,22 @@ TEST_CASE("bad configuration fails at once with a one-line reason",
   CHECK(help.wait(std::chrono::milliseconds{10000}) == 0);
   CHECK(help.out().find("--nats-url") != std::string::npos);
 }
+
+TEST_CASE("the embedded nats-server dies with marquee, even on kill -9",
+          "[integration][process]") {
+  temp_dir dir;
+  auto port = free_port();
+  auto url = "nats://127.0.0.1:" + std::to_string(port);
+  child proc{{"serve", "--data-dir", (dir.path() / "data").string()},
+             {"MARQUEE_NATS_PORT=" + std::to_string(port)},
+             dir.path()};
+  REQUIRE(await_ready(url) != nullptr);
+  proc.signal(SIGKILL);
+  CHECK(proc.wait(std::chrono::milliseconds{5000}) == 128 + SIGKILL);
+  CHECK(harness::eventually(
+    [&] {
+      std::string error;
+      return nats_client::connect(url, error) == nullptr;
+    },
+    std::chrono::milliseconds{10000}));
+}

@@ -354,3 +354,34 @@ TEST_CASE("impression history with a default 'at' answers a user whose newest "
     h.ask_v1("impressions.u1", "{\"at\":" + std::to_string(ahead - 1) + "}");
   CHECK(explicit_past.error_code() == 400);
 }
+
+TEST_CASE("after nats-server restarts, marquee reconnects, says so, and serves "
+          "again",
+          "[integration][nats]") {
+  harness h;
+  h.publish("events.play.u1", "{\"title\":\"t1\"}");
+  h.await_events(1);
+  h.restart_server();
+  std::string body;
+  bool back = harness::eventually(
+    [&] {
+      std::string error;
+      auto msg = h.client().request("marquee.v1.admin.it1.health", "",
+                                    std::chrono::milliseconds{500}, error);
+      if (!msg)
+        return false;
+      body = msg->body;
+      return body.find("\"status\":\"ok\"") != std::string::npos &&
+             body.find("\"reconnects\":1") != std::string::npos;
+    },
+    std::chrono::milliseconds{20000});
+  INFO(body);
+  CHECK(back);
+  // State survived in memory; new events are applied again.
+  h.publish("events.play.u1", "{\"title\":\"t2\"}");
+  h.await_events(2);
+  auto r = h.ask_v1("admin.all.user", "{\"id\":\"u1\"}");
+  CHECK(r.json["recent_plays"].Size() == 2);
+  auto stats = h.ask_v1("admin.it1.stats");
+  CHECK(stats.json["nats"]["disconnects"].GetUint64() >= 1);
+}
