@@ -1,0 +1,192 @@
+#include "persistence/lmdb_store.hpp"
+#include "persistence/value_codec.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+
+using namespace marquee;
+
+namespace {
+
+/// A fresh temporary directory, removed at the end.
+class temp_dir {
+public:
+  temp_dir() {
+    std::string tmpl =
+      (std::filesystem::temp_directory_path() / "marquee-lmdb-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string str() const { return path_.string(); }
+
+private:
+  std::filesystem::path path_;
+};
+
+std::unique_ptr<lmdb_store> open_store(const std::string& dir,
+                                       size_t initial = size_t{1} << 20,
+                                       size_t max = size_t{1} << 30) {
+  std::error_code ec;
+  std::string detail;
+  auto store = lmdb_store::open({dir, initial, max}, ec, detail);
+  INFO(detail);
+  REQUIRE(store != nullptr);
+  return store;
+}
+
+std::string value_of(const lmdb_store& store, const std::string& key) {
+  std::string out;
+  REQUIRE_FALSE(store.get(key, out));
+  return out;
+}
+
+uint64_t sequence_of(const lmdb_store& store) {
+  uint64_t seq = 99;
+  REQUIRE_FALSE(store.checkpoint_sequence(seq));
+  return seq;
+}
+
+/// Runs `body` in a child process; returns its wait status.
+template <class F>
+int in_child(F body) {
+  auto pid = fork();
+  if (pid == 0) {
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+} // namespace
+
+TEST_CASE("a checkpoint stores its records and sequence, and they survive a "
+          "reopen",
+          "[persistence][lmdb]") {
+  temp_dir dir;
+  {
+    auto store = open_store(dir.str());
+    CHECK(sequence_of(*store) == 0);
+    std::string out;
+    CHECK(store->get("u/nobody", out) == persistence_errc::not_found);
+    REQUIRE_FALSE(store->write_checkpoint(
+      {{"u/b", "two"}, {"u/a", "one"}, {"t/x", "three"}}, 42));
+    CHECK(sequence_of(*store) == 42);
+    CHECK(value_of(*store, "u/a") == "one");
+    REQUIRE_FALSE(store->write_checkpoint({{"u/a", "one again"}}, 43));
+  }
+  auto store = open_store(dir.str());
+  CHECK(sequence_of(*store) == 43);
+  CHECK(value_of(*store, "u/a") == "one again");
+  CHECK(value_of(*store, "u/b") == "two");
+  CHECK(value_of(*store, "t/x") == "three");
+}
+
+TEST_CASE("a full map grows and the checkpoint is retried, up to the maximum",
+          "[persistence][lmdb]") {
+  temp_dir dir;
+  auto store = open_store(dir.str(), size_t{256} << 10, size_t{64} << 20);
+  auto initial = store->map_bytes();
+  std::vector<store_record> big;
+  for (int i = 0; i < 2000; ++i)
+    big.push_back({"u/" + std::to_string(i), std::string(2000, 'v')});
+  REQUIRE_FALSE(store->write_checkpoint(big, 7));
+  CHECK(store->map_bytes() > initial);
+  CHECK(sequence_of(*store) == 7);
+  CHECK(value_of(*store, "u/1999").size() == 2000);
+  SECTION("past the maximum the checkpoint fails and the last one stays") {
+    std::vector<store_record> huge;
+    for (int i = 0; i < 40; ++i)
+      huge.push_back({"t/" + std::to_string(i), std::string(2 << 20, 'h')});
+    CHECK(store->write_checkpoint(huge, 8) == persistence_errc::map_limit);
+    CHECK(sequence_of(*store) == 7);
+    std::string out;
+    CHECK(store->get("t/0", out) == persistence_errc::not_found);
+  }
+}
+
+TEST_CASE("a second opener of the same data directory fails at once, naming "
+          "the holder",
+          "[persistence][lmdb][lock]") {
+  temp_dir dir;
+  auto store = open_store(dir.str());
+  auto started = std::chrono::steady_clock::now();
+  std::error_code ec;
+  std::string detail;
+  auto second = lmdb_store::open({dir.str()}, ec, detail);
+  CHECK(second == nullptr);
+  CHECK(ec == persistence_errc::locked);
+  CHECK_THAT(detail, Catch::Contains("in use by another marquee process") &&
+                       Catch::Contains(std::to_string(getpid())));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{1});
+  // Another process is refused the same way.
+  auto status = in_child([&] {
+    std::error_code cec;
+    std::string cdetail;
+    auto other = lmdb_store::open({dir.str()}, cec, cdetail);
+    _exit(other == nullptr && cec == persistence_errc::locked ? 0 : 1);
+  });
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  SECTION("once the holder closes, the directory opens again") {
+    store.reset();
+    auto again = lmdb_store::open({dir.str()}, ec, detail);
+    CHECK(again != nullptr);
+  }
+}
+
+TEST_CASE("a process killed in the middle of a checkpoint commit leaves the "
+          "previous checkpoint whole",
+          "[persistence][lmdb][crash]") {
+  temp_dir dir;
+  {
+    auto store = open_store(dir.str());
+    REQUIRE_FALSE(store->write_checkpoint({{"u/a", "v1"}, {"u/b", "v1"}}, 1));
+  }
+  for (int sig : {SIGKILL, SIGTERM}) {
+    INFO("signal " << sig);
+    auto status = in_child([&] {
+      std::error_code ec;
+      std::string detail;
+      auto store = lmdb_store::open({dir.str()}, ec, detail);
+      if (!store)
+        _exit(3);
+      // The commit is held open here, and the process dies in it.
+      store->set_before_commit([sig] { kill(getpid(), sig); });
+      store->write_checkpoint({{"u/a", "v2"}, {"u/c", "v2"}}, 2);
+      _exit(4);
+    });
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == sig);
+    auto store = open_store(dir.str());
+    CHECK(sequence_of(*store) == 1);
+    CHECK(value_of(*store, "u/a") == "v1");
+    CHECK(value_of(*store, "u/b") == "v1");
+    std::string out;
+    CHECK(store->get("u/c", out) == persistence_errc::not_found);
+  }
+}
+
+TEST_CASE("a stored value whose bytes changed is detected by its checksum",
+          "[persistence][lmdb]") {
+  temp_dir dir;
+  auto store = open_store(dir.str());
+  auto value = frame_value(value_kind::user, 1, "the state of u/a");
+  REQUIRE_FALSE(store->write_checkpoint({{"u/a", value}}, 1));
+  auto damaged = value;
+  damaged.back() = static_cast<char>(damaged.back() ^ 0x20);
+  REQUIRE_FALSE(store->write_checkpoint({{"u/a", damaged}}, 2));
+  framed_value out;
+  CHECK(unframe_value(value_of(*store, "u/a"), value_kind::user, 1, out) ==
+        persistence_errc::bad_checksum);
+}
