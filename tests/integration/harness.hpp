@@ -6,6 +6,7 @@
 
 #include "bootstrap/nats_server.hpp"
 #include "bootstrap/service.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "wire/nats_client.hpp"
 
 #include <catch2/catch.hpp>
@@ -26,24 +27,6 @@ inline int64_t now_ms() {
            std::chrono::system_clock::now().time_since_epoch())
     .count();
 }
-
-/// A fresh temporary directory, removed at the end.
-class temp_dir {
-public:
-  temp_dir() {
-    auto base = std::filesystem::temp_directory_path();
-    std::string tmpl = (base / "marquee-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
 
 /// A reply, parsed.
 struct reply {

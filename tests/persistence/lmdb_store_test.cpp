@@ -1,5 +1,6 @@
 #include "persistence/lmdb_store.hpp"
 #include "persistence/value_codec.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,26 +12,9 @@
 #include <filesystem>
 
 using namespace marquee;
+using marquee::testing::temp_dir;
 
 namespace {
-
-/// A fresh temporary directory, removed at the end.
-class temp_dir {
-public:
-  temp_dir() {
-    std::string tmpl =
-      (std::filesystem::temp_directory_path() / "marquee-lmdb-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-
-private:
-  std::filesystem::path path_;
-};
 
 std::unique_ptr<lmdb_store> open_store(const std::string& dir,
                                        size_t initial = size_t{1} << 20,
