@@ -40,6 +40,15 @@ inline double decayed_add(double value, int64_t old_ref, int64_t new_ref,
 /// A decayed sum with its own reference time.
 class decayed_sum {
 public:
+  /// The sum with `raw_value()` `value` at reference `ref()` `ref`, as read
+  /// back from a snapshot; `ref` INT64_MIN is the empty sum.
+  static decayed_sum restore(double value, int64_t ref) {
+    decayed_sum s;
+    s.value_ = value;
+    s.ref_ = ref;
+    return s;
+  }
+
   /// Adds one event at `ts`.
   void add(int64_t ts, decay_rate r) {
     int64_t new_ref = ts > ref_ || empty() ? ts : ref_;

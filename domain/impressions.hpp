@@ -91,6 +91,8 @@ public:
                                   const impression_params& p) const;
 
 private:
+  friend struct snapshot_access; // domain/snapshot.cpp
+
   struct entry {
     title_key title;
     uint32_t count;

@@ -31,6 +31,8 @@ public:
   const title_trending& trending() const { return trending_; }
 
 private:
+  friend struct snapshot_access; // domain/snapshot.cpp
+
   std::optional<title_meta> meta_;
   title_trending trending_;
   uint64_t impressions_ = 0;

@@ -62,6 +62,8 @@ public:
   const play_counts* find(region_key region) const;
 
 private:
+  friend struct snapshot_access; // domain/snapshot.cpp
+
   play_counts global_;
   std::vector<std::pair<region_key, play_counts>> regions_; // sorted by region
 };

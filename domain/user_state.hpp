@@ -64,6 +64,8 @@ public:
   user_view view() const;
 
 private:
+  friend struct snapshot_access; // domain/snapshot.cpp
+
   std::vector<play_record> recent_;
   std::vector<title_key> watched_;
   std::vector<play_record> in_progress_;
