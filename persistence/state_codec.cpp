@@ -1,0 +1,218 @@
+#include "persistence/state_codec.hpp"
+
+#include "persistence/value_codec.hpp"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace marquee {
+
+template <class Archive>
+void serialize(Archive& ar, user_snapshot_data& s) {
+  ar(s.last_sequence, s.events_applied, s.windows, s.recent_titles, s.recent_ts,
+     s.recent_progress, s.watched, s.progress_titles, s.progress_ts,
+     s.progress_values, s.feedback_titles, s.feedback_ts, s.feedback_values,
+     s.has_max_age, s.max_age, s.has_region, s.region, s.has_play_region,
+     s.play_region, s.play_region_ts, s.impression_titles, s.impression_counts,
+     s.impression_last_ts, s.impression_emas, s.raw_ts, s.raw_titles,
+     s.newest_ts, s.covered_from);
+}
+
+template <class Archive>
+void serialize(Archive& ar, title_snapshot_data& s) {
+  ar(s.last_sequence, s.windows, s.has_meta, s.name, s.genres, s.min_age,
+     s.year, s.regions, s.available, s.impressions, s.thumbs_up, s.thumbs_down,
+     s.last_play_ts, s.last_impression_ts, s.plays, s.trending_regions,
+     s.trending_plays, s.decayed_values, s.decayed_refs);
+}
+
+namespace {
+
+/// Collects the keys a snapshot names in one key space, then numbers them
+/// by their ids' sorted order: the value's dictionary.
+class dictionary_builder {
+public:
+  explicit dictionary_builder(const interner& table) : table_(table) {
+    // nop
+  }
+
+  /// A key map that records every key and leaves it as it is.
+  key_map collector() {
+    return [this](uint32_t key) -> std::optional<uint32_t> {
+      seen_.insert(key);
+      return key;
+    };
+  }
+
+  /// Sorts the ids; afterwards `position` maps keys to dictionary slots.
+  void finish() {
+    for (auto key : seen_)
+      names_.emplace_back(table_.name(key));
+    std::sort(names_.begin(), names_.end());
+    for (auto key : seen_) {
+      auto name = table_.name(key);
+      auto i = std::lower_bound(names_.begin(), names_.end(), name);
+      slots_.emplace(key, static_cast<uint32_t>(i - names_.begin()));
+    }
+  }
+
+  key_map position() const {
+    return [this](uint32_t key) -> std::optional<uint32_t> {
+      auto i = slots_.find(key);
+      if (i == slots_.end())
+        return std::nullopt;
+      return i->second;
+    };
+  }
+
+  const std::vector<std::string>& names() const { return names_; }
+
+private:
+  const interner& table_;
+  std::unordered_set<uint32_t> seen_;
+  std::vector<std::string> names_;
+  std::unordered_map<uint32_t, uint32_t> slots_;
+};
+
+/// Interns a value's dictionary; nullopt if an entry is not a valid token.
+std::optional<std::vector<uint32_t>>
+intern_all(const std::vector<std::string>& names, interner& table,
+           bool ids_only) {
+  std::vector<uint32_t> keys;
+  keys.reserve(names.size());
+  for (const auto& name : names) {
+    bool ok = ids_only ? is_valid_id(name)
+                       : !name.empty() && name.size() <= max_id_length;
+    auto key = ok ? table.intern(name) : std::nullopt;
+    if (!key)
+      return std::nullopt;
+    keys.push_back(*key);
+  }
+  return keys;
+}
+
+key_map from_slots(const std::vector<uint32_t>& keys) {
+  return [&keys](uint32_t slot) -> std::optional<uint32_t> {
+    if (slot >= keys.size())
+      return std::nullopt;
+    return keys[slot];
+  };
+}
+
+template <class Fn>
+std::string write_payload(Fn fn) {
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar{os};
+    fn(ar);
+  }
+  return os.str();
+}
+
+/// Runs `fn` over the payload; false if cereal finds it malformed.
+template <class Fn>
+bool read_payload(std::string_view payload, Fn fn) {
+  try {
+    std::istringstream is{std::string{payload}};
+    cereal::PortableBinaryInputArchive ar{is};
+    fn(ar);
+    // Trailing bytes mean the payload is not what this version writes.
+    return is.peek() == std::char_traits<char>::eof();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+} // namespace
+
+std::string encode_user_value(const user_snapshot_data& s,
+                              const id_tables& ids) {
+  dictionary_builder titles{ids.titles};
+  dictionary_builder regions{ids.regions};
+  remap_keys(s, titles.collector(), regions.collector());
+  titles.finish();
+  regions.finish();
+  // Every key was collected just above, so the remap cannot fail.
+  auto local = remap_keys(s, titles.position(), regions.position());
+  auto payload = write_payload(
+    [&](auto& ar) { ar(titles.names(), regions.names(), *local); });
+  return frame_value(value_kind::user, user_value_version, payload);
+}
+
+std::error_code decode_user_value(std::string_view value, id_tables& ids,
+                                  user_snapshot_data& out) {
+  framed_value framed;
+  if (auto ec =
+        unframe_value(value, value_kind::user, user_value_version, framed))
+    return ec;
+  std::vector<std::string> title_names;
+  std::vector<std::string> region_names;
+  user_snapshot_data local;
+  if (!read_payload(framed.payload,
+                    [&](auto& ar) { ar(title_names, region_names, local); }))
+    return persistence_errc::undecodable;
+  auto title_keys = intern_all(title_names, ids.titles, true);
+  auto region_keys = intern_all(region_names, ids.regions, false);
+  if (!title_keys || !region_keys)
+    return persistence_errc::undecodable;
+  auto mapped =
+    remap_keys(local, from_slots(*title_keys), from_slots(*region_keys));
+  if (!mapped)
+    return persistence_errc::undecodable;
+  out = std::move(*mapped);
+  return {};
+}
+
+std::string encode_title_value(const title_snapshot_data& s,
+                               const id_tables& ids) {
+  dictionary_builder regions{ids.regions};
+  dictionary_builder genres{ids.genres};
+  remap_keys(s, regions.collector(), genres.collector());
+  regions.finish();
+  genres.finish();
+  auto local = remap_keys(s, regions.position(), genres.position());
+  auto payload = write_payload(
+    [&](auto& ar) { ar(regions.names(), genres.names(), *local); });
+  return frame_value(value_kind::title, title_value_version, payload);
+}
+
+std::error_code decode_title_value(std::string_view value, id_tables& ids,
+                                   title_snapshot_data& out) {
+  framed_value framed;
+  if (auto ec =
+        unframe_value(value, value_kind::title, title_value_version, framed))
+    return ec;
+  std::vector<std::string> region_names;
+  std::vector<std::string> genre_names;
+  title_snapshot_data local;
+  if (!read_payload(framed.payload,
+                    [&](auto& ar) { ar(region_names, genre_names, local); }))
+    return persistence_errc::undecodable;
+  auto region_keys = intern_all(region_names, ids.regions, false);
+  auto genre_keys = intern_all(genre_names, ids.genres, false);
+  if (!region_keys || !genre_keys)
+    return persistence_errc::undecodable;
+  auto mapped =
+    remap_keys(local, from_slots(*region_keys), from_slots(*genre_keys));
+  if (!mapped)
+    return persistence_errc::undecodable;
+  out = std::move(*mapped);
+  return {};
+}
+
+std::string user_store_key(std::string_view user_id) {
+  return "u/" + std::string{user_id};
+}
+
+std::string title_store_key(std::string_view title_id) {
+  return "t/" + std::string{title_id};
+}
+
+} // namespace marquee
