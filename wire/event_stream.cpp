@@ -1,0 +1,246 @@
+#include "wire/event_stream.hpp"
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <deque>
+
+namespace marquee {
+
+namespace {
+
+constexpr int64_t ns_per_ms = 1'000'000;
+
+std::string failure(const std::string& what, natsStatus st, jsErrCode jerr) {
+  auto out = what + ": " + natsStatus_GetText(st);
+  if (jerr != 0)
+    out += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
+  return out;
+}
+
+struct js_deleter {
+  void operator()(jsCtx* js) const { jsCtx_Destroy(js); }
+};
+using js_ptr = std::unique_ptr<jsCtx, js_deleter>;
+
+struct info_deleter {
+  void operator()(jsStreamInfo* si) const { jsStreamInfo_Destroy(si); }
+};
+using info_ptr = std::unique_ptr<jsStreamInfo, info_deleter>;
+
+js_ptr jetstream_of(natsConnection* nc, std::string& error) {
+  jsCtx* js = nullptr;
+  auto st = natsConnection_JetStream(&js, nc, nullptr);
+  if (st != NATS_OK) {
+    error = failure("JetStream is not available", st, jsErrCode{});
+    return nullptr;
+  }
+  return js_ptr{js};
+}
+
+} // namespace
+
+std::vector<std::string> stream_subjects(const std::string& prefix) {
+  auto base = prefix + ".v1.";
+  return {base + "events.>", base + "catalog.>", base + "profile.>"};
+}
+
+bool ensure_stream(natsConnection* nc, const stream_config& cfg,
+                   std::string& error) {
+  auto js = jetstream_of(nc, error);
+  if (!js)
+    return false;
+  auto subjects = stream_subjects(cfg.prefix);
+  std::vector<const char*> subject_ptrs;
+  for (const auto& s : subjects)
+    subject_ptrs.push_back(s.c_str());
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = cfg.name.c_str();
+  sc.Subjects = subject_ptrs.data();
+  sc.SubjectsLen = static_cast<int>(subject_ptrs.size());
+  sc.Storage = js_FileStorage;
+  sc.MaxAge = cfg.max_age_ms * ns_per_ms;
+  sc.MaxBytes = cfg.max_bytes;
+  sc.Duplicates = cfg.duplicate_window_ms * ns_per_ms;
+  jsStreamInfo* raw = nullptr;
+  jsErrCode jerr = jsErrCode{};
+  auto st = js_GetStreamInfo(&raw, js.get(), cfg.name.c_str(), nullptr, &jerr);
+  info_ptr existing{raw};
+  if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+    jerr = jsErrCode{};
+    st = js_AddStream(&raw, js.get(), &sc, nullptr, &jerr);
+    info_ptr created{raw};
+    if (st != NATS_OK) {
+      error = failure("cannot create stream " + cfg.name, st, jerr);
+      return false;
+    }
+    return true;
+  }
+  if (st != NATS_OK) {
+    error = failure("cannot read stream " + cfg.name, st, jerr);
+    return false;
+  }
+  // The same subjects, in any order, or the stream belongs to someone else.
+  const auto& have = existing->Config;
+  bool same = have->SubjectsLen == static_cast<int>(subjects.size());
+  for (int i = 0; same && i < have->SubjectsLen; ++i)
+    same = std::find(subjects.begin(), subjects.end(),
+                     std::string{have->Subjects[i]}) != subjects.end();
+  if (!same) {
+    error = "stream " + cfg.name +
+            " exists with other subjects; choose another stream name";
+    return false;
+  }
+  jerr = jsErrCode{};
+  st = js_UpdateStream(&raw, js.get(), &sc, nullptr, &jerr);
+  info_ptr updated{raw};
+  if (st != NATS_OK) {
+    error = failure("cannot update stream " + cfg.name, st, jerr);
+    return false;
+  }
+  return true;
+}
+
+struct stream_reader::impl {
+  js_ptr js;
+  natsSubscription* sub = nullptr;
+  std::string stream;
+  std::string durable;
+  uint64_t delivered = 0;
+  /// Ack subjects of messages handed out and not yet acknowledged.
+  std::deque<std::pair<uint64_t, std::string>> unacked;
+  natsConnection* nc = nullptr;
+
+  ~impl() {
+    if (sub != nullptr)
+      natsSubscription_Destroy(sub);
+  }
+};
+
+std::unique_ptr<stream_reader> stream_reader::open(natsConnection* nc,
+                                                   const stream_config& cfg,
+                                                   const reader_options& opts,
+                                                   std::string& error) {
+  auto ptr = std::make_unique<impl>();
+  ptr->nc = nc;
+  ptr->stream = cfg.name;
+  ptr->durable = opts.durable;
+  ptr->delivered = opts.start_sequence > 0 ? opts.start_sequence - 1 : 0;
+  ptr->js = jetstream_of(nc, error);
+  if (!ptr->js)
+    return nullptr;
+  // A consumer left from an earlier run points elsewhere: start afresh.
+  jsErrCode jerr = jsErrCode{};
+  auto st = js_DeleteConsumer(ptr->js.get(), cfg.name.c_str(),
+                              opts.durable.c_str(), nullptr, &jerr);
+  if (st != NATS_OK && st != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
+    error = failure("cannot reset consumer " + opts.durable, st, jerr);
+    return nullptr;
+  }
+  jsConsumerConfig cc;
+  jsConsumerConfig_Init(&cc);
+  cc.Durable = opts.durable.c_str();
+  cc.AckPolicy = js_AckAll;
+  cc.AckWait = opts.ack_wait.count() * ns_per_ms;
+  cc.MaxAckPending = opts.max_ack_pending;
+  if (opts.start_sequence > 1) {
+    cc.DeliverPolicy = js_DeliverByStartSequence;
+    cc.OptStartSeq = opts.start_sequence;
+  } else {
+    cc.DeliverPolicy = js_DeliverAll;
+  }
+  jsConsumerInfo* ci = nullptr;
+  jerr = jsErrCode{};
+  st =
+    js_AddConsumer(&ci, ptr->js.get(), cfg.name.c_str(), &cc, nullptr, &jerr);
+  if (ci != nullptr)
+    jsConsumerInfo_Destroy(ci);
+  if (st != NATS_OK) {
+    error = failure("cannot create consumer " + opts.durable, st, jerr);
+    return nullptr;
+  }
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = cfg.name.c_str();
+  so.Consumer = opts.durable.c_str();
+  so.ManualAck = true;
+  jerr = jsErrCode{};
+  st = js_PullSubscribe(&ptr->sub, ptr->js.get(), nullptr, opts.durable.c_str(),
+                        nullptr, &so, &jerr);
+  if (st != NATS_OK) {
+    error = failure("cannot subscribe to consumer " + opts.durable, st, jerr);
+    return nullptr;
+  }
+  return std::unique_ptr<stream_reader>{new stream_reader(std::move(ptr))};
+}
+
+stream_reader::stream_reader(std::unique_ptr<impl> ptr)
+  : impl_(std::move(ptr)) {
+  // nop
+}
+
+stream_reader::~stream_reader() = default;
+
+std::vector<stream_message>
+stream_reader::fetch(int n, std::chrono::milliseconds timeout,
+                     std::string& error) {
+  std::vector<stream_message> out;
+  natsMsgList list{nullptr, 0};
+  jsErrCode jerr = jsErrCode{};
+  auto st =
+    natsSubscription_Fetch(&list, impl_->sub, n, timeout.count(), &jerr);
+  if (st == NATS_TIMEOUT)
+    return out;
+  if (st != NATS_OK) {
+    error = failure("cannot fetch from " + impl_->stream, st, jerr);
+    return out;
+  }
+  out.reserve(static_cast<size_t>(list.Count));
+  for (int i = 0; i < list.Count; ++i) {
+    natsMsg* msg = list.Msgs[i];
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+      continue;
+    auto seq = meta->Sequence.Stream;
+    auto pending = meta->NumPending;
+    jsMsgMetaData_Destroy(meta);
+    // A redelivery of something handed out already: not again.
+    if (seq <= impl_->delivered)
+      continue;
+    impl_->delivered = seq;
+    if (auto reply = natsMsg_GetReply(msg))
+      impl_->unacked.emplace_back(seq, reply);
+    out.push_back(stream_message{
+      seq, pending, natsMsg_GetSubject(msg),
+      std::string{natsMsg_GetData(msg),
+                  static_cast<size_t>(natsMsg_GetDataLength(msg))}});
+  }
+  natsMsgList_Destroy(&list);
+  return out;
+}
+
+bool stream_reader::ack_through(uint64_t sequence, std::string& error) {
+  // AckAll: acknowledging the newest covered message covers all before it.
+  auto& q = impl_->unacked;
+  std::string subject;
+  while (!q.empty() && q.front().first <= sequence) {
+    subject = std::move(q.front().second);
+    q.pop_front();
+  }
+  if (subject.empty())
+    return true;
+  auto st = natsConnection_PublishString(impl_->nc, subject.c_str(), "+ACK");
+  if (st != NATS_OK) {
+    error = failure("cannot acknowledge through " + std::to_string(sequence),
+                    st, jsErrCode{});
+    return false;
+  }
+  return true;
+}
+
+uint64_t stream_reader::delivered_through() const {
+  return impl_->delivered;
+}
+
+} // namespace marquee

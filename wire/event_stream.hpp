@@ -1,0 +1,104 @@
+#pragma once
+
+/// The durable event stream (JetStream): the source of truth of issue 3.
+///
+/// `ensure_stream` creates the stream of a prefix's event, catalog and
+/// profile subjects, or checks an existing one and brings its limits up to
+/// date. `stream_reader` reads it through a durable pull consumer that
+/// starts at a given sequence (the last checkpoint's + 1), hands out each
+/// message with its stream sequence, filters redeliveries, and acknowledges
+/// everything up to a sequence at once (AckAll) when a checkpoint covers
+/// it.
+///
+/// Thread rules: a reader is owned by one thread (the ingest thread); the
+/// connection may be shared. Errors are values: false or nullopt and a
+/// one-line reason.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+typedef struct __natsConnection natsConnection;
+typedef struct __natsMsg natsMsg;
+
+namespace marquee {
+
+struct stream_config {
+  /// The stream's name (default "MARQUEE"): letters, digits, '-' and '_'.
+  std::string name = "MARQUEE";
+  /// Subject prefix P: the stream holds P.v1.events.>, P.v1.catalog.>,
+  /// P.v1.profile.>.
+  std::string prefix = "marquee";
+  /// Events older than this are dropped (0: kept forever; default 30 days).
+  int64_t max_age_ms = int64_t{30} * 24 * 3600 * 1000;
+  /// The stream never holds more than this (-1: no limit).
+  int64_t max_bytes = -1;
+  /// Window in which a repeated `Nats-Msg-Id` is stored once (default 2 min).
+  int64_t duplicate_window_ms = 2 * 60 * 1000;
+};
+
+/// The subjects of the stream of `prefix`.
+std::vector<std::string> stream_subjects(const std::string& prefix);
+
+/// Creates the stream, or updates an existing one's limits. An existing
+/// stream of that name with other subjects is an error, never changed.
+bool ensure_stream(natsConnection* nc, const stream_config& cfg,
+                   std::string& error);
+
+/// One message of the stream.
+struct stream_message {
+  uint64_t sequence = 0;
+  /// Messages of the stream after this one when it was delivered.
+  uint64_t pending = 0;
+  std::string subject;
+  std::string data;
+};
+
+struct reader_options {
+  /// The durable consumer's name (no '.'); re-created at every open.
+  std::string durable = "marquee";
+  /// First stream sequence to deliver (1: from the beginning).
+  uint64_t start_sequence = 1;
+  /// Messages delivered but not yet acknowledged, at most (bounds the work
+  /// in flight between checkpoints).
+  int64_t max_ack_pending = 100'000;
+  /// How long the server waits for an ack before it redelivers.
+  std::chrono::milliseconds ack_wait{std::chrono::minutes{5}};
+};
+
+class stream_reader {
+public:
+  /// Creates the consumer at `opts.start_sequence` (replacing one of the
+  /// same name) and subscribes to it.
+  static std::unique_ptr<stream_reader> open(natsConnection* nc,
+                                             const stream_config& cfg,
+                                             const reader_options& opts,
+                                             std::string& error);
+  ~stream_reader();
+
+  stream_reader(const stream_reader&) = delete;
+  stream_reader& operator=(const stream_reader&) = delete;
+
+  /// Up to `n` new messages, in stream order, waiting at most `timeout` for
+  /// the first; redeliveries of messages handed out before are left out.
+  /// An empty result with an empty `error` means nothing new arrived.
+  std::vector<stream_message> fetch(int n, std::chrono::milliseconds timeout,
+                                    std::string& error);
+
+  /// Acknowledges every message up to and including `sequence`.
+  bool ack_through(uint64_t sequence, std::string& error);
+
+  /// The highest sequence handed out so far (start - 1 before the first).
+  uint64_t delivered_through() const;
+
+  struct impl;
+
+private:
+  explicit stream_reader(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace marquee
