@@ -37,18 +37,24 @@ event_batcher::event_batcher(std::shared_ptr<directory> dir, size_t max_events)
 
 template <class Handle, class Lookup>
 void event_batcher::add_to(group<Handle>& g, uint32_t key,
-                           const member_event& ev, Lookup lookup) {
+                           const member_event& ev, uint64_t sequence,
+                           Lookup lookup) {
   auto [i, added] = g.index.emplace(key, g.batches.size());
   if (added)
     g.batches.push_back(pending<Handle>{lookup(key), {}});
-  g.batches[i->second].batch.events.push_back(ev);
+  auto& batch = g.batches[i->second].batch;
+  batch.events.push_back(ev);
+  if (sequence != 0)
+    batch.sequences.push_back(sequence);
 }
 
-bool event_batcher::add(const member_event& ev) {
+bool event_batcher::add(const member_event& ev, uint64_t sequence) {
   auto user = std::visit([](const auto& x) { return x.user; }, ev);
   auto title = std::visit([](const auto& x) { return x.title; }, ev);
-  add_to(users_, user, ev, [this](user_key k) { return dir_->user(k); });
-  add_to(titles_, title, ev, [this](title_key k) { return dir_->title(k); });
+  add_to(users_, user, ev, sequence,
+         [this](user_key k) { return dir_->user(k); });
+  add_to(titles_, title, ev, sequence,
+         [this](title_key k) { return dir_->title(k); });
   return ++size_ >= max_events_;
 }
 

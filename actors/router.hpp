@@ -48,9 +48,9 @@ class event_batcher {
 public:
   event_batcher(std::shared_ptr<directory> dir, size_t max_events);
 
-  /// Adds an event; returns true when the batch is full and must be
-  /// flushed.
-  bool add(const member_event& ev);
+  /// Adds an event with its stream sequence (0 in core mode); returns true
+  /// when the batch is full and must be flushed.
+  bool add(const member_event& ev, uint64_t sequence = 0);
 
   /// Events added since the last flush.
   size_t size() const { return size_; }
@@ -73,7 +73,7 @@ private:
 
   template <class Handle, class Lookup>
   static void add_to(group<Handle>& g, uint32_t key, const member_event& ev,
-                     Lookup lookup);
+                     uint64_t sequence, Lookup lookup);
 
   template <class Handle>
   static void send_all(group<Handle>& g);

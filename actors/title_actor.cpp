@@ -1,5 +1,7 @@
 #include "actors/title_actor.hpp"
 
+#include "actors/apply_batch.hpp"
+
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -16,6 +18,8 @@ struct title_actor_state {
   std::shared_ptr<const service_params> params;
   trending_actor trending;
   title_state state;
+  /// Stream sequence of the last event applied (0: none, or core mode).
+  uint64_t applied_through = 0;
   /// Regions whose counts changed since the last trending update.
   std::vector<region_key> touched;
   bool played = false;
@@ -73,8 +77,8 @@ title_actor_impl(title_pointer self, title_key title,
     [self](const impression_event& ev) { self->state.apply(ev); },
     [self](const feedback_event& ev) { self->state.apply(ev); },
     [self](const event_batch& batch) {
-      for (const auto& ev : batch.events)
-        std::visit([self](const auto& x) { self->state.apply(x); }, ev);
+      apply_batch(batch, self->state.applied_through,
+                  [self](const auto& x) { self->state.apply(x); });
       tell_trending(self);
     },
     [self](const catalog_event& ev) {
@@ -94,6 +98,7 @@ title_actor_impl(title_pointer self, title_key title,
       d.last_impression_ts = st.last_impression_ts();
       d.thumbs_up = st.thumbs_up();
       d.thumbs_down = st.thumbs_down();
+      d.applied_through = self->state.applied_through;
       auto score_at = std::max(at, st.last_play_ts());
       d.trending.push_back(
         scores_of(all_regions, st.trending().global(), score_at, tp));

@@ -1,5 +1,7 @@
 #include "actors/user_actor.hpp"
 
+#include "actors/apply_batch.hpp"
+
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -17,6 +19,8 @@ struct user_actor_state {
   user_key user = 0;
   std::shared_ptr<const service_params> params;
   user_state state;
+  /// Stream sequence of the last event applied (0: none, or core mode).
+  uint64_t applied_through = 0;
   static inline const char* name = "user";
 
   void apply(const play_event& ev) {
@@ -47,8 +51,8 @@ user_actor_impl(user_pointer self, user_key user,
     [self](const impression_event& ev) { self->state.apply(ev); },
     [self](const feedback_event& ev) { self->state.apply(ev); },
     [self](const event_batch& batch) {
-      for (const auto& ev : batch.events)
-        std::visit([self](const auto& x) { self->state.apply(x); }, ev);
+      apply_batch(batch, self->state.applied_through,
+                  [self](const auto& x) { self->state.apply(x); });
     },
     [self](const profile_event& ev) {
       self->state.state.apply_profile(ev.profile);
@@ -83,6 +87,7 @@ user_actor_impl(user_pointer self, user_key user,
       d.raw_impressions = imp.raw_count();
       d.newest_impression = imp.title_count() > 0 ? imp.newest_ts() : 0;
       d.events = st.events_applied();
+      d.applied_through = self->state.applied_through;
       d.at = top_at;
       return d;
     },

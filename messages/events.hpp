@@ -58,6 +58,10 @@ using member_event = std::variant<play_event, impression_event, feedback_event>;
 /// sends one batch per actor per flush instead of one message per event.
 struct event_batch {
   std::vector<member_event> events;
+  /// The stream sequence of each event (durable mode), or empty (core
+  /// mode). An actor skips events at or below the last sequence it applied,
+  /// so a replay never applies an event twice.
+  std::vector<uint64_t> sequences;
 };
 
 /// The counts of one title in one region (`all_regions`: global), sent by

@@ -150,6 +150,7 @@ struct user_dump {
   size_t raw_impressions = 0;
   int64_t newest_impression = 0;
   uint64_t events = 0;
+  uint64_t applied_through = 0; // stream sequence, 0 in core mode
   int64_t at = 0;
 };
 
@@ -171,6 +172,7 @@ struct title_dump {
   uint64_t thumbs_up = 0;
   uint64_t thumbs_down = 0;
   std::vector<region_scores> trending; // all regions first
+  uint64_t applied_through = 0;        // stream sequence, 0 in core mode
   int64_t at = 0;
 };
 

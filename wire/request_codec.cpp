@@ -541,6 +541,8 @@ std::string encode_user_dump(std::string_view user, const user_dump& d,
   w.Int64(d.at);
   key(w, "events");
   w.Uint64(d.events);
+  key(w, "applied_through");
+  w.Uint64(d.applied_through);
   key(w, "profile");
   w.StartObject();
   key(w, "max_age");
@@ -643,6 +645,8 @@ std::string encode_title_dump(std::string_view title, const title_dump& d,
   w.Uint64(d.thumbs_up);
   key(w, "thumbs_down");
   w.Uint64(d.thumbs_down);
+  key(w, "applied_through");
+  w.Uint64(d.applied_through);
   key(w, "trending");
   w.StartArray();
   for (const auto& rs : d.trending) {

@@ -123,3 +123,36 @@ TEST_CASE_METHOD(service_fixture,
     small.flush();
   }
 }
+
+TEST_CASE_METHOD(service_fixture,
+                 "events at or below the last applied stream sequence are "
+                 "skipped, so a replay applies nothing twice",
+                 "[actor][router][sequence]") {
+  event_batcher batcher{dir, 100};
+  batcher.add(play_event{alice, metropolis, base_ts, 1.0, all_regions}, 1);
+  batcher.add(impression_event{alice, metropolis, base_ts + 1, 0}, 2);
+  batcher.flush();
+  run();
+  // The same two events again (a replay), then a new one.
+  batcher.add(play_event{alice, metropolis, base_ts, 1.0, all_regions}, 1);
+  batcher.add(impression_event{alice, metropolis, base_ts + 1, 0}, 2);
+  batcher.add(feedback_event{alice, metropolis, base_ts + 2, 1}, 3);
+  batcher.flush();
+  run();
+  auto u = ask<user_dump>(dir->user(alice), dump_atom_v, base_ts + 2);
+  CHECK(u.events == 3);
+  CHECK(u.applied_through == 3);
+  REQUIRE(u.recent.size() == 1);
+  auto t = ask<title_dump>(dir->title(metropolis), dump_atom_v, base_ts);
+  CHECK(t.plays == 1);
+  CHECK(t.impressions == 1);
+  CHECK(t.thumbs_up == 1);
+  CHECK(t.applied_through == 3);
+  SECTION("events without sequences (core mode) are always applied") {
+    batcher.add(play_event{alice, metropolis, base_ts + 5, 1.0, all_regions});
+    batcher.flush();
+    run();
+    auto again = ask<title_dump>(dir->title(metropolis), dump_atom_v, base_ts);
+    CHECK(again.plays == 2);
+  }
+}
