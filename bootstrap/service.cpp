@@ -4,6 +4,7 @@
 #include "actors/recommender_actor.hpp"
 #include "actors/trending_actor.hpp"
 #include "bootstrap/nats_server.hpp"
+#include "domain/window.hpp"
 #include "wire/nats_edge.hpp"
 
 #include <caf/actor_system.hpp>
@@ -86,39 +87,98 @@ void block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
+namespace {
+
+/// What `service::start` reads from the configuration, checked.
+struct settings {
+  service_params params;
+  decode_limits limits;
+  size_t threads = 1;
+  int pending_msgs = 0;
+  int port = 0;
+  size_t max_batch = 0;
+  bool durable = false;
+  stream_config stream;
+  std::string prefix;
+  std::string instance_id;
+};
+
+bool valid_stream_name(const std::string& name) {
+  return !name.empty() &&
+         name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+           std::string::npos;
+}
+
+std::optional<settings> read_settings(const config& cfg, std::string& error) {
+  settings out;
   auto params = cfg.to_params(error);
-  auto limits = params ? cfg.to_limits(error) : std::nullopt;
-  auto threads =
-    limits ? cfg.get_int("service.threads", 0, 256, error) : std::nullopt;
-  auto pending = threads
-                   ? cfg.get_int("nats.pending_msgs", 1000, 1 << 30, error)
-                   : std::nullopt;
-  auto port =
-    pending ? cfg.get_int("nats.port", 0, 65535, error) : std::nullopt;
-  auto max_batch =
-    port ? cfg.get_int("nats.max_batch", 1, 1 << 20, error) : std::nullopt;
-  if (!max_batch)
-    return nullptr;
-  auto level = spdlog::level::from_str(cfg.get("service.log_level"));
-  spdlog::set_level(level);
-  auto prefix = cfg.get("service.prefix");
-  if (!is_valid_id(prefix) || prefix.find(':') != std::string::npos) {
+  if (!params)
+    return std::nullopt;
+  out.params = *params;
+  auto limits = cfg.to_limits(error);
+  if (!limits)
+    return std::nullopt;
+  out.limits = *limits;
+  auto threads = cfg.get_int("service.threads", 0, 256, error);
+  auto pending = cfg.get_int("nats.pending_msgs", 1000, 1 << 30, error);
+  auto port = cfg.get_int("nats.port", 0, 65535, error);
+  auto max_batch = cfg.get_int("nats.max_batch", 1, 1 << 20, error);
+  if (!threads || !pending || !port || !max_batch)
+    return std::nullopt;
+  out.threads = *threads > 0
+                  ? static_cast<size_t>(*threads)
+                  : std::max(1u, std::thread::hardware_concurrency());
+  out.pending_msgs = static_cast<int>(*pending);
+  out.port = static_cast<int>(*port);
+  out.max_batch = static_cast<size_t>(*max_batch);
+  auto mode = cfg.get("ingest.mode");
+  if (mode != "core" && mode != "durable") {
+    error = "'ingest.mode' must be core or durable, not '" + mode + "'";
+    return std::nullopt;
+  }
+  out.durable = mode == "durable";
+  auto max_age = parse_window(cfg.get("stream.max_age"));
+  auto dup_window = parse_window(cfg.get("stream.duplicate_window"));
+  if (!max_age || !dup_window) {
+    error = "'stream.max_age' and 'stream.duplicate_window' must be windows "
+            "such as 2m or 30d";
+    return std::nullopt;
+  }
+  out.stream.name = cfg.get("stream.name");
+  if (!valid_stream_name(out.stream.name)) {
+    error = "'stream.name' must be letters, digits, '_' or '-', not '" +
+            out.stream.name + "'";
+    return std::nullopt;
+  }
+  out.stream.max_age_ms = *max_age;
+  out.stream.duplicate_window_ms = *dup_window;
+  out.prefix = cfg.get("service.prefix");
+  if (!is_valid_id(out.prefix) || out.prefix.find(':') != std::string::npos) {
     error = "'service.prefix' must be one subject token of [A-Za-z0-9_-], "
             "not '" +
-            prefix + "'";
-    return nullptr;
+            out.prefix + "'";
+    return std::nullopt;
   }
-  auto instance_id = cfg.get("service.instance_id");
-  if (instance_id.empty())
-    instance_id = random_id();
-  if (!is_valid_id(instance_id) || instance_id == "all") {
+  out.stream.prefix = out.prefix;
+  out.instance_id = cfg.get("service.instance_id");
+  if (out.instance_id.empty())
+    out.instance_id = random_id();
+  if (!is_valid_id(out.instance_id) || out.instance_id == "all") {
     error = "'service.instance_id' must be a valid id other than 'all'";
-    return nullptr;
+    return std::nullopt;
   }
-  auto n_threads = *threads > 0
-                     ? static_cast<size_t>(*threads)
-                     : std::max(1u, std::thread::hardware_concurrency());
+  return out;
+}
+
+} // namespace
+
+std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
+  auto set = read_settings(cfg, error);
+  if (!set)
+    return nullptr;
+  spdlog::set_level(spdlog::level::from_str(cfg.get("service.log_level")));
+  auto n_threads = set->threads;
   auto ptr = std::make_unique<impl>();
   auto& s = *ptr;
 
@@ -135,7 +195,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     }
     nats_server_options opts;
     opts.executable = cfg.get("nats.server");
-    opts.port = static_cast<int>(*port);
+    opts.port = set->port;
     opts.store_dir = (data_dir / "nats").string();
     opts.log_file = (data_dir / "nats-server.log").string();
     s.server = nats_server_process::start(opts, error);
@@ -156,7 +216,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   s.sys = std::make_unique<caf::actor_system>(*s.sys_cfg);
 
   // Phase 3: actors.
-  auto shared_params = std::make_shared<const service_params>(*params);
+  auto shared_params = std::make_shared<const service_params>(set->params);
   auto ids = std::make_shared<id_tables>();
   s.trending = spawn_trending_actor(*s.sys, shared_params);
   s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending);
@@ -167,13 +227,15 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   // Phase 4: the NATS edge.
   edge_config ecfg;
   ecfg.url = url;
-  ecfg.prefix = prefix;
-  ecfg.instance_id = instance_id;
+  ecfg.prefix = set->prefix;
+  ecfg.instance_id = set->instance_id;
   ecfg.version = version;
-  ecfg.limits = *limits;
-  ecfg.pending_msgs = static_cast<int>(*pending);
+  ecfg.limits = set->limits;
+  ecfg.pending_msgs = set->pending_msgs;
   ecfg.gateways = n_threads;
-  ecfg.max_batch = static_cast<size_t>(*max_batch);
+  ecfg.max_batch = set->max_batch;
+  ecfg.durable = set->durable;
+  ecfg.stream = set->stream;
   edge_deps deps{ids,        shared_params,  s.dir,
                  s.trending, s.recommenders, wall_ms};
   s.edge = nats_edge::start(*s.sys, ecfg, deps, error);
@@ -181,9 +243,11 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     s.stop();
     return nullptr;
   }
-  s.info = ready_info{url, prefix, instance_id};
-  spdlog::info("marquee {} ready: instance {}, prefix {}, {} threads", version,
-               instance_id, prefix, n_threads);
+  s.info = ready_info{url, set->prefix, set->instance_id};
+  spdlog::info(
+    "marquee {} ready: instance {}, prefix {}, {} threads, {} ingest", version,
+    set->instance_id, set->prefix, n_threads,
+    set->durable ? "durable" : "core");
   return std::unique_ptr<service>{new service(std::move(ptr))};
 }
 

@@ -204,6 +204,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
       continue;
     auto seq = meta->Sequence.Stream;
     auto pending = meta->NumPending;
+    auto stored_ms = meta->Timestamp / ns_per_ms;
     jsMsgMetaData_Destroy(meta);
     // A redelivery of something handed out already: not again.
     if (seq <= impl_->delivered)
@@ -212,7 +213,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
     if (auto reply = natsMsg_GetReply(msg))
       impl_->unacked.emplace_back(seq, reply);
     out.push_back(stream_message{
-      seq, pending, natsMsg_GetSubject(msg),
+      seq, pending, stored_ms, natsMsg_GetSubject(msg),
       std::string{natsMsg_GetData(msg),
                   static_cast<size_t>(natsMsg_GetDataLength(msg))}});
   }

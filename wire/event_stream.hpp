@@ -53,6 +53,9 @@ struct stream_message {
   uint64_t sequence = 0;
   /// Messages of the stream after this one when it was delivered.
   uint64_t pending = 0;
+  /// When the server stored it, in ms since the epoch: the same at every
+  /// replay, so it stands in for a missing `ts`.
+  int64_t stored_ms = 0;
   std::string subject;
   std::string data;
 };

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <thread>
 
 namespace marquee {
 
@@ -72,6 +73,90 @@ struct nats_edge::impl {
   service_stats stats;
   std::string prefix_v1; // "P.v1."
   std::atomic<bool> drained{false};
+  // Durable mode: the stream reader and the thread that owns it.
+  std::unique_ptr<stream_reader> reader;
+  std::thread ingest;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> caught_up{true};
+  std::atomic<uint64_t> position{0};
+  std::atomic<uint64_t> behind{0};
+
+  /// Reads the stream until stopped: decode, dead-letter or batch, flush,
+  /// acknowledge. Acks only bound the work in flight: recovery starts from
+  /// the stream position marquee itself recorded, never from the
+  /// consumer's ack floor.
+  void run_ingest() {
+    std::string error;
+    bool warned = false;
+    while (!stopping.load()) {
+      error.clear();
+      auto msgs = reader->fetch(static_cast<int>(cfg.max_batch),
+                                std::chrono::milliseconds{250}, error);
+      if (!error.empty()) {
+        if (!warned)
+          spdlog::warn("reading the event stream: {}", error);
+        warned = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+        continue;
+      }
+      warned = false;
+      if (msgs.empty()) {
+        caught_up.store(true); // nothing more to read for now
+        behind.store(0);
+        continue;
+      }
+      for (const auto& m : msgs)
+        ingest_one(m);
+      batcher.flush();
+      const auto& last = msgs.back();
+      position.store(last.sequence);
+      behind.store(last.pending);
+      if (last.pending == 0)
+        caught_up.store(true);
+      if (!reader->ack_through(last.sequence, error))
+        spdlog::warn("acknowledging the event stream: {}", error);
+    }
+  }
+
+  void ingest_one(const stream_message& m) {
+    std::string_view subject{m.subject};
+    if (subject.size() <= prefix_v1.size())
+      return;
+    // The time the stream stored the event stands in for a missing `ts`
+    // and bounds how far ahead `ts` may be: a replay decodes alike.
+    auto ev = decode_event(subject.substr(prefix_v1.size()), m.data,
+                           m.stored_ms, cfg.limits, *deps.ids);
+    if (auto rej = std::get_if<rejection>(&ev))
+      return dead_letter(m.subject.c_str(), m.data, *rej);
+    counters.events[ev.index()].fetch_add(1, std::memory_order_relaxed);
+    std::visit(
+      [this, &m](const auto& x) {
+        using type = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<type, play_event> ||
+                      std::is_same_v<type, impression_event> ||
+                      std::is_same_v<type, feedback_event>) {
+          if (batcher.add(x, m.sequence))
+            batcher.flush();
+        } else if constexpr (!std::is_same_v<type, rejection>) {
+          // Catalog and profile replace state; the batch before them goes
+          // first so that every actor sees stream order.
+          batcher.flush();
+          router.route(x);
+        }
+      },
+      ev);
+  }
+
+  /// Answers 503 while the stream is replayed; true if it did.
+  bool refuse_while_replaying(const reply_ctx& ctx) {
+    if (caught_up.load())
+      return false;
+    answer_error(ctx, 503,
+                 "replaying the event stream: at sequence " +
+                   std::to_string(position.load()) + ", " +
+                   std::to_string(behind.load()) + " events behind");
+    return true;
+  }
 
   impl(edge_config c, edge_deps d)
     : cfg(std::move(c)), deps(std::move(d)), router(deps.dir, deps.trending),
@@ -123,10 +208,15 @@ struct nats_edge::impl {
   }
 
   void dead_letter(natsMsg* msg, const rejection& rej) {
+    dead_letter(natsMsg_GetSubject(msg), data_of(msg), rej);
+  }
+
+  /// Republishes a rejected event, body unchanged, on `P.v1.dlq.<reason>`.
+  void dead_letter(const char* original_subject, std::string_view body,
+                   const rejection& rej) {
     counters.dlq[static_cast<size_t>(rej.reason)].fetch_add(
       1, std::memory_order_relaxed);
     auto subject = prefix_v1 + "dlq." + to_string(rej.reason);
-    auto body = data_of(msg);
     natsMsg* raw = nullptr;
     if (natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(),
                        static_cast<int>(body.size())) != NATS_OK) {
@@ -134,7 +224,7 @@ struct nats_edge::impl {
       return;
     }
     msg_ptr m{raw};
-    natsMsgHeader_Set(raw, "Marquee-Subject", natsMsg_GetSubject(msg));
+    natsMsgHeader_Set(raw, "Marquee-Subject", original_subject);
     natsMsgHeader_Set(raw, "Marquee-Error", rej.message.c_str());
     if (natsConnection_PublishMsg(nc, raw) != NATS_OK)
       counters.dlq_publish_failures.fetch_add(1);
@@ -217,7 +307,7 @@ struct nats_edge::impl {
   std::optional<reply_ctx> begin_user_request(natsMsg* msg, size_t head_len,
                                               endpoint_id ep, user_key& user) {
     auto ctx = context(msg, ep);
-    if (ctx.reply.empty())
+    if (ctx.reply.empty() || refuse_while_replaying(ctx))
       return std::nullopt;
     auto token = tail(msg, head_len);
     if (!is_valid_id(token)) {
@@ -274,7 +364,7 @@ struct nats_edge::impl {
 
   void on_trending(natsMsg* msg) {
     auto ctx = context(msg, endpoint_id::trending);
-    if (ctx.reply.empty())
+    if (ctx.reply.empty() || refuse_while_replaying(ctx))
       return;
     auto q = decode_trending_request(data_of(msg), deps.now_ms(), *deps.params,
                                      *deps.ids);
@@ -289,7 +379,7 @@ struct nats_edge::impl {
 
   void on_similar(natsMsg* msg, size_t head_len) {
     auto ctx = context(msg, endpoint_id::similar);
-    if (ctx.reply.empty())
+    if (ctx.reply.empty() || refuse_while_replaying(ctx))
       return;
     auto token = tail(msg, head_len);
     if (!is_valid_id(token)) {
@@ -443,6 +533,11 @@ struct nats_edge::impl {
     }
     out += ",\"dropped\":" + std::to_string(dropped);
     out += ",\"nats\":" + nats_json();
+    out += std::string{",\"ingest\":{\"mode\":\""} +
+           (cfg.durable ? "durable" : "core") +
+           "\",\"position\":" + std::to_string(position.load()) +
+           ",\"behind\":" + std::to_string(behind.load()) +
+           ",\"caught_up\":" + (caught_up.load() ? "true" : "false") + "}";
     out += ",\"actors\":" + actors_json();
     out += ",\"endpoints\":" + stats.endpoints_json(cfg.prefix) + "}";
     return out;
@@ -537,7 +632,10 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
 }
 
 void on_disconnected(natsConnection*, void* closure) {
-  static_cast<edge_impl*>(closure)->counters.disconnects.fetch_add(1);
+  auto edge = static_cast<edge_impl*>(closure);
+  edge->counters.disconnects.fetch_add(1);
+  if (edge->drained.load())
+    return; // our own shutdown closes the connection
   spdlog::warn("NATS connection lost; reconnecting (core NATS: events "
                "published meanwhile are not seen)");
 }
@@ -605,10 +703,25 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     e.gateways.push_back(sys.spawn(gateway_actor, ptr));
   const auto& p = e.prefix_v1;
   auto admin = p + "admin.";
-  bool ok =
-    e.subscribe(p + "events.>", nullptr, call_member_event, error) &&
-    e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error) &&
-    e.subscribe(p + "profile.>", nullptr, call<&impl::on_event>, error) &&
+  // Events: from the durable stream, or from core subscriptions.
+  bool ok = true;
+  if (e.cfg.durable) {
+    reader_options ropts;
+    ropts.durable = "marquee-" + e.cfg.instance_id;
+    ropts.max_ack_pending = static_cast<int64_t>(e.cfg.max_batch) * 4;
+    ok = ensure_stream(e.nc, e.cfg.stream, error);
+    if (ok) {
+      e.reader = stream_reader::open(e.nc, e.cfg.stream, ropts, error);
+      ok = e.reader != nullptr;
+    }
+    e.caught_up.store(false);
+  } else {
+    ok = e.subscribe(p + "events.>", nullptr, call_member_event, error) &&
+         e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error) &&
+         e.subscribe(p + "profile.>", nullptr, call<&impl::on_event>, error);
+  }
+  ok =
+    ok &&
     e.subscribe(p + "rec.user.*", "q", call_tail<&impl::on_recommend, 0>,
                 error) &&
     e.subscribe(p + "impressions.*", "q", call_tail<&impl::on_impressions, 1>,
@@ -638,6 +751,8 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
       caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
     return nullptr;
   }
+  if (e.reader)
+    e.ingest = std::thread{[raw = ptr.get()] { raw->run_ingest(); }};
   return std::unique_ptr<nats_edge>{new nats_edge(std::move(ptr))};
 }
 
@@ -648,6 +763,10 @@ nats_edge::nats_edge(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
 void nats_edge::drain(std::chrono::milliseconds timeout) {
   if (impl_->drained.exchange(true))
     return;
+  // The stream reader first: no new events, the last batch flushed.
+  impl_->stopping.store(true);
+  if (impl_->ingest.joinable())
+    impl_->ingest.join();
   for (auto& s : impl_->subs)
     natsSubscription_Drain(s.get());
   for (auto& s : impl_->subs)

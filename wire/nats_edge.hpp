@@ -17,6 +17,7 @@
 #include "domain/params.hpp"
 #include "messages/actors.hpp"
 #include "wire/event_decoder.hpp"
+#include "wire/event_stream.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -47,6 +48,12 @@ struct edge_config {
   /// many; a batch also leaves as soon as nothing more is waiting (default
   /// 512).
   size_t max_batch = 512;
+  /// Durable mode: events are read from the JetStream stream `stream`
+  /// (created or checked at start) instead of core subscriptions. Until
+  /// checkpoints exist (issue 3), the whole stream is replayed at every
+  /// start and requests are answered 503 until the replay has caught up.
+  bool durable = false;
+  stream_config stream;
 };
 
 /// What the edge reaches inside the process.

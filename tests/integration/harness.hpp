@@ -49,18 +49,22 @@ public:
     opts.store_dir = (dir_.path() / "nats").string();
     server_ = nats_server_process::start(opts, error);
     REQUIRE(server_ != nullptr);
-    config cfg;
-    cfg.set("nats.url", server_->url(), error);
-    cfg.set("service.instance_id", "it1", error);
-    cfg.set("service.threads", "2", error);
-    cfg.set("service.log_level", "warn", error);
+    cfg_.set("nats.url", server_->url(), error);
+    cfg_.set("service.instance_id", "it1", error);
+    cfg_.set("service.threads", "2", error);
+    cfg_.set("service.log_level", "warn", error);
     for (const auto& [k, v] : overrides)
-      REQUIRE(cfg.set(k, v, error));
-    svc_ = service::start(cfg, error);
-    INFO(error);
-    REQUIRE(svc_ != nullptr);
+      REQUIRE(cfg_.set(k, v, error));
+    start_service();
     client_ = nats_client::connect(server_->url(), error);
     REQUIRE(client_ != nullptr);
+  }
+
+  /// Stops the service (its state goes with it) and starts a new one on
+  /// the same server and configuration.
+  void restart_service() {
+    svc_.reset();
+    start_service();
   }
 
   /// `P.v1.` + `tail`.
@@ -141,6 +145,14 @@ public:
 private:
   temp_dir dir_;
   std::unique_ptr<nats_server_process> server_;
+  void start_service() {
+    std::string error;
+    svc_ = service::start(cfg_, error);
+    INFO(error);
+    REQUIRE(svc_ != nullptr);
+  }
+
+  config cfg_;
   std::unique_ptr<service> svc_;
   std::unique_ptr<nats_client> client_;
 };
