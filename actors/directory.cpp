@@ -1,14 +1,13 @@
 #include "actors/directory.hpp"
 
-#include "actors/title_actor.hpp"
-#include "actors/user_actor.hpp"
-
 namespace marquee {
 
 directory::directory(caf::actor_system& sys,
                      std::shared_ptr<const service_params> p,
-                     trending_actor trending)
-  : sys_(sys), params_(std::move(p)), trending_(std::move(trending)) {
+                     trending_actor trending,
+                     std::shared_ptr<state_source> source)
+  : sys_(sys), params_(std::move(p)), trending_(std::move(trending)),
+    source_(std::move(source)) {
   // nop
 }
 
@@ -24,14 +23,48 @@ Handle directory::get_or_spawn(shards<Handle>& xs, uint32_t key, Spawn spawn) {
   return hdl;
 }
 
-template <class Handle>
-std::optional<Handle> directory::find(const shards<Handle>& xs, uint32_t key) {
+template <class Handle, class Restore>
+std::optional<Handle> directory::find(shards<Handle>& xs, uint32_t key,
+                                      Restore restore) {
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
-  if (i == sh.actors.end())
+  if (i != sh.actors.end())
+    return i->second;
+  auto hdl = restore();
+  if (hdl)
+    sh.actors.emplace(key, *hdl);
+  return hdl;
+}
+
+std::optional<stored_user> directory::stored_user_of(user_key user) {
+  if (!source_)
     return std::nullopt;
-  return i->second;
+  auto snap = source_->load_user(user);
+  if (!snap)
+    return std::nullopt;
+  auto state = restore_user(*snap, params_->user);
+  if (!state) {
+    refused_.fetch_add(1);
+    return std::nullopt;
+  }
+  restored_.fetch_add(1);
+  return stored_user{std::move(*state), snap->last_sequence};
+}
+
+std::optional<stored_title> directory::stored_title_of(title_key title) {
+  if (!source_)
+    return std::nullopt;
+  auto snap = source_->load_title(title);
+  if (!snap)
+    return std::nullopt;
+  auto state = restore_title(*snap, params_->trending);
+  if (!state) {
+    refused_.fetch_add(1);
+    return std::nullopt;
+  }
+  restored_.fetch_add(1);
+  return stored_title{std::move(*state), snap->last_sequence};
 }
 
 template <class Handle>
@@ -45,22 +78,35 @@ size_t directory::count(const shards<Handle>& xs) {
 }
 
 user_actor directory::user(user_key user) {
-  return get_or_spawn(users_, user,
-                      [&] { return spawn_user_actor(sys_, user, params_); });
+  return get_or_spawn(users_, user, [&] {
+    return spawn_user_actor(sys_, user, params_, stored_user_of(user));
+  });
 }
 
-std::optional<user_actor> directory::find_user(user_key user) const {
-  return find(users_, user);
+std::optional<user_actor> directory::find_user(user_key user) {
+  return find(users_, user, [&]() -> std::optional<user_actor> {
+    auto stored = stored_user_of(user);
+    if (!stored)
+      return std::nullopt;
+    return spawn_user_actor(sys_, user, params_, std::move(stored));
+  });
 }
 
 title_actor directory::title(title_key title) {
   return get_or_spawn(titles_, title, [&] {
-    return spawn_title_actor(sys_, title, params_, trending_);
+    return spawn_title_actor(sys_, title, params_, trending_,
+                             stored_title_of(title));
   });
 }
 
-std::optional<title_actor> directory::find_title(title_key title) const {
-  return find(titles_, title);
+std::optional<title_actor> directory::find_title(title_key title) {
+  return find(titles_, title, [&]() -> std::optional<title_actor> {
+    auto stored = stored_title_of(title);
+    if (!stored)
+      return std::nullopt;
+    return spawn_title_actor(sys_, title, params_, trending_,
+                             std::move(stored));
+  });
 }
 
 size_t directory::user_count() const {

@@ -9,12 +9,16 @@
 /// calls on shutdown so that actors can terminate. Passivation (issue 3)
 /// will remove idle entries here.
 
+#include "messages/state_source.hpp"
+#include "actors/title_actor.hpp"
+#include "actors/user_actor.hpp"
 #include "domain/params.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,24 +28,33 @@ namespace marquee {
 
 class directory {
 public:
+  /// `source` (may be null) holds the state stored for users and titles;
+  /// an actor is activated with it.
   directory(caf::actor_system& sys, std::shared_ptr<const service_params> p,
-            trending_actor trending);
+            trending_actor trending,
+            std::shared_ptr<state_source> source = nullptr);
 
   directory(const directory&) = delete;
   directory& operator=(const directory&) = delete;
 
   /// The actor of `user`, spawned if it is not live.
   user_actor user(user_key user);
-  /// The actor of `user` if it is live.
-  std::optional<user_actor> find_user(user_key user) const;
+  /// The actor of `user` if it is live or has stored state (then it is
+  /// activated with it): a user with data is never taken for a stranger.
+  std::optional<user_actor> find_user(user_key user);
 
   /// The actor of `title`, spawned if it is not live.
   title_actor title(title_key title);
-  /// The actor of `title` if it is live.
-  std::optional<title_actor> find_title(title_key title) const;
+  /// The actor of `title` if it is live or has stored state.
+  std::optional<title_actor> find_title(title_key title);
 
   size_t user_count() const;
   size_t title_count() const;
+
+  /// Actors activated with stored state so far.
+  uint64_t restored() const { return restored_.load(); }
+  /// Stored states refused as inconsistent (they start empty instead).
+  uint64_t refused() const { return refused_.load(); }
 
   /// Drops every handle; actors end once their mailboxes are done.
   void clear();
@@ -61,8 +74,14 @@ private:
   template <class Handle, class Spawn>
   static Handle get_or_spawn(shards<Handle>& xs, uint32_t key, Spawn spawn);
 
-  template <class Handle>
-  static std::optional<Handle> find(const shards<Handle>& xs, uint32_t key);
+  /// The live actor of `key`, or one activated from stored state by
+  /// `restore` (returning nullopt when there is none).
+  template <class Handle, class Restore>
+  static std::optional<Handle> find(shards<Handle>& xs, uint32_t key,
+                                    Restore restore);
+
+  std::optional<stored_user> stored_user_of(user_key user);
+  std::optional<stored_title> stored_title_of(title_key title);
 
   template <class Handle>
   static size_t count(const shards<Handle>& xs);
@@ -70,6 +89,9 @@ private:
   caf::actor_system& sys_;
   std::shared_ptr<const service_params> params_;
   trending_actor trending_;
+  std::shared_ptr<state_source> source_;
+  std::atomic<uint64_t> restored_{0};
+  std::atomic<uint64_t> refused_{0};
   shards<user_actor> users_;
   shards<title_actor> titles_;
 };

@@ -65,10 +65,21 @@ region_scores scores_of(region_key region, const play_counts& counts,
 title_actor::behavior_type
 title_actor_impl(title_pointer self, title_key title,
                  std::shared_ptr<const service_params> p,
-                 trending_actor trending) {
+                 trending_actor trending, std::optional<stored_title> stored) {
   self->state.title = title;
   self->state.params = std::move(p);
   self->state.trending = std::move(trending);
+  if (stored) {
+    self->state.state = std::move(stored->state);
+    self->state.applied_through = stored->applied_through;
+    // The trending actor learns the restored counts as from a play.
+    self->state.played = self->state.state.plays() > 0;
+    for (const auto& entry : self->state.state.trending().regions())
+      self->state.touched.push_back(entry.first);
+    tell_trending(self);
+    if (auto meta = self->state.state.meta())
+      self->send(self->state.trending, catalog_event{title, *meta});
+  }
   return {
     [self](const play_event& ev) {
       self->state.apply(ev);
@@ -114,8 +125,10 @@ title_actor_impl(title_pointer self, title_key title,
 
 title_actor spawn_title_actor(caf::actor_system& sys, title_key title,
                               std::shared_ptr<const service_params> p,
-                              trending_actor trending) {
-  return sys.spawn(title_actor_impl, title, std::move(p), std::move(trending));
+                              trending_actor trending,
+                              std::optional<stored_title> stored) {
+  return sys.spawn(title_actor_impl, title, std::move(p), std::move(trending),
+                   std::move(stored));
 }
 
 } // namespace marquee

@@ -10,12 +10,21 @@
 #include <caf/actor_system.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace marquee {
 
-/// Spawns the actor of `title` with empty state.
-title_actor spawn_title_actor(caf::actor_system& sys, title_key title,
-                              std::shared_ptr<const service_params> p,
-                              trending_actor trending);
+/// A title's state as stored, with the last stream sequence it covers.
+struct stored_title {
+  title_state state;
+  uint64_t applied_through = 0;
+};
+
+/// Spawns the actor of `title`, with its stored state if any, else empty.
+title_actor
+spawn_title_actor(caf::actor_system& sys, title_key title,
+                  std::shared_ptr<const service_params> p,
+                  trending_actor trending,
+                  std::optional<stored_title> stored = std::nullopt);
 
 } // namespace marquee

@@ -43,9 +43,14 @@ using user_pointer = user_actor::stateful_pointer<user_actor_state>;
 
 user_actor::behavior_type
 user_actor_impl(user_pointer self, user_key user,
-                std::shared_ptr<const service_params> p) {
+                std::shared_ptr<const service_params> p,
+                std::optional<stored_user> stored) {
   self->state.user = user;
   self->state.params = std::move(p);
+  if (stored) {
+    self->state.state = std::move(stored->state);
+    self->state.applied_through = stored->applied_through;
+  }
   return {
     [self](const play_event& ev) { self->state.apply(ev); },
     [self](const impression_event& ev) { self->state.apply(ev); },
@@ -97,8 +102,9 @@ user_actor_impl(user_pointer self, user_key user,
 } // namespace
 
 user_actor spawn_user_actor(caf::actor_system& sys, user_key user,
-                            std::shared_ptr<const service_params> p) {
-  return sys.spawn(user_actor_impl, user, std::move(p));
+                            std::shared_ptr<const service_params> p,
+                            std::optional<stored_user> stored) {
+  return sys.spawn(user_actor_impl, user, std::move(p), std::move(stored));
 }
 
 } // namespace marquee

@@ -5,6 +5,8 @@
 #include "actors/trending_actor.hpp"
 #include "bootstrap/nats_server.hpp"
 #include "domain/window.hpp"
+#include "persistence/lmdb_state_source.hpp"
+#include "persistence/lmdb_store.hpp"
 #include "wire/nats_edge.hpp"
 
 #include <caf/actor_system.hpp>
@@ -46,6 +48,9 @@ struct service::impl {
   // Members are destroyed in reverse order: the edge first, the embedded
   // server last.
   std::unique_ptr<nats_server_process> server;
+  // Durable mode: the LMDB store of the data directory, locked for this
+  // process alone.
+  std::shared_ptr<lmdb_store> store;
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   trending_actor trending;
@@ -76,6 +81,7 @@ struct service::impl {
     if (server)
       server->stop();
     server.reset();
+    store.reset(); // releases the data directory
   }
 };
 
@@ -182,6 +188,26 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   auto ptr = std::make_unique<impl>();
   auto& s = *ptr;
 
+  // Phase 0: durable mode owns the data directory's state store; a second
+  // instance on the same directory stops here, at once.
+  uint64_t checkpoint = 0;
+  if (set->durable) {
+    std::error_code ec;
+    std::string detail;
+    auto state_dir =
+      (std::filesystem::path{cfg.get("service.data_dir")} / "state").string();
+    s.store = lmdb_store::open({state_dir}, ec, detail);
+    if (!s.store) {
+      error = detail;
+      return nullptr;
+    }
+    if (auto err = s.store->checkpoint_sequence(checkpoint)) {
+      error = "cannot read the last checkpoint in " + state_dir + ": " +
+              err.message();
+      return nullptr;
+    }
+  }
+
   // Phase 1: NATS, embedded unless a URL is given.
   auto url = cfg.get("nats.url");
   if (url.empty()) {
@@ -219,7 +245,11 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   auto shared_params = std::make_shared<const service_params>(set->params);
   auto ids = std::make_shared<id_tables>();
   s.trending = spawn_trending_actor(*s.sys, shared_params);
-  s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending);
+  std::shared_ptr<state_source> source;
+  if (s.store)
+    source = std::make_shared<lmdb_state_source>(s.store, ids);
+  s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending,
+                                      std::move(source));
   for (size_t i = 0; i < n_threads; ++i)
     s.recommenders.push_back(
       spawn_recommender_actor(*s.sys, shared_params, s.dir, s.trending));
@@ -236,6 +266,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   ecfg.max_batch = set->max_batch;
   ecfg.durable = set->durable;
   ecfg.stream = set->stream;
+  ecfg.start_sequence = checkpoint + 1;
   edge_deps deps{ids,        shared_params,  s.dir,
                  s.trending, s.recommenders, wall_ms};
   s.edge = nats_edge::start(*s.sys, ecfg, deps, error);

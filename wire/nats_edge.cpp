@@ -708,6 +708,7 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   if (e.cfg.durable) {
     reader_options ropts;
     ropts.durable = "marquee-" + e.cfg.instance_id;
+    ropts.start_sequence = e.cfg.start_sequence;
     ropts.max_ack_pending = static_cast<int64_t>(e.cfg.max_batch) * 4;
     ok = ensure_stream(e.nc, e.cfg.stream, error);
     if (ok) {

@@ -54,6 +54,8 @@ struct edge_config {
   /// start and requests are answered 503 until the replay has caught up.
   bool durable = false;
   stream_config stream;
+  /// The first stream sequence to apply (the last checkpoint's + 1).
+  uint64_t start_sequence = 1;
 };
 
 /// What the edge reaches inside the process.

@@ -199,3 +199,36 @@ TEST_CASE("the embedded nats-server dies with marquee, even on kill -9",
     },
     std::chrono::milliseconds{10000}));
 }
+
+TEST_CASE("a second durable instance on the same data directory fails within "
+          "a second, naming the first",
+          "[integration][process][durable]") {
+  temp_dir dir;
+  auto port = free_port();
+  auto url = "nats://127.0.0.1:" + std::to_string(port);
+  auto data = (dir.path() / "data").string();
+  child first{{"serve", "--data-dir", data},
+              {"MARQUEE_NATS_PORT=" + std::to_string(port),
+               "MARQUEE_INGEST_MODE=durable"},
+              dir.path()};
+  REQUIRE(await_ready(url) != nullptr);
+  auto started = std::chrono::steady_clock::now();
+  temp_dir other_out;
+  child second{{"serve", "--data-dir", data, "--nats-url", url},
+               {"MARQUEE_INGEST_MODE=durable"},
+               other_out.path()};
+  CHECK(second.wait(std::chrono::milliseconds{5000}) == 1);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{1});
+  CHECK_THAT(second.err(),
+             Catch::Contains("in use by another marquee process") &&
+               Catch::Contains("pid"));
+  // The first one is unharmed and stops cleanly.
+  std::string error;
+  auto client = nats_client::connect(url, error);
+  REQUIRE(client);
+  CHECK(client->request("$SRV.PING.marquee", "",
+                        std::chrono::milliseconds{1000}, error));
+  client.reset();
+  first.signal(SIGTERM);
+  CHECK(first.wait(std::chrono::milliseconds{15000}) == 0);
+}

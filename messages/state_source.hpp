@@ -1,0 +1,31 @@
+#pragma once
+
+/// Where actors' stored state comes from when they are activated: the seam
+/// between the actors and persistence/ (DESIGN.md: actors depend on the
+/// abstract snapshot store).
+
+#include "domain/ids.hpp"
+#include "domain/snapshot.hpp"
+
+#include <cstdint>
+#include <optional>
+
+namespace marquee {
+
+/// Thread-safe: the directory calls it from ingest and request threads.
+class state_source {
+public:
+  virtual ~state_source() = default;
+
+  /// The stored snapshot of `user`, or nullopt if none was stored or the
+  /// stored value cannot be read (the implementation counts those).
+  virtual std::optional<user_snapshot_data> load_user(user_key user) = 0;
+
+  /// The same for a title.
+  virtual std::optional<title_snapshot_data> load_title(title_key title) = 0;
+
+  /// Stored values found but not readable (damaged, or of a newer format).
+  virtual uint64_t unreadable() const = 0;
+};
+
+} // namespace marquee

@@ -1,0 +1,40 @@
+#include "persistence/lmdb_state_source.hpp"
+
+#include "persistence/state_codec.hpp"
+
+namespace marquee {
+
+lmdb_state_source::lmdb_state_source(std::shared_ptr<const lmdb_store> store,
+                                     std::shared_ptr<id_tables> ids)
+  : store_(std::move(store)), ids_(std::move(ids)) {
+  // nop
+}
+
+std::optional<user_snapshot_data> lmdb_state_source::load_user(user_key user) {
+  std::string raw;
+  auto ec = store_->get(user_store_key(ids_->users.name(user)), raw);
+  if (ec == persistence_errc::not_found)
+    return std::nullopt;
+  user_snapshot_data out;
+  if (ec || decode_user_value(raw, *ids_, out)) {
+    unreadable_.fetch_add(1);
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<title_snapshot_data>
+lmdb_state_source::load_title(title_key title) {
+  std::string raw;
+  auto ec = store_->get(title_store_key(ids_->titles.name(title)), raw);
+  if (ec == persistence_errc::not_found)
+    return std::nullopt;
+  title_snapshot_data out;
+  if (ec || decode_title_value(raw, *ids_, out)) {
+    unreadable_.fetch_add(1);
+    return std::nullopt;
+  }
+  return out;
+}
+
+} // namespace marquee
