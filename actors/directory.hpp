@@ -9,11 +9,11 @@
 /// calls on shutdown so that actors can terminate. Passivation (issue 3)
 /// will remove idle entries here.
 
-#include "messages/state_source.hpp"
 #include "actors/title_actor.hpp"
 #include "actors/user_actor.hpp"
 #include "domain/params.hpp"
 #include "messages/actors.hpp"
+#include "messages/state_source.hpp"
 
 #include <caf/actor_system.hpp>
 
