@@ -132,79 +132,83 @@ bool read_payload(std::string_view payload, Fn fn) {
 
 } // namespace
 
+namespace {
+
+/// The two key spaces a snapshot names, and how strict their ids are.
+struct key_spaces {
+  const interner& first;
+  const interner& second;
+};
+
+struct key_tables {
+  interner& first;
+  interner& second;
+  bool first_are_ids; // title ids, or shorter tokens (regions, genres)
+};
+
+template <class Snapshot>
+std::string encode_value(const Snapshot& s, value_kind kind, uint16_t version,
+                         key_spaces spaces) {
+  dictionary_builder first{spaces.first};
+  dictionary_builder second{spaces.second};
+  remap_keys(s, first.collector(), second.collector());
+  first.finish();
+  second.finish();
+  // Every key was collected just above, so this remap cannot fail.
+  auto local = remap_keys(s, first.position(), second.position());
+  auto payload =
+    write_payload([&](auto& ar) { ar(first.names(), second.names(), *local); });
+  return frame_value(kind, version, payload);
+}
+
+template <class Snapshot>
+std::error_code decode_value(std::string_view value, value_kind kind,
+                             uint16_t version, key_tables tables,
+                             Snapshot& out) {
+  framed_value framed;
+  if (auto ec = unframe_value(value, kind, version, framed))
+    return ec;
+  std::vector<std::string> first_names;
+  std::vector<std::string> second_names;
+  Snapshot local;
+  if (!read_payload(framed.payload,
+                    [&](auto& ar) { ar(first_names, second_names, local); }))
+    return persistence_errc::undecodable;
+  auto first = intern_all(first_names, tables.first, tables.first_are_ids);
+  auto second = intern_all(second_names, tables.second, false);
+  if (!first || !second)
+    return persistence_errc::undecodable;
+  auto mapped = remap_keys(local, from_slots(*first), from_slots(*second));
+  if (!mapped)
+    return persistence_errc::undecodable;
+  out = std::move(*mapped);
+  return {};
+}
+
+} // namespace
+
 std::string encode_user_value(const user_snapshot_data& s,
                               const id_tables& ids) {
-  dictionary_builder titles{ids.titles};
-  dictionary_builder regions{ids.regions};
-  remap_keys(s, titles.collector(), regions.collector());
-  titles.finish();
-  regions.finish();
-  // Every key was collected just above, so the remap cannot fail.
-  auto local = remap_keys(s, titles.position(), regions.position());
-  auto payload = write_payload(
-    [&](auto& ar) { ar(titles.names(), regions.names(), *local); });
-  return frame_value(value_kind::user, user_value_version, payload);
+  return encode_value(s, value_kind::user, user_value_version,
+                      {ids.titles, ids.regions});
 }
 
 std::error_code decode_user_value(std::string_view value, id_tables& ids,
                                   user_snapshot_data& out) {
-  framed_value framed;
-  if (auto ec =
-        unframe_value(value, value_kind::user, user_value_version, framed))
-    return ec;
-  std::vector<std::string> title_names;
-  std::vector<std::string> region_names;
-  user_snapshot_data local;
-  if (!read_payload(framed.payload,
-                    [&](auto& ar) { ar(title_names, region_names, local); }))
-    return persistence_errc::undecodable;
-  auto title_keys = intern_all(title_names, ids.titles, true);
-  auto region_keys = intern_all(region_names, ids.regions, false);
-  if (!title_keys || !region_keys)
-    return persistence_errc::undecodable;
-  auto mapped =
-    remap_keys(local, from_slots(*title_keys), from_slots(*region_keys));
-  if (!mapped)
-    return persistence_errc::undecodable;
-  out = std::move(*mapped);
-  return {};
+  return decode_value(value, value_kind::user, user_value_version,
+                      {ids.titles, ids.regions, true}, out);
 }
 
 std::string encode_title_value(const title_snapshot_data& s,
                                const id_tables& ids) {
-  dictionary_builder regions{ids.regions};
-  dictionary_builder genres{ids.genres};
-  remap_keys(s, regions.collector(), genres.collector());
-  regions.finish();
-  genres.finish();
-  auto local = remap_keys(s, regions.position(), genres.position());
-  auto payload = write_payload(
-    [&](auto& ar) { ar(regions.names(), genres.names(), *local); });
-  return frame_value(value_kind::title, title_value_version, payload);
+  return encode_value(s, value_kind::title, title_value_version,
+                      {ids.regions, ids.genres});
 }
 
 std::error_code decode_title_value(std::string_view value, id_tables& ids,
                                    title_snapshot_data& out) {
-  framed_value framed;
-  if (auto ec =
-        unframe_value(value, value_kind::title, title_value_version, framed))
-    return ec;
-  std::vector<std::string> region_names;
-  std::vector<std::string> genre_names;
-  title_snapshot_data local;
-  if (!read_payload(framed.payload,
-                    [&](auto& ar) { ar(region_names, genre_names, local); }))
-    return persistence_errc::undecodable;
-  auto region_keys = intern_all(region_names, ids.regions, false);
-  auto genre_keys = intern_all(genre_names, ids.genres, false);
-  if (!region_keys || !genre_keys)
-    return persistence_errc::undecodable;
-  auto mapped =
-    remap_keys(local, from_slots(*region_keys), from_slots(*genre_keys));
-  if (!mapped)
-    return persistence_errc::undecodable;
-  out = std::move(*mapped);
-  return {};
+  return decode_value(value, value_kind::title, title_value_version,
+                      {ids.regions, ids.genres, false}, out);
 }
 
 std::string user_store_key(std::string_view user_id) {
