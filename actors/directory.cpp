@@ -92,6 +92,15 @@ std::optional<user_actor> directory::find_user(user_key user) {
   });
 }
 
+std::optional<user_key> directory::known_user(std::string_view id,
+                                              interner& users) {
+  if (auto key = users.find(id))
+    return key;
+  if (source_ && source_->has_user(id))
+    return users.intern(id);
+  return std::nullopt;
+}
+
 title_actor directory::title(title_key title) {
   return get_or_spawn(titles_, title, [&] {
     return spawn_title_actor(sys_, title, params_, trending_,

@@ -43,6 +43,11 @@ public:
   /// activated with it): a user with data is never taken for a stranger.
   std::optional<user_actor> find_user(user_key user);
 
+  /// The key of the user with id `id` if this process knows it or state is
+  /// stored for it (then the id is interned): what requests use, so that a
+  /// user with stored data is never taken for a stranger.
+  std::optional<user_key> known_user(std::string_view id, interner& users);
+
   /// The actor of `title`, spawned if it is not live.
   title_actor title(title_key title);
   /// The actor of `title` if it is live or has stored state.
@@ -55,6 +60,19 @@ public:
   uint64_t restored() const { return restored_.load(); }
   /// Stored states refused as inconsistent (they start empty instead).
   uint64_t refused() const { return refused_.load(); }
+
+  /// Calls `f(key, actor)` for every live user; `f` must not call back into
+  /// the directory.
+  template <class F>
+  void for_each_user(F f) const {
+    for_each(users_, f);
+  }
+
+  /// The same for titles.
+  template <class F>
+  void for_each_title(F f) const {
+    for_each(titles_, f);
+  }
 
   /// Drops every handle; actors end once their mailboxes are done.
   void clear();
@@ -85,6 +103,15 @@ private:
 
   template <class Handle>
   static size_t count(const shards<Handle>& xs);
+
+  template <class Handle, class F>
+  static void for_each(const shards<Handle>& xs, F& f) {
+    for (auto& sh : xs) {
+      std::lock_guard<std::mutex> guard{sh.mu};
+      for (const auto& [key, hdl] : sh.actors)
+        f(key, hdl);
+    }
+  }
 
   caf::actor_system& sys_;
   std::shared_ptr<const service_params> params_;

@@ -95,6 +95,11 @@ title_actor_impl(title_pointer self, title_key title,
     [self](const catalog_event& ev) {
       self->state.state.apply_catalog(ev.meta);
     },
+    [self](snapshot_atom) {
+      auto snap = snapshot_of(self->state.state);
+      snap.last_sequence = self->state.applied_through;
+      return snap;
+    },
     [self](dump_atom, int64_t at) {
       const auto& st = self->state.state;
       const auto& tp = self->state.params->trending;

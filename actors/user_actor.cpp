@@ -76,6 +76,11 @@ user_actor_impl(user_pointer self, user_key user,
       return impressions_result{
         at, std::get<std::vector<impression_row>>(std::move(answer))};
     },
+    [self](snapshot_atom) {
+      auto snap = snapshot_of(self->state.state);
+      snap.last_sequence = self->state.applied_through;
+      return snap;
+    },
     [self](dump_atom, int64_t at) {
       const auto& st = self->state.state;
       const auto& imp = st.impressions();

@@ -3,6 +3,7 @@
 #include "actors/directory.hpp"
 #include "actors/recommender_actor.hpp"
 #include "actors/trending_actor.hpp"
+#include "bootstrap/checkpoint.hpp"
 #include "bootstrap/nats_server.hpp"
 #include "domain/window.hpp"
 #include "persistence/lmdb_state_source.hpp"
@@ -51,6 +52,7 @@ struct service::impl {
   // Durable mode: the LMDB store of the data directory, locked for this
   // process alone.
   std::shared_ptr<lmdb_store> store;
+  std::shared_ptr<id_tables> ids;
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   trending_actor trending;
@@ -67,6 +69,19 @@ struct service::impl {
     // system (waits for every actor), the embedded server.
     if (edge)
       edge->drain(std::chrono::milliseconds{5000});
+    // Ingest has stopped: store every live actor at the last position.
+    if (edge && store) {
+      auto sequence = edge->stream_position();
+      auto res = checkpoint_all(*sys, *dir, *ids, *store, sequence,
+                                std::chrono::seconds{10});
+      if (res.error.empty())
+        spdlog::info("checkpoint at stream sequence {}: {} users, {} titles",
+                     sequence, res.users, res.titles);
+      else
+        spdlog::error("final checkpoint failed ({}); the next start replays "
+                      "from the previous one",
+                      res.error);
+    }
     edge.reset();
     for (auto& r : recommenders)
       caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
@@ -244,6 +259,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   // Phase 3: actors.
   auto shared_params = std::make_shared<const service_params>(set->params);
   auto ids = std::make_shared<id_tables>();
+  s.ids = ids;
   s.trending = spawn_trending_actor(*s.sys, shared_params);
   std::shared_ptr<state_source> source;
   if (s.store)
@@ -253,6 +269,16 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   for (size_t i = 0; i < n_threads; ++i)
     s.recommenders.push_back(
       spawn_recommender_actor(*s.sys, shared_params, s.dir, s.trending));
+
+  if (s.store) {
+    auto titles = activate_stored_titles(*s.dir, *ids, *s.store, error);
+    if (!error.empty()) {
+      s.stop();
+      return nullptr;
+    }
+    spdlog::info("restored {} titles; replaying the stream from sequence {}",
+                 titles, checkpoint + 1);
+  }
 
   // Phase 4: the NATS edge.
   edge_config ecfg;

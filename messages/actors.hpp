@@ -36,7 +36,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::trending_entry))
 
   CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
+  CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot_data))
+  CAF_ADD_TYPE_ID(marquee, (marquee::title_snapshot_data))
+
   CAF_ADD_ATOM(marquee, marquee, dump_atom, "dump")
+  CAF_ADD_ATOM(marquee, marquee, snapshot_atom, "snapshot")
 
 CAF_END_TYPE_ID_BLOCK(marquee)
 // clang-format on
@@ -60,7 +64,9 @@ using user_actor = caf::typed_actor<
   /// Answers an impression-history question (400 when it cannot).
   caf::replies_to<impressions_query>::with<impressions_result>,
   /// Returns the live state at the given time, for operators.
-  caf::replies_to<dump_atom, int64_t>::with<user_dump>>;
+  caf::replies_to<dump_atom, int64_t>::with<user_dump>,
+  /// Returns the state to store, with the last stream sequence applied.
+  caf::replies_to<snapshot_atom>::with<user_snapshot_data>>;
 
 /// One per title, activated on first use by the directory.
 using title_actor = caf::typed_actor<
@@ -76,7 +82,9 @@ using title_actor = caf::typed_actor<
   /// list the batch touched.
   caf::reacts_to<event_batch>,
   /// Returns the live state at the given time, for operators.
-  caf::replies_to<dump_atom, int64_t>::with<title_dump>>;
+  caf::replies_to<dump_atom, int64_t>::with<title_dump>,
+  /// Returns the state to store, with the last stream sequence applied.
+  caf::replies_to<snapshot_atom>::with<title_snapshot_data>>;
 
 /// Keeps the top lists per window and region, and the catalog filters need.
 using trending_actor = caf::typed_actor<

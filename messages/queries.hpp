@@ -5,6 +5,7 @@
 
 #include "domain/catalog.hpp"
 #include "domain/impressions.hpp"
+#include "domain/snapshot.hpp"
 #include "domain/trending.hpp"
 #include "domain/user_state.hpp"
 
@@ -196,6 +197,8 @@ MARQUEE_INSPECT_NAME_ONLY(filter_query)
 MARQUEE_INSPECT_NAME_ONLY(candidates_query)
 MARQUEE_INSPECT_NAME_ONLY(user_dump)
 MARQUEE_INSPECT_NAME_ONLY(title_dump)
+MARQUEE_INSPECT_NAME_ONLY(user_snapshot_data)
+MARQUEE_INSPECT_NAME_ONLY(title_snapshot_data)
 
 #undef MARQUEE_INSPECT_NAME_ONLY
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 namespace marquee {
 
@@ -23,6 +24,10 @@ public:
 
   /// The same for a title.
   virtual std::optional<title_snapshot_data> load_title(title_key title) = 0;
+
+  /// Whether state is stored for the user with this id (which this process
+  /// may not have interned yet).
+  virtual bool has_user(std::string_view id) = 0;
 
   /// Stored values found but not readable (damaged, or of a newer format).
   virtual uint64_t unreadable() const = 0;

@@ -23,6 +23,11 @@ std::optional<user_snapshot_data> lmdb_state_source::load_user(user_key user) {
   return out;
 }
 
+bool lmdb_state_source::has_user(std::string_view id) {
+  std::string raw;
+  return !store_->get(user_store_key(id), raw);
+}
+
 std::optional<title_snapshot_data>
 lmdb_state_source::load_title(title_key title) {
   std::string raw;

@@ -198,6 +198,30 @@ std::error_code lmdb_store::get(std::string_view key, std::string& out) const {
   return {};
 }
 
+std::error_code
+lmdb_store::keys_with_prefix(std::string_view prefix,
+                             std::vector<std::string>& out) const {
+  MDB_txn* raw = nullptr;
+  if (auto rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &raw); rc != 0)
+    return lmdb_error(rc);
+  txn_guard txn{raw};
+  MDB_cursor* cursor = nullptr;
+  if (auto rc = mdb_cursor_open(txn.get(), impl_->dbi, &cursor); rc != 0)
+    return lmdb_error(rc);
+  auto k = as_val(prefix);
+  MDB_val v;
+  auto rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    std::string_view key{static_cast<const char*>(k.mv_data), k.mv_size};
+    if (key.substr(0, prefix.size()) != prefix)
+      break;
+    out.emplace_back(key);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cursor);
+  return rc == 0 || rc == MDB_NOTFOUND ? std::error_code{} : lmdb_error(rc);
+}
+
 std::error_code lmdb_store::checkpoint_sequence(uint64_t& out) const {
   std::string value;
   auto ec = get(checkpoint_key, value);

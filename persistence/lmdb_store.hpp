@@ -68,6 +68,10 @@ public:
   /// The stored value of `key` (`persistence_errc::not_found` if none).
   std::error_code get(std::string_view key, std::string& out) const;
 
+  /// Every stored key that starts with `prefix`, in order.
+  std::error_code keys_with_prefix(std::string_view prefix,
+                                   std::vector<std::string>& out) const;
+
   /// The sequence of the last committed checkpoint; 0 before the first.
   std::error_code checkpoint_sequence(uint64_t& out) const;
 

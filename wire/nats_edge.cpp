@@ -316,7 +316,7 @@ struct nats_edge::impl {
                    "(1 to 64 of [A-Za-z0-9_:-])");
       return std::nullopt;
     }
-    user = deps.ids->users.find(token).value_or(no_user);
+    user = deps.dir->known_user(token, deps.ids->users).value_or(no_user);
     ctx.subject_id = std::string{token};
     return ctx;
   }
@@ -429,7 +429,7 @@ struct nats_edge::impl {
       ctx.subject_id = std::get<std::string>(id);
       auto now = deps.now_ms();
       if (verb == "user") {
-        auto key = deps.ids->users.find(ctx.subject_id);
+        auto key = deps.dir->known_user(ctx.subject_id, deps.ids->users);
         auto actor = key ? deps.dir->find_user(*key) : std::nullopt;
         if (!actor)
           return answer_error(
@@ -716,6 +716,7 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
       ok = e.reader != nullptr;
     }
     e.caught_up.store(false);
+    e.position.store(e.cfg.start_sequence - 1);
   } else {
     ok = e.subscribe(p + "events.>", nullptr, call_member_event, error) &&
          e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error) &&
@@ -774,6 +775,10 @@ void nats_edge::drain(std::chrono::milliseconds timeout) {
     natsSubscription_WaitForDrainCompletion(s.get(), timeout.count());
   for (auto& g : impl_->gateways)
     caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+}
+
+uint64_t nats_edge::stream_position() const {
+  return impl_->position.load();
 }
 
 nats_edge::~nats_edge() {

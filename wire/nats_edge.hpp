@@ -91,6 +91,10 @@ public:
   /// arrive), then stops the gateways. Idempotent.
   void drain(std::chrono::milliseconds timeout);
 
+  /// Durable mode: the last stream sequence handed to the actors (the start
+  /// sequence - 1 before any); 0 in core mode.
+  uint64_t stream_position() const;
+
   ~nats_edge();
 
   struct impl;

@@ -50,6 +50,7 @@ public:
     server_ = nats_server_process::start(opts, error);
     REQUIRE(server_ != nullptr);
     cfg_.set("nats.url", server_->url(), error);
+    cfg_.set("service.data_dir", (dir_.path() / "data").string(), error);
     cfg_.set("service.instance_id", "it1", error);
     cfg_.set("service.threads", "2", error);
     cfg_.set("service.log_level", "warn", error);
@@ -63,8 +64,19 @@ public:
   /// Stops the service (its state goes with it) and starts a new one on
   /// the same server and configuration.
   void restart_service() {
-    svc_.reset();
+    stop_service();
     start_service();
+  }
+
+  /// Stops the service gracefully, as SIGTERM does.
+  void stop_service() { svc_.reset(); }
+
+  /// Starts the service on the same server and configuration.
+  void start_service() {
+    std::string error;
+    svc_ = service::start(cfg_, error);
+    INFO(error);
+    REQUIRE(svc_ != nullptr);
   }
 
   /// `P.v1.` + `tail`.
@@ -145,13 +157,6 @@ public:
 private:
   temp_dir dir_;
   std::unique_ptr<nats_server_process> server_;
-  void start_service() {
-    std::string error;
-    svc_ = service::start(cfg_, error);
-    INFO(error);
-    REQUIRE(svc_ != nullptr);
-  }
-
   config cfg_;
   std::unique_ptr<service> svc_;
   std::unique_ptr<nats_client> client_;

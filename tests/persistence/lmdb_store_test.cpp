@@ -176,3 +176,17 @@ TEST_CASE("a stored value whose bytes changed is detected by its checksum",
   CHECK(unframe_value(value_of(*store, "u/a"), value_kind::user, 1, out) ==
         persistence_errc::bad_checksum);
 }
+
+TEST_CASE("the keys of a prefix are listed in order, and only those",
+          "[persistence][lmdb]") {
+  temp_dir dir;
+  auto store = open_store(dir.str());
+  REQUIRE_FALSE(store->write_checkpoint(
+    {{"t/b", "1"}, {"t/a", "1"}, {"u/a", "1"}, {"s", "1"}, {"t", "1"}}, 1));
+  std::vector<std::string> keys;
+  REQUIRE_FALSE(store->keys_with_prefix("t/", keys));
+  CHECK(keys == std::vector<std::string>{"t/a", "t/b"});
+  keys.clear();
+  REQUIRE_FALSE(store->keys_with_prefix("x/", keys));
+  CHECK(keys.empty());
+}

@@ -1,0 +1,79 @@
+#include "bootstrap/checkpoint.hpp"
+
+#include "persistence/state_codec.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+namespace marquee {
+
+namespace {
+
+/// Asks every actor of one kind for its snapshot and encodes it.
+template <class Snapshot, class ForEach, class Name, class Encode>
+bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
+             Encode encode, std::chrono::milliseconds timeout,
+             std::vector<store_record>& records, std::string& error) {
+  bool ok = true;
+  for_each([&](uint32_t key, const auto& actor) {
+    if (!ok)
+      return;
+    self->request(actor, timeout, snapshot_atom_v)
+      .receive(
+        [&](Snapshot& snap) {
+          records.push_back({name(key), encode(snap)});
+        },
+        [&](caf::error& err) {
+          ok = false;
+          error = "an actor did not give its state: " + caf::to_string(err);
+        });
+  });
+  return ok;
+}
+
+} // namespace
+
+checkpoint_result checkpoint_all(caf::actor_system& sys, directory& dir,
+                                 const id_tables& ids, lmdb_store& store,
+                                 uint64_t sequence,
+                                 std::chrono::milliseconds timeout) {
+  checkpoint_result res;
+  caf::scoped_actor self{sys};
+  std::vector<store_record> records;
+  bool ok = collect<user_snapshot_data>(
+    self, [&](auto f) { dir.for_each_user(f); },
+    [&](uint32_t key) { return user_store_key(ids.users.name(key)); },
+    [&](const user_snapshot_data& s) { return encode_user_value(s, ids); },
+    timeout, records, res.error);
+  res.users = records.size();
+  ok =
+    ok &&
+    collect<title_snapshot_data>(
+      self, [&](auto f) { dir.for_each_title(f); },
+      [&](uint32_t key) { return title_store_key(ids.titles.name(key)); },
+      [&](const title_snapshot_data& s) { return encode_title_value(s, ids); },
+      timeout, records, res.error);
+  res.titles = records.size() - res.users;
+  if (!ok)
+    return res;
+  if (auto ec = store.write_checkpoint(std::move(records), sequence))
+    res.error = "cannot write the checkpoint: " + ec.message();
+  return res;
+}
+
+size_t activate_stored_titles(directory& dir, id_tables& ids,
+                              const lmdb_store& store, std::string& error) {
+  std::vector<std::string> keys;
+  if (auto ec = store.keys_with_prefix("t/", keys)) {
+    error = "cannot list stored titles: " + ec.message();
+    return 0;
+  }
+  size_t n = 0;
+  for (const auto& key : keys) {
+    auto title = ids.titles.intern(std::string_view{key}.substr(2));
+    if (title && dir.find_title(*title))
+      ++n;
+  }
+  return n;
+}
+
+} // namespace marquee
