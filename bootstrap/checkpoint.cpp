@@ -32,15 +32,27 @@ bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
 
 } // namespace
 
-checkpoint_result checkpoint_all(caf::actor_system& sys, directory& dir,
-                                 const id_tables& ids, lmdb_store& store,
-                                 uint64_t sequence,
-                                 std::chrono::milliseconds timeout) {
+checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
+                                  const id_tables& ids, lmdb_store& store,
+                                  uint64_t sequence,
+                                  const std::vector<user_key>& users,
+                                  const std::vector<title_key>& titles,
+                                  std::chrono::milliseconds timeout) {
   checkpoint_result res;
   caf::scoped_actor self{sys};
   std::vector<store_record> records;
+  auto each_user = [&](auto f) {
+    for (auto key : users)
+      if (auto actor = dir.find_user(key))
+        f(key, *actor);
+  };
+  auto each_title = [&](auto f) {
+    for (auto key : titles)
+      if (auto actor = dir.find_title(key))
+        f(key, *actor);
+  };
   bool ok = collect<user_snapshot_data>(
-    self, [&](auto f) { dir.for_each_user(f); },
+    self, each_user,
     [&](uint32_t key) { return user_store_key(ids.users.name(key)); },
     [&](const user_snapshot_data& s) { return encode_user_value(s, ids); },
     timeout, records, res.error);
@@ -48,7 +60,7 @@ checkpoint_result checkpoint_all(caf::actor_system& sys, directory& dir,
   ok =
     ok &&
     collect<title_snapshot_data>(
-      self, [&](auto f) { dir.for_each_title(f); },
+      self, each_title,
       [&](uint32_t key) { return title_store_key(ids.titles.name(key)); },
       [&](const title_snapshot_data& s) { return encode_title_value(s, ids); },
       timeout, records, res.error);

@@ -1,14 +1,14 @@
 #pragma once
 
-/// Checkpoints taken while no events flow: at a graceful stop (and, later,
-/// at start-up's end of replay). With ingest stopped, every event up to
-/// `sequence` is already in the actors' mailboxes ahead of the snapshot
-/// request, so the states collected form a consistent cut at `sequence`.
-/// The barrier-driven checkpoints taken while events flow are the next
-/// step of issue 3.
+/// Checkpoints: the state of the actors an ingest thread changed, stored
+/// with the stream sequence it reached. The ingest thread calls it between
+/// batches (and the service once at drain): every event up to `sequence` is
+/// then ahead of the snapshot request in each actor's mailbox, so the
+/// states collected form a consistent cut at `sequence`.
 ///
-/// Blocking (a scoped actor waits for every reply): for the thread that
-/// starts and stops the service only.
+/// Blocking: a scoped actor waits for every reply, so ingest pauses while
+/// a checkpoint is taken. Moving the encoding and the write off the ingest
+/// thread (a snapshot actor of its own) is the next step of issue 3.
 
 #include "actors/directory.hpp"
 #include "domain/ids.hpp"
@@ -29,11 +29,16 @@ struct checkpoint_result {
   std::string error;
 };
 
-/// Stores every live user and title and `sequence` in one transaction.
-checkpoint_result checkpoint_all(caf::actor_system& sys, directory& dir,
-                                 const id_tables& ids, lmdb_store& store,
-                                 uint64_t sequence,
-                                 std::chrono::milliseconds timeout);
+/// Stores the given users and titles (those changed since the last
+/// checkpoint) and `sequence` in one transaction. Call it from the thread
+/// that sent their events, after the last of them, so that every event up
+/// to `sequence` is ahead of the snapshot request in each mailbox.
+checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
+                                  const id_tables& ids, lmdb_store& store,
+                                  uint64_t sequence,
+                                  const std::vector<user_key>& users,
+                                  const std::vector<title_key>& titles,
+                                  std::chrono::milliseconds timeout);
 
 /// Activates every title that has stored state, so that trending is whole
 /// from the start (users are activated when they are needed). Returns how

@@ -67,21 +67,9 @@ struct service::impl {
     stopped = true;
     // Reverse order of start: the edge (no new work), the actors, the actor
     // system (waits for every actor), the embedded server.
+    // Draining stops ingest and, in durable mode, takes the last checkpoint.
     if (edge)
       edge->drain(std::chrono::milliseconds{5000});
-    // Ingest has stopped: store every live actor at the last position.
-    if (edge && store) {
-      auto sequence = edge->stream_position();
-      auto res = checkpoint_all(*sys, *dir, *ids, *store, sequence,
-                                std::chrono::seconds{10});
-      if (res.error.empty())
-        spdlog::info("checkpoint at stream sequence {}: {} users, {} titles",
-                     sequence, res.users, res.titles);
-      else
-        spdlog::error("final checkpoint failed ({}); the next start replays "
-                      "from the previous one",
-                      res.error);
-    }
     edge.reset();
     for (auto& r : recommenders)
       caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
@@ -120,6 +108,8 @@ struct settings {
   size_t max_batch = 0;
   bool durable = false;
   stream_config stream;
+  uint64_t checkpoint_events = 0;
+  int64_t checkpoint_ms = 0;
   std::string prefix;
   std::string instance_id;
 };
@@ -145,6 +135,12 @@ std::optional<settings> read_settings(const config& cfg, std::string& error) {
   auto pending = cfg.get_int("nats.pending_msgs", 1000, 1 << 30, error);
   auto port = cfg.get_int("nats.port", 0, 65535, error);
   auto max_batch = cfg.get_int("nats.max_batch", 1, 1 << 20, error);
+  auto ckpt_events = cfg.get_int("checkpoint.events", 1, 100'000'000, error);
+  auto ckpt_ms = cfg.get_int("checkpoint.interval_ms", 10, 86'400'000, error);
+  if (!ckpt_events || !ckpt_ms)
+    return std::nullopt;
+  out.checkpoint_events = static_cast<uint64_t>(*ckpt_events);
+  out.checkpoint_ms = *ckpt_ms;
   if (!threads || !pending || !port || !max_batch)
     return std::nullopt;
   out.threads = *threads > 0
@@ -293,8 +289,29 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   ecfg.durable = set->durable;
   ecfg.stream = set->stream;
   ecfg.start_sequence = checkpoint + 1;
-  edge_deps deps{ids,        shared_params,  s.dir,
-                 s.trending, s.recommenders, wall_ms};
+  ecfg.checkpoint_events = set->checkpoint_events;
+  ecfg.checkpoint_interval = std::chrono::milliseconds{set->checkpoint_ms};
+  edge_deps deps;
+  deps.ids = ids;
+  deps.params = shared_params;
+  deps.dir = s.dir;
+  deps.trending = s.trending;
+  deps.recommenders = s.recommenders;
+  deps.now_ms = wall_ms;
+  if (s.store) {
+    // Runs on the ingest thread (and once at drain), after the events up
+    // to `sequence` were sent: a consistent cut for the actors it stores.
+    deps.checkpoint = [sys = s.sys.get(), dir = s.dir, ids, store = s.store](
+                        uint64_t sequence, const std::vector<user_key>& users,
+                        const std::vector<title_key>& titles) {
+      auto res = checkpoint_some(*sys, *dir, *ids, *store, sequence, users,
+                                 titles, std::chrono::seconds{30});
+      if (res.error.empty())
+        spdlog::debug("checkpoint at stream sequence {}: {} users, {} titles",
+                      sequence, res.users, res.titles);
+      return res.error;
+    };
+  }
   s.edge = nats_edge::start(*s.sys, ecfg, deps, error);
   if (!s.edge) {
     s.stop();

@@ -12,6 +12,7 @@
 
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 namespace marquee {
 
@@ -80,6 +81,44 @@ struct nats_edge::impl {
   std::atomic<bool> caught_up{true};
   std::atomic<uint64_t> position{0};
   std::atomic<uint64_t> behind{0};
+  // Checkpoints (durable mode), owned by the ingest thread.
+  std::unordered_set<user_key> dirty_users;
+  std::unordered_set<title_key> dirty_titles;
+  uint64_t since_checkpoint = 0;
+  steady::time_point last_checkpoint_time = steady::now();
+  std::atomic<uint64_t> checkpoint_sequence{0};
+  std::atomic<uint64_t> checkpoints{0};
+
+  /// Stores what changed up to the current position, then acknowledges
+  /// the stream through it: acks go out only for what a checkpoint covers.
+  void take_checkpoint() {
+    auto seq = position.load();
+    last_checkpoint_time = steady::now();
+    if (!deps.checkpoint || seq == checkpoint_sequence.load())
+      return;
+    std::vector<user_key> users{dirty_users.begin(), dirty_users.end()};
+    std::vector<title_key> titles{dirty_titles.begin(), dirty_titles.end()};
+    auto error = deps.checkpoint(seq, users, titles);
+    if (!error.empty()) {
+      spdlog::error("checkpoint at stream sequence {} failed: {}; the next "
+                    "one will retry",
+                    seq, error);
+      return;
+    }
+    dirty_users.clear();
+    dirty_titles.clear();
+    since_checkpoint = 0;
+    checkpoint_sequence.store(seq);
+    checkpoints.fetch_add(1);
+    std::string ack_error;
+    if (!reader->ack_through(seq, ack_error))
+      spdlog::warn("acknowledging the event stream: {}", ack_error);
+  }
+
+  bool checkpoint_due() const {
+    return since_checkpoint >= cfg.checkpoint_events ||
+           steady::now() - last_checkpoint_time >= cfg.checkpoint_interval;
+  }
 
   /// Reads the stream until stopped: decode, dead-letter or batch, flush,
   /// acknowledge. Acks only bound the work in flight: recovery starts from
@@ -103,6 +142,8 @@ struct nats_edge::impl {
       if (msgs.empty()) {
         caught_up.store(true); // nothing more to read for now
         behind.store(0);
+        if (checkpoint_due())
+          take_checkpoint();
         continue;
       }
       for (const auto& m : msgs)
@@ -113,8 +154,9 @@ struct nats_edge::impl {
       behind.store(last.pending);
       if (last.pending == 0)
         caught_up.store(true);
-      if (!reader->ack_through(last.sequence, error))
-        spdlog::warn("acknowledging the event stream: {}", error);
+      since_checkpoint += msgs.size();
+      if (checkpoint_due())
+        take_checkpoint();
     }
   }
 
@@ -132,9 +174,15 @@ struct nats_edge::impl {
     std::visit(
       [this, &m](const auto& x) {
         using type = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<type, catalog_event>)
+          dirty_titles.insert(x.title);
+        if constexpr (std::is_same_v<type, profile_event>)
+          dirty_users.insert(x.user);
         if constexpr (std::is_same_v<type, play_event> ||
                       std::is_same_v<type, impression_event> ||
                       std::is_same_v<type, feedback_event>) {
+          dirty_users.insert(x.user);
+          dirty_titles.insert(x.title);
           if (batcher.add(x, m.sequence))
             batcher.flush();
         } else if constexpr (!std::is_same_v<type, rejection>) {
@@ -537,7 +585,9 @@ struct nats_edge::impl {
            (cfg.durable ? "durable" : "core") +
            "\",\"position\":" + std::to_string(position.load()) +
            ",\"behind\":" + std::to_string(behind.load()) +
-           ",\"caught_up\":" + (caught_up.load() ? "true" : "false") + "}";
+           ",\"caught_up\":" + (caught_up.load() ? "true" : "false") +
+           ",\"checkpoint\":" + std::to_string(checkpoint_sequence.load()) +
+           ",\"checkpoints\":" + std::to_string(checkpoints.load()) + "}";
     out += ",\"actors\":" + actors_json();
     out += ",\"endpoints\":" + stats.endpoints_json(cfg.prefix) + "}";
     return out;
@@ -709,7 +759,9 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     reader_options ropts;
     ropts.durable = "marquee-" + e.cfg.instance_id;
     ropts.start_sequence = e.cfg.start_sequence;
-    ropts.max_ack_pending = static_cast<int64_t>(e.cfg.max_batch) * 4;
+    // Acks follow checkpoints: leave room for two checkpoints' worth.
+    ropts.max_ack_pending =
+      static_cast<int64_t>(e.cfg.checkpoint_events * 2 + e.cfg.max_batch);
     ok = ensure_stream(e.nc, e.cfg.stream, error);
     if (ok) {
       e.reader = stream_reader::open(e.nc, e.cfg.stream, ropts, error);
@@ -717,6 +769,7 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     }
     e.caught_up.store(false);
     e.position.store(e.cfg.start_sequence - 1);
+    e.checkpoint_sequence.store(e.cfg.start_sequence - 1);
   } else {
     ok = e.subscribe(p + "events.>", nullptr, call_member_event, error) &&
          e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error) &&
@@ -767,8 +820,11 @@ void nats_edge::drain(std::chrono::milliseconds timeout) {
     return;
   // The stream reader first: no new events, the last batch flushed.
   impl_->stopping.store(true);
-  if (impl_->ingest.joinable())
+  if (impl_->ingest.joinable()) {
     impl_->ingest.join();
+    // Ingest has stopped: the last checkpoint covers everything applied.
+    impl_->take_checkpoint();
+  }
   for (auto& s : impl_->subs)
     natsSubscription_Drain(s.get());
   for (auto& s : impl_->subs)

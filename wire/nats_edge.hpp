@@ -56,6 +56,11 @@ struct edge_config {
   stream_config stream;
   /// The first stream sequence to apply (the last checkpoint's + 1).
   uint64_t start_sequence = 1;
+  /// A checkpoint is taken once this many events were applied since the
+  /// last one (default 50,000)...
+  uint64_t checkpoint_events = 50'000;
+  /// ...or this long after it, if anything changed (default 30 s).
+  std::chrono::milliseconds checkpoint_interval{30'000};
 };
 
 /// What the edge reaches inside the process.
@@ -67,6 +72,14 @@ struct edge_deps {
   std::vector<recommender_actor> recommenders;
   /// The wall clock in milliseconds since the epoch (tests may fix it).
   std::function<int64_t()> now_ms;
+  /// Durable mode: stores the given changed actors with `sequence` in one
+  /// transaction; returns "" on success, else why not. Called on the
+  /// ingest thread after the events up to `sequence` were sent, and once
+  /// more at drain. Null: no checkpoints.
+  std::function<std::string(uint64_t sequence,
+                            const std::vector<user_key>& users,
+                            const std::vector<title_key>& titles)>
+    checkpoint;
 };
 
 /// Counters of the edge, readable from any thread.
