@@ -236,6 +236,16 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     opts.store_dir = (data_dir / "nats").string();
     opts.log_file = (data_dir / "nats-server.log").string();
     s.server = nats_server_process::start(opts, error);
+    // A fixed port may still be held for a moment by the server of a
+    // marquee that was just killed (it flushes its store on the way out).
+    for (int retry = 0;
+         !s.server && opts.port != 0 && retry < 20 &&
+         error.find("address already in use") != std::string::npos;
+         ++retry) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{250});
+      error.clear();
+      s.server = nats_server_process::start(opts, error);
+    }
     if (!s.server) {
       error = "cannot start the embedded nats-server: " + error;
       return nullptr;
