@@ -161,33 +161,41 @@ struct nats_edge::impl {
   }
 
   void ingest_one(const stream_message& m) {
-    std::string_view subject{m.subject};
-    if (subject.size() <= prefix_v1.size())
-      return;
     // The time the stream stored the event stands in for a missing `ts`
     // and bounds how far ahead `ts` may be: a replay decodes alike.
-    auto ev = decode_event(subject.substr(prefix_v1.size()), m.data,
-                           m.stored_ms, cfg.limits, *deps.ids);
-    if (auto rej = std::get_if<rejection>(&ev))
-      return dead_letter(m.subject.c_str(), m.data, *rej);
-    counters.events[ev.index()].fetch_add(1, std::memory_order_relaxed);
+    auto ev = accept(m.subject.c_str(), m.data, m.stored_ms);
+    if (!ev)
+      return;
     std::visit(
-      [this, &m](const auto& x) {
+      [this](const auto& x) {
         using type = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<type, catalog_event>)
           dirty_titles.insert(x.title);
-        if constexpr (std::is_same_v<type, profile_event>)
+        else if constexpr (std::is_same_v<type, profile_event>)
           dirty_users.insert(x.user);
+        else if constexpr (!std::is_same_v<type, rejection>) {
+          dirty_users.insert(x.user);
+          dirty_titles.insert(x.title);
+        }
+      },
+      *ev);
+    dispatch(*ev, m.sequence);
+  }
+
+  /// Hands an accepted event on, on the thread that owns the batcher:
+  /// members' events to the batcher; catalog and profile events, which
+  /// replace state, routed one by one after the batch before them, so that
+  /// every actor sees publish order.
+  void dispatch(const decoded_event& ev, uint64_t sequence) {
+    std::visit(
+      [this, sequence](const auto& x) {
+        using type = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<type, play_event> ||
                       std::is_same_v<type, impression_event> ||
                       std::is_same_v<type, feedback_event>) {
-          dirty_users.insert(x.user);
-          dirty_titles.insert(x.title);
-          if (batcher.add(x, m.sequence))
+          if (batcher.add(x, sequence))
             batcher.flush();
         } else if constexpr (!std::is_same_v<type, rejection>) {
-          // Catalog and profile replace state; the batch before them goes
-          // first so that every actor sees stream order.
           batcher.flush();
           router.route(x);
         }
@@ -255,10 +263,6 @@ struct nats_edge::impl {
     publish_error(ctx.reply, code, msg);
   }
 
-  void dead_letter(natsMsg* msg, const rejection& rej) {
-    dead_letter(natsMsg_GetSubject(msg), data_of(msg), rej);
-  }
-
   /// Republishes a rejected event, body unchanged, on `P.v1.dlq.<reason>`.
   void dead_letter(const char* original_subject, std::string_view body,
                    const rejection& rej) {
@@ -301,16 +305,25 @@ struct nats_edge::impl {
   // -- callbacks --------------------------------------------------------------
 
   /// Decodes an event; rejects it to the dead-letter subject or counts it.
-  std::optional<decoded_event> accept(natsMsg* msg) {
-    std::string_view subject{natsMsg_GetSubject(msg)};
-    auto ev = decode_event(subject.substr(prefix_v1.size()), data_of(msg),
-                           deps.now_ms(), cfg.limits, *deps.ids);
+  /// Decodes an event published on `subject`; rejects it to the
+  /// dead-letter subject or counts it. `now_ms` is its receive time.
+  std::optional<decoded_event> accept(const char* subject,
+                                      std::string_view data, int64_t now_ms) {
+    std::string_view name{subject};
+    if (name.size() <= prefix_v1.size())
+      return std::nullopt; // not one of ours: subscriptions never do this
+    auto ev = decode_event(name.substr(prefix_v1.size()), data, now_ms,
+                           cfg.limits, *deps.ids);
     if (auto rej = std::get_if<rejection>(&ev)) {
-      dead_letter(msg, *rej);
+      dead_letter(subject, data, *rej);
       return std::nullopt;
     }
     counters.events[ev.index()].fetch_add(1, std::memory_order_relaxed);
     return ev;
+  }
+
+  std::optional<decoded_event> accept(natsMsg* msg) {
+    return accept(natsMsg_GetSubject(msg), data_of(msg), deps.now_ms());
   }
 
   /// Catalog and profile events: rare, routed one by one.
@@ -328,19 +341,8 @@ struct nats_edge::impl {
   /// when nothing more waits in this subscription or when it is full, so an
   /// idle stream adds no delay and a busy one sends few messages.
   void on_member_event(natsSubscription* sub, natsMsg* msg) {
-    if (auto ev = accept(msg)) {
-      std::visit(
-        [this](const auto& x) {
-          using type = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<type, play_event> ||
-                        std::is_same_v<type, impression_event> ||
-                        std::is_same_v<type, feedback_event>) {
-            if (batcher.add(x))
-              batcher.flush();
-          }
-        },
-        *ev);
-    }
+    if (auto ev = accept(msg))
+      dispatch(*ev, 0);
     int pending = 0;
     if (batcher.size() > 0 &&
         (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK ||
