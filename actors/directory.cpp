@@ -37,34 +37,36 @@ std::optional<Handle> directory::find(shards<Handle>& xs, uint32_t key,
   return hdl;
 }
 
-std::optional<stored_user> directory::stored_user_of(user_key user) {
+template <class Stored, class Load, class Restore>
+std::optional<Stored> directory::stored_of(Load load, Restore restore) {
   if (!source_)
     return std::nullopt;
-  auto snap = source_->load_user(user);
+  auto snap = load(*source_);
   if (!snap)
     return std::nullopt;
-  auto state = restore_user(*snap, params_->user);
+  auto state = restore(*snap);
   if (!state) {
     refused_.fetch_add(1);
     return std::nullopt;
   }
   restored_.fetch_add(1);
-  return stored_user{std::move(*state), snap->last_sequence};
+  return Stored{std::move(*state), snap->last_sequence};
+}
+
+std::optional<stored_user> directory::stored_user_of(user_key user) {
+  return stored_of<stored_user>(
+    [user](state_source& src) { return src.load_user(user); },
+    [this](const user_snapshot_data& s) {
+      return restore_user(s, params_->user);
+    });
 }
 
 std::optional<stored_title> directory::stored_title_of(title_key title) {
-  if (!source_)
-    return std::nullopt;
-  auto snap = source_->load_title(title);
-  if (!snap)
-    return std::nullopt;
-  auto state = restore_title(*snap, params_->trending);
-  if (!state) {
-    refused_.fetch_add(1);
-    return std::nullopt;
-  }
-  restored_.fetch_add(1);
-  return stored_title{std::move(*state), snap->last_sequence};
+  return stored_of<stored_title>(
+    [title](state_source& src) { return src.load_title(title); },
+    [this](const title_snapshot_data& s) {
+      return restore_title(s, params_->trending);
+    });
 }
 
 template <class Handle>

@@ -60,6 +60,8 @@ public:
   uint64_t restored() const { return restored_.load(); }
   /// Stored states refused as inconsistent (they start empty instead).
   uint64_t refused() const { return refused_.load(); }
+  /// Stored values that could not be read at all (damaged, newer format).
+  uint64_t unreadable() const { return source_ ? source_->unreadable() : 0; }
 
   /// Calls `f(key, actor)` for every live user; `f` must not call back into
   /// the directory.
@@ -97,6 +99,9 @@ private:
   template <class Handle, class Restore>
   static std::optional<Handle> find(shards<Handle>& xs, uint32_t key,
                                     Restore restore);
+
+  template <class Stored, class Load, class Restore>
+  std::optional<Stored> stored_of(Load load, Restore restore);
 
   std::optional<stored_user> stored_user_of(user_key user);
   std::optional<stored_title> stored_title_of(title_key title);

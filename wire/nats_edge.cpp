@@ -583,6 +583,9 @@ struct nats_edge::impl {
     }
     out += ",\"dropped\":" + std::to_string(dropped);
     out += ",\"nats\":" + nats_json();
+    out += ",\"store\":{\"restored\":" + std::to_string(deps.dir->restored()) +
+           ",\"refused\":" + std::to_string(deps.dir->refused()) +
+           ",\"unreadable\":" + std::to_string(deps.dir->unreadable()) + "}";
     out += std::string{",\"ingest\":{\"mode\":\""} +
            (cfg.durable ? "durable" : "core") +
            "\",\"position\":" + std::to_string(position.load()) +

@@ -94,6 +94,7 @@ TEST_CASE_METHOD(restore_fixture,
     auto broken = *ids->users.intern("broken");
     CHECK_FALSE(actors->find_user(broken).has_value());
     CHECK(source->unreadable() == 1);
+    CHECK(actors->unreadable() == 1);
   }
 }
 

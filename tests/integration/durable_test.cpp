@@ -75,6 +75,11 @@ TEST_CASE("a graceful stop in durable mode checkpoints every actor; the "
   // not answered as a stranger.
   auto rec = h.ask_v1("rec.user.u3", R"({"row":"trending"})");
   CHECK_FALSE(rec.json["fallback"].GetBool());
+  auto restored_stats = h.ask_v1("admin.it1.stats");
+  auto store = restored_stats.json["store"].GetObject();
+  CHECK(store["restored"].GetUint64() == 8); // 7 titles, then u3
+  CHECK(store["refused"].GetUint64() == 0);
+  CHECK(store["unreadable"].GetUint64() == 0);
   auto after = h.ask_v1("admin.all.user", R"({"id":"u3"})");
   // The same live state, up to the time the dump was taken.
   auto strip_at = [](std::string body) {
