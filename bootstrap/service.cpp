@@ -18,7 +18,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -40,6 +42,26 @@ int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
+}
+
+/// Test hook for crash tests: with `MARQUEE_TEST_COMMIT_HOLD_MS` set, every
+/// checkpoint transaction stays open that long before its commit, while
+/// `<data_dir>/commit-held` exists, so that a test can kill the process
+/// inside a commit. Never set in production.
+void hold_commits_for_tests(lmdb_store& store, const std::string& data_dir) {
+  const char* hold = std::getenv("MARQUEE_TEST_COMMIT_HOLD_MS");
+  if (hold == nullptr || std::atoi(hold) <= 0)
+    return;
+  auto ms = std::chrono::milliseconds{std::atoi(hold)};
+  auto marker = std::filesystem::path{data_dir} / "commit-held";
+  spdlog::warn("test hook: every checkpoint commit is held open {} ms",
+               ms.count());
+  store.set_before_commit([ms, marker] {
+    std::ofstream{marker} << "held\n";
+    std::this_thread::sleep_for(ms);
+    std::error_code ec;
+    std::filesystem::remove(marker, ec);
+  });
 }
 
 } // namespace
@@ -217,6 +239,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
               err.message();
       return nullptr;
     }
+    hold_commits_for_tests(*s.store, cfg.get("service.data_dir"));
   }
 
   // Phase 1: NATS, embedded unless a URL is given.
