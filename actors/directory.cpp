@@ -1,5 +1,8 @@
 #include "actors/directory.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace marquee {
 
 directory::directory(caf::actor_system& sys,
@@ -12,28 +15,39 @@ directory::directory(caf::actor_system& sys,
 }
 
 template <class Handle, class Spawn>
-Handle directory::get_or_spawn(shards<Handle>& xs, uint32_t key, Spawn spawn) {
+Handle directory::get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
+                               uint32_t key, Spawn spawn) {
+  auto now = clock_ms();
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
-  if (i != sh.actors.end())
-    return i->second;
+  if (i != sh.actors.end()) {
+    i->second.used_ms = now;
+    return i->second.actor;
+  }
   auto hdl = spawn();
-  sh.actors.emplace(key, hdl);
+  sh.actors.emplace(key, entry<Handle>{hdl, now});
+  live.fetch_add(1);
   return hdl;
 }
 
 template <class Handle, class Restore>
-std::optional<Handle> directory::find(shards<Handle>& xs, uint32_t key,
+std::optional<Handle> directory::find(shards<Handle>& xs,
+                                      std::atomic<size_t>& live, uint32_t key,
                                       Restore restore) {
+  auto now = clock_ms();
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
-  if (i != sh.actors.end())
-    return i->second;
+  if (i != sh.actors.end()) {
+    i->second.used_ms = now;
+    return i->second.actor;
+  }
   auto hdl = restore();
-  if (hdl)
-    sh.actors.emplace(key, *hdl);
+  if (hdl) {
+    sh.actors.emplace(key, entry<Handle>{*hdl, now});
+    live.fetch_add(1);
+  }
   return hdl;
 }
 
@@ -69,24 +83,14 @@ std::optional<stored_title> directory::stored_title_of(title_key title) {
     });
 }
 
-template <class Handle>
-size_t directory::count(const shards<Handle>& xs) {
-  size_t n = 0;
-  for (auto& sh : xs) {
-    std::lock_guard<std::mutex> guard{sh.mu};
-    n += sh.actors.size();
-  }
-  return n;
-}
-
 user_actor directory::user(user_key user) {
-  return get_or_spawn(users_, user, [&] {
+  return get_or_spawn(users_, live_users_, user, [&] {
     return spawn_user_actor(sys_, user, params_, stored_user_of(user));
   });
 }
 
 std::optional<user_actor> directory::find_user(user_key user) {
-  return find(users_, user, [&]() -> std::optional<user_actor> {
+  return find(users_, live_users_, user, [&]() -> std::optional<user_actor> {
     auto stored = stored_user_of(user);
     if (!stored)
       return std::nullopt;
@@ -104,28 +108,70 @@ std::optional<user_key> directory::known_user(std::string_view id,
 }
 
 title_actor directory::title(title_key title) {
-  return get_or_spawn(titles_, title, [&] {
+  return get_or_spawn(titles_, live_titles_, title, [&] {
     return spawn_title_actor(sys_, title, params_, trending_,
                              stored_title_of(title));
   });
 }
 
 std::optional<title_actor> directory::find_title(title_key title) {
-  return find(titles_, title, [&]() -> std::optional<title_actor> {
-    auto stored = stored_title_of(title);
-    if (!stored)
-      return std::nullopt;
-    return spawn_title_actor(sys_, title, params_, trending_,
-                             std::move(stored));
-  });
+  return find(titles_, live_titles_, title,
+              [&]() -> std::optional<title_actor> {
+                auto stored = stored_title_of(title);
+                if (!stored)
+                  return std::nullopt;
+                return spawn_title_actor(sys_, title, params_, trending_,
+                                         std::move(stored));
+              });
 }
 
-size_t directory::user_count() const {
-  return count(users_);
-}
-
-size_t directory::title_count() const {
-  return count(titles_);
+size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
+                                  const passivation& p, int64_t now_ms) {
+  size_t dropped = 0;
+  auto drop = [&](auto& sh, auto i) {
+    sh.actors.erase(i);
+    live_users_.fetch_sub(1);
+    ++dropped;
+  };
+  // Idle ones first, shard by shard.
+  if (p.idle_ms > 0) {
+    for (auto& sh : users_) {
+      std::lock_guard<std::mutex> guard{sh.mu};
+      for (auto i = sh.actors.begin(); i != sh.actors.end();) {
+        auto next = std::next(i);
+        if (now_ms - i->second.used_ms >= p.idle_ms && !pinned(i->first))
+          drop(sh, i);
+        i = next;
+      }
+    }
+  }
+  // Then the least recently used beyond the budget. Lookups between the
+  // two passes only make an entry more recent, so the cut stays sound.
+  auto live = live_users_.load();
+  if (p.max_users > 0 && live > p.max_users) {
+    std::vector<std::pair<int64_t, user_key>> candidates;
+    candidates.reserve(live);
+    for (auto& sh : users_) {
+      std::lock_guard<std::mutex> guard{sh.mu};
+      for (const auto& [key, e] : sh.actors)
+        if (!pinned(key))
+          candidates.emplace_back(e.used_ms, key);
+    }
+    auto excess = std::min(live - p.max_users, candidates.size());
+    std::nth_element(candidates.begin(), candidates.begin() + excess,
+                     candidates.end());
+    candidates.resize(excess);
+    for (const auto& [used, key] : candidates) {
+      auto& sh = users_[key % shard_count];
+      std::lock_guard<std::mutex> guard{sh.mu};
+      auto i = sh.actors.find(key);
+      // Skip a user looked up since the scan: it is in use again.
+      if (i != sh.actors.end() && i->second.used_ms == used)
+        drop(sh, i);
+    }
+  }
+  passivated_.fetch_add(dropped);
+  return dropped;
 }
 
 void directory::clear() {
@@ -137,6 +183,8 @@ void directory::clear() {
     std::lock_guard<std::mutex> guard{sh.mu};
     sh.actors.clear();
   }
+  live_users_.store(0);
+  live_titles_.store(0);
 }
 
 } // namespace marquee

@@ -5,9 +5,15 @@
 ///
 /// Thread-safe: called from NATS callback threads and from actors. Each key
 /// hashes to one of several shards, each under its own mutex, held only for
-/// a lookup or a spawn. Handles are kept until `clear`, which the service
-/// calls on shutdown so that actors can terminate. Passivation (issue 3)
-/// will remove idle entries here.
+/// a lookup, a spawn or a sweep.
+///
+/// Passivation: `passivate_users` drops the handles of users that are idle
+/// or beyond a live budget. The directory's handle is the only lasting
+/// reference to an actor, so a dropped actor still answers whatever was
+/// sent to it before (senders hold a reference while they send) and then
+/// leaves memory; the next lookup activates it again from stored state.
+/// Only the caller knows which users have state not yet stored; it names
+/// them as pinned. `clear` drops every handle at shutdown.
 
 #include "actors/title_actor.hpp"
 #include "actors/user_actor.hpp"
@@ -19,6 +25,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,8 +61,34 @@ public:
   /// The actor of `title` if it is live or has stored state.
   std::optional<title_actor> find_title(title_key title);
 
-  size_t user_count() const;
-  size_t title_count() const;
+  /// Live users and titles.
+  size_t user_count() const { return live_users_.load(); }
+  size_t title_count() const { return live_titles_.load(); }
+
+  /// What `passivate_users` drops.
+  struct passivation {
+    /// Users not looked up for this long (milliseconds).
+    int64_t idle_ms = 0;
+    /// Beyond this many live users, the least recently used go too.
+    size_t max_users = 0;
+  };
+
+  /// Drops every live user for which `pinned(key)` is false and that is
+  /// idle per `p` at `now_ms` (a `clock_ms()` reading), then the least
+  /// recently used unpinned ones while more than `p.max_users` are live.
+  /// Returns how many were dropped.
+  size_t passivate_users(const std::function<bool(user_key)>& pinned,
+                         const passivation& p, int64_t now_ms);
+
+  /// Users dropped by `passivate_users` so far.
+  uint64_t passivated() const { return passivated_.load(); }
+
+  /// The clock of last-use times: steady, in milliseconds.
+  static int64_t clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+  }
 
   /// Actors activated with stored state so far.
   uint64_t restored() const { return restored_.load(); }
@@ -63,19 +97,6 @@ public:
   /// Stored values that could not be read at all (damaged, newer format).
   uint64_t unreadable() const { return source_ ? source_->unreadable() : 0; }
 
-  /// Calls `f(key, actor)` for every live user; `f` must not call back into
-  /// the directory.
-  template <class F>
-  void for_each_user(F f) const {
-    for_each(users_, f);
-  }
-
-  /// The same for titles.
-  template <class F>
-  void for_each_title(F f) const {
-    for_each(titles_, f);
-  }
-
   /// Drops every handle; actors end once their mailboxes are done.
   void clear();
 
@@ -83,21 +104,30 @@ private:
   static constexpr size_t shard_count = 64;
 
   template <class Handle>
+  struct entry {
+    Handle actor;
+    /// `clock_ms()` at the last lookup.
+    int64_t used_ms;
+  };
+
+  template <class Handle>
   struct shard {
     mutable std::mutex mu;
-    std::unordered_map<uint32_t, Handle> actors;
+    std::unordered_map<uint32_t, entry<Handle>> actors;
   };
 
   template <class Handle>
   using shards = std::array<shard<Handle>, shard_count>;
 
   template <class Handle, class Spawn>
-  static Handle get_or_spawn(shards<Handle>& xs, uint32_t key, Spawn spawn);
+  static Handle get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
+                             uint32_t key, Spawn spawn);
 
   /// The live actor of `key`, or one activated from stored state by
   /// `restore` (returning nullopt when there is none).
   template <class Handle, class Restore>
-  static std::optional<Handle> find(shards<Handle>& xs, uint32_t key,
+  static std::optional<Handle> find(shards<Handle>& xs,
+                                    std::atomic<size_t>& live, uint32_t key,
                                     Restore restore);
 
   template <class Stored, class Load, class Restore>
@@ -106,24 +136,15 @@ private:
   std::optional<stored_user> stored_user_of(user_key user);
   std::optional<stored_title> stored_title_of(title_key title);
 
-  template <class Handle>
-  static size_t count(const shards<Handle>& xs);
-
-  template <class Handle, class F>
-  static void for_each(const shards<Handle>& xs, F& f) {
-    for (auto& sh : xs) {
-      std::lock_guard<std::mutex> guard{sh.mu};
-      for (const auto& [key, hdl] : sh.actors)
-        f(key, hdl);
-    }
-  }
-
   caf::actor_system& sys_;
   std::shared_ptr<const service_params> params_;
   trending_actor trending_;
   std::shared_ptr<state_source> source_;
   std::atomic<uint64_t> restored_{0};
   std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> passivated_{0};
+  std::atomic<size_t> live_users_{0};
+  std::atomic<size_t> live_titles_{0};
   shards<user_actor> users_;
   shards<title_actor> titles_;
 };

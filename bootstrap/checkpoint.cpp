@@ -8,25 +8,30 @@ namespace marquee {
 
 namespace {
 
-/// Asks every actor of one kind for its snapshot and encodes it.
-template <class Snapshot, class ForEach, class Name, class Encode>
+/// Asks every actor of one kind for its snapshot and encodes it. All the
+/// requests go out first, then the replies are collected in order: one
+/// round trip for all, not one per actor.
+template <class Snapshot, class Actor, class ForEach, class Name, class Encode>
 bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
              Encode encode, std::chrono::milliseconds timeout,
              std::vector<store_record>& records, std::string& error) {
-  bool ok = true;
+  using handle =
+    decltype(self->request(std::declval<Actor>(), timeout, snapshot_atom_v));
+  std::vector<std::pair<uint32_t, handle>> asked;
   for_each([&](uint32_t key, const auto& actor) {
-    if (!ok)
-      return;
-    self->request(actor, timeout, snapshot_atom_v)
-      .receive(
-        [&](Snapshot& snap) {
-          records.push_back({name(key), encode(snap)});
-        },
-        [&](caf::error& err) {
-          ok = false;
-          error = "an actor did not give its state: " + caf::to_string(err);
-        });
+    asked.emplace_back(key, self->request(actor, timeout, snapshot_atom_v));
   });
+  bool ok = true;
+  for (auto& [key, response] : asked)
+    response.receive(
+      [&, key = key](Snapshot& snap) {
+        records.push_back({name(key), encode(snap)});
+      },
+      [&](caf::error& err) {
+        if (ok)
+          error = "an actor did not give its state: " + caf::to_string(err);
+        ok = false;
+      });
   return ok;
 }
 
@@ -51,7 +56,7 @@ checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
       if (auto actor = dir.find_title(key))
         f(key, *actor);
   };
-  bool ok = collect<user_snapshot_data>(
+  bool ok = collect<user_snapshot_data, user_actor>(
     self, each_user,
     [&](uint32_t key) { return user_store_key(ids.users.name(key)); },
     [&](const user_snapshot_data& s) { return encode_user_value(s, ids); },
@@ -59,7 +64,7 @@ checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
   res.users = records.size();
   ok =
     ok &&
-    collect<title_snapshot_data>(
+    collect<title_snapshot_data, title_actor>(
       self, each_title,
       [&](uint32_t key) { return title_store_key(ids.titles.name(key)); },
       [&](const title_snapshot_data& s) { return encode_title_value(s, ids); },

@@ -1,14 +1,13 @@
 #pragma once
 
 /// Checkpoints: the state of the actors an ingest thread changed, stored
-/// with the stream sequence it reached. The ingest thread calls it between
-/// batches (and the service once at drain): every event up to `sequence` is
-/// then ahead of the snapshot request in each actor's mailbox, so the
-/// states collected form a consistent cut at `sequence`.
+/// with the stream sequence it reached. The checkpoint writer's thread
+/// (actors/checkpointer.hpp) calls it after the ingest thread sent every
+/// event up to `sequence`: each snapshot request queues behind them, so
+/// every actor stored has applied at least those (and skips them when the
+/// stream is replayed from `sequence` + 1).
 ///
-/// Blocking: a scoped actor waits for every reply, so ingest pauses while
-/// a checkpoint is taken. Moving the encoding and the write off the ingest
-/// thread (a snapshot actor of its own) is the next step of issue 3.
+/// Blocking: a scoped actor waits for the replies, on the writer's thread.
 
 #include "actors/directory.hpp"
 #include "domain/ids.hpp"
@@ -30,9 +29,9 @@ struct checkpoint_result {
 };
 
 /// Stores the given users and titles (those changed since the last
-/// checkpoint) and `sequence` in one transaction. Call it from the thread
-/// that sent their events, after the last of them, so that every event up
-/// to `sequence` is ahead of the snapshot request in each mailbox.
+/// checkpoint) and `sequence` in one transaction. Call it after the last
+/// event up to `sequence` was sent, so that each is ahead of the snapshot
+/// request in its actor's mailbox.
 checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
                                   const id_tables& ids, lmdb_store& store,
                                   uint64_t sequence,

@@ -132,6 +132,7 @@ struct settings {
   stream_config stream;
   uint64_t checkpoint_events = 0;
   int64_t checkpoint_ms = 0;
+  directory::passivation passivation;
   std::string prefix;
   std::string instance_id;
 };
@@ -159,8 +160,12 @@ std::optional<settings> read_settings(const config& cfg, std::string& error) {
   auto max_batch = cfg.get_int("nats.max_batch", 1, 1 << 20, error);
   auto ckpt_events = cfg.get_int("checkpoint.events", 1, 100'000'000, error);
   auto ckpt_ms = cfg.get_int("checkpoint.interval_ms", 10, 86'400'000, error);
-  if (!ckpt_events || !ckpt_ms)
+  auto idle_ms = cfg.get_int("passivation.idle_ms", 0, 1LL << 40, error);
+  auto max_users = cfg.get_int("passivation.max_users", 0, 1LL << 40, error);
+  if (!ckpt_events || !ckpt_ms || !idle_ms || !max_users)
     return std::nullopt;
+  out.passivation.idle_ms = *idle_ms;
+  out.passivation.max_users = static_cast<size_t>(*max_users);
   out.checkpoint_events = static_cast<uint64_t>(*ckpt_events);
   out.checkpoint_ms = *ckpt_ms;
   if (!threads || !pending || !port || !max_batch)
@@ -324,6 +329,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   ecfg.start_sequence = checkpoint + 1;
   ecfg.checkpoint_events = set->checkpoint_events;
   ecfg.checkpoint_interval = std::chrono::milliseconds{set->checkpoint_ms};
+  ecfg.passivation = set->passivation;
   edge_deps deps;
   deps.ids = ids;
   deps.params = shared_params;
@@ -332,8 +338,9 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   deps.recommenders = s.recommenders;
   deps.now_ms = wall_ms;
   if (s.store) {
-    // Runs on the ingest thread (and once at drain), after the events up
-    // to `sequence` were sent: a consistent cut for the actors it stores.
+    // Runs on the checkpoint writer's thread, after the ingest thread sent
+    // the events up to `sequence`: each snapshot request queues behind
+    // them, so every actor stored has applied at least those.
     deps.checkpoint = [sys = s.sys.get(), dir = s.dir, ids, store = s.store](
                         uint64_t sequence, const std::vector<user_key>& users,
                         const std::vector<title_key>& titles) {

@@ -1,5 +1,6 @@
 #include "wire/nats_edge.hpp"
 
+#include "actors/checkpointer.hpp"
 #include "domain/window.hpp"
 #include "wire/request_codec.hpp"
 #include "wire/service_docs.hpp"
@@ -81,43 +82,48 @@ struct nats_edge::impl {
   std::atomic<bool> caught_up{true};
   std::atomic<uint64_t> position{0};
   std::atomic<uint64_t> behind{0};
-  // Checkpoints (durable mode), owned by the ingest thread.
-  std::unordered_set<user_key> dirty_users;
-  std::unordered_set<title_key> dirty_titles;
-  uint64_t since_checkpoint = 0;
-  steady::time_point last_checkpoint_time = steady::now();
-  std::atomic<uint64_t> checkpoint_sequence{0};
-  std::atomic<uint64_t> checkpoints{0};
+  // Durable mode with a store: the checkpoint schedule (null otherwise),
+  // and whether it has taken its last checkpoint.
+  std::unique_ptr<checkpointer> checkpoints;
+  std::atomic<bool> checkpoints_closed{false};
 
-  /// Stores what changed up to the current position, then acknowledges
-  /// the stream through it: acks go out only for what a checkpoint covers.
-  void take_checkpoint() {
-    auto seq = position.load();
-    last_checkpoint_time = steady::now();
-    if (!deps.checkpoint || seq == checkpoint_sequence.load())
-      return;
-    std::vector<user_key> users{dirty_users.begin(), dirty_users.end()};
-    std::vector<title_key> titles{dirty_titles.begin(), dirty_titles.end()};
-    auto error = deps.checkpoint(seq, users, titles);
-    if (!error.empty()) {
+  /// Acknowledges the stream through a committed checkpoint: acks go out
+  /// only for what a checkpoint covers.
+  void checkpointed(const checkpointer::outcome& out) {
+    if (!out.error.empty()) {
       spdlog::error("checkpoint at stream sequence {} failed: {}; the next "
                     "one will retry",
-                    seq, error);
+                    out.sequence, out.error);
       return;
     }
-    dirty_users.clear();
-    dirty_titles.clear();
-    since_checkpoint = 0;
-    checkpoint_sequence.store(seq);
-    checkpoints.fetch_add(1);
+    spdlog::debug("checkpoint at stream sequence {}: {} users, {} titles in "
+                  "{} ms",
+                  out.sequence, out.users, out.titles, out.took.count());
     std::string ack_error;
-    if (!reader->ack_through(seq, ack_error))
+    if (!reader->ack_through(out.sequence, ack_error))
       spdlog::warn("acknowledging the event stream: {}", ack_error);
   }
 
-  bool checkpoint_due() const {
-    return since_checkpoint >= cfg.checkpoint_events ||
-           steady::now() - last_checkpoint_time >= cfg.checkpoint_interval;
+  /// Between batches: a finished checkpoint acknowledged, a due one begun.
+  void tick_checkpoints() {
+    if (!checkpoints)
+      return;
+    if (auto out = checkpoints->tick(position.load()))
+      checkpointed(*out);
+  }
+
+  /// Whether the server may be holding back messages because too many
+  /// wait for an ack (a checkpoint is slow): then an empty fetch does not
+  /// mean the replay has caught up.
+  bool ack_limited() const {
+    auto acked = checkpoints ? checkpoints->committed() : position.load();
+    return position.load() - acked + cfg.max_batch >= max_ack_pending();
+  }
+
+  uint64_t max_ack_pending() const {
+    // Acks follow checkpoints: room for two checkpoints' worth, so that
+    // ingest goes on while one is written.
+    return cfg.checkpoint_events * 2 + cfg.max_batch;
   }
 
   /// Reads the stream until stopped: decode, dead-letter or batch, flush,
@@ -140,10 +146,11 @@ struct nats_edge::impl {
       }
       warned = false;
       if (msgs.empty()) {
-        caught_up.store(true); // nothing more to read for now
-        behind.store(0);
-        if (checkpoint_due())
-          take_checkpoint();
+        if (!ack_limited()) { // nothing more to read for now
+          caught_up.store(true);
+          behind.store(0);
+        }
+        tick_checkpoints();
         continue;
       }
       for (const auto& m : msgs)
@@ -154,9 +161,9 @@ struct nats_edge::impl {
       behind.store(last.pending);
       if (last.pending == 0)
         caught_up.store(true);
-      since_checkpoint += msgs.size();
-      if (checkpoint_due())
-        take_checkpoint();
+      if (checkpoints)
+        checkpoints->sent(msgs.size());
+      tick_checkpoints();
     }
   }
 
@@ -166,19 +173,20 @@ struct nats_edge::impl {
     auto ev = accept(m.subject.c_str(), m.data, m.stored_ms);
     if (!ev)
       return;
-    std::visit(
-      [this](const auto& x) {
-        using type = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<type, catalog_event>)
-          dirty_titles.insert(x.title);
-        else if constexpr (std::is_same_v<type, profile_event>)
-          dirty_users.insert(x.user);
-        else if constexpr (!std::is_same_v<type, rejection>) {
-          dirty_users.insert(x.user);
-          dirty_titles.insert(x.title);
-        }
-      },
-      *ev);
+    if (checkpoints)
+      std::visit(
+        [this](const auto& x) {
+          using type = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<type, catalog_event>)
+            checkpoints->changed_title(x.title);
+          else if constexpr (std::is_same_v<type, profile_event>)
+            checkpoints->changed_user(x.user);
+          else if constexpr (!std::is_same_v<type, rejection>) {
+            checkpoints->changed_user(x.user);
+            checkpoints->changed_title(x.title);
+          }
+        },
+        *ev);
     dispatch(*ev, m.sequence);
   }
 
@@ -494,15 +502,32 @@ struct nats_edge::impl {
         caf::anon_send(gateway(), *actor, dump_atom_v, now, std::move(ctx));
       }
     } else if (verb == "snapshot") {
-      answer_error(ctx, 503,
-                   "snapshots are not available: this version "
-                   "keeps state in memory only");
+      take_snapshot(std::move(ctx));
     } else {
       answer_error(ctx, 404,
                    "unknown admin verb '" + std::string{verb} +
                      "'; verbs: info, stats, health, actors, "
                      "user, title, snapshot");
     }
+  }
+
+  /// `snapshot`: a checkpoint of everything sent so far, answered once it
+  /// is committed.
+  void take_snapshot(reply_ctx ctx) {
+    if (!checkpoints)
+      return answer_error(ctx, 400,
+                          "snapshots need durable ingest (ingest.mode = "
+                          "durable); in core mode state is in memory only");
+    if (checkpoints_closed.load())
+      return answer_error(ctx, 503, "stopping: the last checkpoint is taken");
+    checkpoints->request([this, ctx](const checkpointer::outcome& out) {
+      if (!out.error.empty())
+        return answer_error(ctx, 500, "the checkpoint failed: " + out.error);
+      answer(ctx, "{\"sequence\":" + std::to_string(out.sequence) +
+                    ",\"users\":" + std::to_string(out.users) +
+                    ",\"titles\":" + std::to_string(out.titles) +
+                    ",\"ms\":" + std::to_string(out.took.count()) + "}");
+    });
   }
 
   void on_srv(natsMsg* msg) {
@@ -585,14 +610,17 @@ struct nats_edge::impl {
     out += ",\"nats\":" + nats_json();
     out += ",\"store\":{\"restored\":" + std::to_string(deps.dir->restored()) +
            ",\"refused\":" + std::to_string(deps.dir->refused()) +
-           ",\"unreadable\":" + std::to_string(deps.dir->unreadable()) + "}";
+           ",\"unreadable\":" + std::to_string(deps.dir->unreadable()) +
+           ",\"passivated\":" + std::to_string(deps.dir->passivated()) + "}";
     out += std::string{",\"ingest\":{\"mode\":\""} +
            (cfg.durable ? "durable" : "core") +
            "\",\"position\":" + std::to_string(position.load()) +
            ",\"behind\":" + std::to_string(behind.load()) +
            ",\"caught_up\":" + (caught_up.load() ? "true" : "false") +
-           ",\"checkpoint\":" + std::to_string(checkpoint_sequence.load()) +
-           ",\"checkpoints\":" + std::to_string(checkpoints.load()) + "}";
+           ",\"checkpoint\":" +
+           std::to_string(checkpoints ? checkpoints->committed() : 0) +
+           ",\"checkpoints\":" +
+           std::to_string(checkpoints ? checkpoints->count() : 0) + "}";
     out += ",\"actors\":" + actors_json();
     out += ",\"endpoints\":" + stats.endpoints_json(cfg.prefix) + "}";
     return out;
@@ -764,9 +792,7 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     reader_options ropts;
     ropts.durable = "marquee-" + e.cfg.instance_id;
     ropts.start_sequence = e.cfg.start_sequence;
-    // Acks follow checkpoints: leave room for two checkpoints' worth.
-    ropts.max_ack_pending =
-      static_cast<int64_t>(e.cfg.checkpoint_events * 2 + e.cfg.max_batch);
+    ropts.max_ack_pending = static_cast<int64_t>(e.max_ack_pending());
     ok = ensure_stream(e.nc, e.cfg.stream, error);
     if (ok) {
       e.reader = stream_reader::open(e.nc, e.cfg.stream, ropts, error);
@@ -774,7 +800,14 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     }
     e.caught_up.store(false);
     e.position.store(e.cfg.start_sequence - 1);
-    e.checkpoint_sequence.store(e.cfg.start_sequence - 1);
+    if (e.deps.checkpoint) {
+      checkpointer::options copts;
+      copts.every_events = e.cfg.checkpoint_events;
+      copts.interval = e.cfg.checkpoint_interval;
+      copts.passivation = e.cfg.passivation;
+      e.checkpoints = std::make_unique<checkpointer>(
+        copts, e.deps.dir, e.deps.checkpoint, e.cfg.start_sequence - 1);
+    }
   } else {
     ok = e.subscribe(p + "events.>", nullptr, call_member_event, error) &&
          e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error) &&
@@ -825,10 +858,13 @@ void nats_edge::drain(std::chrono::milliseconds timeout) {
     return;
   // The stream reader first: no new events, the last batch flushed.
   impl_->stopping.store(true);
-  if (impl_->ingest.joinable()) {
+  if (impl_->ingest.joinable())
     impl_->ingest.join();
+  if (auto& ck = impl_->checkpoints) {
     // Ingest has stopped: the last checkpoint covers everything applied.
-    impl_->take_checkpoint();
+    impl_->checkpoints_closed.store(true);
+    for (const auto& out : ck->finish(impl_->position.load()))
+      impl_->checkpointed(out);
   }
   for (auto& s : impl_->subs)
     natsSubscription_Drain(s.get());

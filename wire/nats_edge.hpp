@@ -49,9 +49,9 @@ struct edge_config {
   /// 512).
   size_t max_batch = 512;
   /// Durable mode: events are read from the JetStream stream `stream`
-  /// (created or checked at start) instead of core subscriptions. Until
-  /// checkpoints exist (issue 3), the whole stream is replayed at every
-  /// start and requests are answered 503 until the replay has caught up.
+  /// (created or checked at start) instead of core subscriptions, from
+  /// `start_sequence` on; requests are answered 503 until the replay has
+  /// caught up.
   bool durable = false;
   stream_config stream;
   /// The first stream sequence to apply (the last checkpoint's + 1).
@@ -61,6 +61,9 @@ struct edge_config {
   uint64_t checkpoint_events = 50'000;
   /// ...or this long after it, if anything changed (default 30 s).
   std::chrono::milliseconds checkpoint_interval{30'000};
+  /// Durable mode with checkpoints: users idle this long, or beyond this
+  /// many live ones, leave memory after a checkpoint (zeros: never).
+  directory::passivation passivation;
 };
 
 /// What the edge reaches inside the process.
@@ -74,8 +77,9 @@ struct edge_deps {
   std::function<int64_t()> now_ms;
   /// Durable mode: stores the given changed actors with `sequence` in one
   /// transaction; returns "" on success, else why not. Called on the
-  /// ingest thread after the events up to `sequence` were sent, and once
-  /// more at drain. Null: no checkpoints.
+  /// checkpoint writer's thread after the events up to `sequence` were
+  /// sent (see actors/checkpointer.hpp), and once more at drain. Null: no
+  /// checkpoints.
   std::function<std::string(uint64_t sequence,
                             const std::vector<user_key>& users,
                             const std::vector<title_key>& titles)>

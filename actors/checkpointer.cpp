@@ -1,0 +1,156 @@
+#include "actors/checkpointer.hpp"
+
+namespace marquee {
+
+using steady = std::chrono::steady_clock;
+
+checkpointer::checkpointer(options opts, std::shared_ptr<directory> dir,
+                           write_fn write, uint64_t committed)
+  : opts_(std::move(opts)), dir_(std::move(dir)), write_(std::move(write)),
+    last_start_(steady::now()), last_sweep_(steady::now()),
+    committed_(committed) {
+  writer_ = std::thread{[this] { run_writer(); }};
+}
+
+checkpointer::~checkpointer() {
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+void checkpointer::run_writer() {
+  std::unique_lock<std::mutex> lock{mu_};
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || pending_ != nullptr; });
+    if (!pending_)
+      return; // stopped, nothing left to write
+    auto j = std::move(pending_);
+    lock.unlock();
+    j->result.error = write_(j->sequence, j->users, j->titles);
+    j->result.sequence = j->sequence;
+    j->result.users = j->users.size();
+    j->result.titles = j->titles.size();
+    j->result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      steady::now() - j->started);
+    lock.lock();
+    finished_ = std::move(j);
+    cv_.notify_all();
+  }
+}
+
+bool checkpointer::due(uint64_t position) const {
+  if (requested_.load())
+    return true;
+  const auto& p = opts_.passivation;
+  if (p.max_users > 0 && dir_->user_count() > p.max_users)
+    return true;
+  bool changed = position != committed_.load() || !dirty_users_.empty() ||
+                 !dirty_titles_.empty();
+  auto now = steady::now();
+  if (!changed) // idle users still leave memory in time
+    return now - last_sweep_ >= opts_.interval;
+  return since_ >= opts_.every_events || now - last_start_ >= opts_.interval;
+}
+
+void checkpointer::start(uint64_t position) {
+  std::vector<done_fn> waiters;
+  {
+    std::lock_guard<std::mutex> guard{requests_mu_};
+    waiters.swap(requests_);
+    requested_.store(false);
+  }
+  last_start_ = steady::now();
+  since_ = 0;
+  if (position == committed_.load() && dirty_users_.empty() &&
+      dirty_titles_.empty()) {
+    // Nothing new to store: the last checkpoint already covers it all.
+    outcome same;
+    same.sequence = position;
+    for (auto& done : waiters)
+      done(same);
+    passivate();
+    return;
+  }
+  auto j = std::make_unique<job>();
+  j->sequence = position;
+  j->users.assign(dirty_users_.begin(), dirty_users_.end());
+  j->titles.assign(dirty_titles_.begin(), dirty_titles_.end());
+  j->waiters = std::move(waiters);
+  j->started = last_start_;
+  dirty_users_.clear();
+  dirty_titles_.clear();
+  busy_.store(true);
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    pending_ = std::move(j);
+  }
+  cv_.notify_all();
+}
+
+std::unique_ptr<checkpointer::job> checkpointer::take_finished(bool wait) {
+  if (!busy_.load())
+    return nullptr;
+  std::unique_lock<std::mutex> lock{mu_};
+  if (wait)
+    cv_.wait(lock, [this] { return finished_ != nullptr; });
+  return std::move(finished_);
+}
+
+checkpointer::outcome checkpointer::conclude(std::unique_ptr<job> j) {
+  busy_.store(false);
+  if (j->result.error.empty()) {
+    committed_.store(j->sequence);
+    count_.fetch_add(1);
+  } else {
+    // Nothing was stored: these actors go into the next checkpoint.
+    dirty_users_.insert(j->users.begin(), j->users.end());
+    dirty_titles_.insert(j->titles.begin(), j->titles.end());
+  }
+  for (auto& done : j->waiters)
+    done(j->result);
+  if (j->result.error.empty())
+    passivate();
+  return std::move(j->result);
+}
+
+void checkpointer::passivate() {
+  last_sweep_ = steady::now();
+  const auto& p = opts_.passivation;
+  if (p.idle_ms <= 0 && p.max_users == 0)
+    return;
+  // Users changed since the last checkpoint began have state not yet
+  // stored: they stay.
+  dir_->passivate_users(
+    [this](user_key user) { return dirty_users_.count(user) > 0; }, p,
+    directory::clock_ms());
+}
+
+std::optional<checkpointer::outcome> checkpointer::tick(uint64_t position) {
+  std::optional<outcome> result;
+  if (auto j = take_finished(false))
+    result = conclude(std::move(j));
+  if (!busy_.load() && due(position))
+    start(position);
+  return result;
+}
+
+void checkpointer::request(done_fn done) {
+  std::lock_guard<std::mutex> guard{requests_mu_};
+  requests_.push_back(std::move(done));
+  requested_.store(true);
+}
+
+std::vector<checkpointer::outcome> checkpointer::finish(uint64_t position) {
+  std::vector<outcome> out;
+  if (auto j = take_finished(true))
+    out.push_back(conclude(std::move(j)));
+  start(position);
+  if (auto j = take_finished(true))
+    out.push_back(conclude(std::move(j)));
+  return out;
+}
+
+} // namespace marquee

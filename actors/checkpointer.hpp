@@ -1,0 +1,156 @@
+#pragma once
+
+/// The checkpoint schedule of an ingest thread, and passivation.
+///
+/// The ingest thread is the only sender of events. It reports every user
+/// and title it changed and, between batches, calls `tick` with the stream
+/// sequence it has sent. When a checkpoint is due (`every_events` events or
+/// `interval` since the last one, a request, or more live users than the
+/// budget), `tick` hands the changed actors and the sequence S to a writer
+/// thread of its own and returns at once: ingest goes on while the writer
+/// asks the actors for their state (the requests queue behind the events up
+/// to S in each mailbox) and stores it with S in one transaction. An actor
+/// may already have applied events after S when it answers; that is sound,
+/// because it stores the last sequence it applied and a replay from S+1
+/// skips what it has.
+///
+/// After a commit, `tick` passivates users that are idle or beyond the
+/// budget, except those changed since the checkpoint began: everything the
+/// others applied is stored, so they can leave memory and come back from
+/// the store. One checkpoint is in flight at a time.
+///
+/// Thread rules: `request` from any thread; the rest from the ingest
+/// thread.
+
+#include "actors/directory.hpp"
+#include "messages/actors.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+namespace marquee {
+
+class checkpointer {
+public:
+  struct options {
+    /// A checkpoint is due this many events after the last one...
+    uint64_t every_events = 50'000;
+    /// ...or this long after it, if anything changed.
+    std::chrono::milliseconds interval{30'000};
+    /// Which users leave memory after a checkpoint (zeros: none).
+    directory::passivation passivation;
+  };
+
+  /// How one checkpoint went.
+  struct outcome {
+    /// Every event up to this stream sequence is stored.
+    uint64_t sequence = 0;
+    size_t users = 0;
+    size_t titles = 0;
+    std::chrono::milliseconds took{0};
+    /// Empty on success; otherwise why nothing was stored.
+    std::string error;
+  };
+
+  /// Stores the state of the given actors with `sequence` in one
+  /// transaction; returns "" or why not. Runs on the writer thread.
+  using write_fn = std::function<std::string(
+    uint64_t sequence, const std::vector<user_key>& users,
+    const std::vector<title_key>& titles)>;
+
+  /// Called on the ingest thread with the outcome of the checkpoint that
+  /// began after the request.
+  using done_fn = std::function<void(const outcome&)>;
+
+  /// `committed` is the sequence of the last checkpoint in the store.
+  checkpointer(options opts, std::shared_ptr<directory> dir, write_fn write,
+               uint64_t committed);
+
+  /// Waits for the checkpoint in flight, if any, and stops the writer.
+  ~checkpointer();
+
+  checkpointer(const checkpointer&) = delete;
+  checkpointer& operator=(const checkpointer&) = delete;
+
+  void changed_user(user_key user) { dirty_users_.insert(user); }
+  void changed_title(title_key title) { dirty_titles_.insert(title); }
+  /// Counts events sent since the last checkpoint began.
+  void sent(size_t events) { since_ += events; }
+
+  /// Between batches: collects the checkpoint that finished (returned, so
+  /// that the caller acknowledges the stream through its sequence),
+  /// passivates after a commit, and starts a checkpoint at `position` if
+  /// one is due.
+  std::optional<outcome> tick(uint64_t position);
+
+  /// Asks for a checkpoint now; `done` gets its outcome.
+  void request(done_fn done);
+
+  /// At drain, once ingest has stopped: waits for the checkpoint in flight,
+  /// then takes a last one at `position`. Returns the outcomes in order.
+  std::vector<outcome> finish(uint64_t position);
+
+  /// The sequence of the last committed checkpoint.
+  uint64_t committed() const { return committed_.load(); }
+  /// Checkpoints committed by this process.
+  uint64_t count() const { return count_.load(); }
+  /// Whether a checkpoint is being written.
+  bool busy() const { return busy_.load(); }
+
+private:
+  struct job {
+    uint64_t sequence = 0;
+    std::vector<user_key> users;
+    std::vector<title_key> titles;
+    std::vector<done_fn> waiters;
+    std::chrono::steady_clock::time_point started;
+    outcome result;
+  };
+
+  bool due(uint64_t position) const;
+  void start(uint64_t position);
+  /// The finished job, if any; `wait` blocks until the one in flight ends.
+  std::unique_ptr<job> take_finished(bool wait);
+  outcome conclude(std::unique_ptr<job> j);
+  void passivate();
+  void run_writer();
+
+  options opts_;
+  std::shared_ptr<directory> dir_;
+  write_fn write_;
+
+  // Owned by the ingest thread.
+  std::unordered_set<user_key> dirty_users_;
+  std::unordered_set<title_key> dirty_titles_;
+  uint64_t since_ = 0;
+  std::chrono::steady_clock::time_point last_start_;
+  std::chrono::steady_clock::time_point last_sweep_;
+
+  // Requests from any thread.
+  std::mutex requests_mu_;
+  std::vector<done_fn> requests_;
+  std::atomic<bool> requested_{false};
+
+  // The job handed to the writer, and its result.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<job> pending_;  // to be written
+  std::unique_ptr<job> finished_; // written (or failed)
+  bool stop_ = false;
+  std::atomic<bool> busy_{false};
+  std::atomic<uint64_t> committed_;
+  std::atomic<uint64_t> count_{0};
+  std::thread writer_;
+};
+
+} // namespace marquee
