@@ -144,6 +144,9 @@ std::unique_ptr<stream_reader> stream_reader::open(natsConnection* nc,
   cc.AckPolicy = js_AckAll;
   cc.AckWait = opts.ack_wait.count() * ns_per_ms;
   cc.MaxAckPending = opts.max_ack_pending;
+  // Each start re-creates the consumer, and instance ids may be random per
+  // run: the server removes one nobody has read for an hour.
+  cc.InactiveThreshold = int64_t{3'600'000} * ns_per_ms;
   if (opts.start_sequence > 1) {
     cc.DeliverPolicy = js_DeliverByStartSequence;
     cc.OptStartSeq = opts.start_sequence;
