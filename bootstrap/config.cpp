@@ -23,7 +23,7 @@ const std::vector<config_key>& config_keys() {
     {"nats.port", "0", "embedded server port (0: a free port)"},
     {"nats.pending_msgs", "1000000", "pending messages per subscription"},
     {"nats.max_batch", "512", "events grouped per actor before sending"},
-    {"ingest.mode", "core",
+    {"ingest.mode", "durable",
      "core (at most once) or durable (read the JetStream stream)"},
     {"stream.name", "MARQUEE", "JetStream stream of the events (durable)"},
     {"stream.max_age", "30d", "events older than this leave the stream"},

@@ -11,6 +11,8 @@ lmdb_state_source::lmdb_state_source(std::shared_ptr<const lmdb_store> store,
 }
 
 std::optional<user_snapshot_data> lmdb_state_source::load_user(user_key user) {
+  if (user >= ids_->users.size())
+    return std::nullopt; // not an interned key (e.g. `no_user`)
   std::string raw;
   auto ec = store_->get(user_store_key(ids_->users.name(user)), raw);
   if (ec == persistence_errc::not_found)
@@ -30,6 +32,8 @@ bool lmdb_state_source::has_user(std::string_view id) {
 
 std::optional<title_snapshot_data>
 lmdb_state_source::load_title(title_key title) {
+  if (title >= ids_->titles.size())
+    return std::nullopt; // not an interned key (e.g. `no_title`)
   std::string raw;
   auto ec = store_->get(title_store_key(ids_->titles.name(title)), raw);
   if (ec == persistence_errc::not_found)

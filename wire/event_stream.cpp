@@ -108,6 +108,7 @@ struct stream_reader::impl {
   std::string stream;
   std::string durable;
   uint64_t delivered = 0;
+  uint64_t pending_at_open = 0;
   /// Ack subjects of messages handed out and not yet acknowledged.
   std::deque<std::pair<uint64_t, std::string>> unacked;
   natsConnection* nc = nullptr;
@@ -157,8 +158,10 @@ std::unique_ptr<stream_reader> stream_reader::open(natsConnection* nc,
   jerr = jsErrCode{};
   st =
     js_AddConsumer(&ci, ptr->js.get(), cfg.name.c_str(), &cc, nullptr, &jerr);
-  if (ci != nullptr)
+  if (ci != nullptr) {
+    ptr->pending_at_open = ci->NumPending;
     jsConsumerInfo_Destroy(ci);
+  }
   if (st != NATS_OK) {
     error = failure("cannot create consumer " + opts.durable, st, jerr);
     return nullptr;
@@ -245,6 +248,10 @@ bool stream_reader::ack_through(uint64_t sequence, std::string& error) {
 
 uint64_t stream_reader::delivered_through() const {
   return impl_->delivered;
+}
+
+uint64_t stream_reader::pending_at_open() const {
+  return impl_->pending_at_open;
 }
 
 } // namespace marquee

@@ -94,6 +94,10 @@ public:
   /// Acknowledges every message up to and including `sequence`.
   bool ack_through(uint64_t sequence, std::string& error);
 
+  /// Messages the consumer had to deliver when it was created: 0 means
+  /// there is nothing to replay.
+  uint64_t pending_at_open() const;
+
   /// The highest sequence handed out so far (start - 1 before the first).
   uint64_t delivered_through() const;
 

@@ -798,7 +798,10 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
       e.reader = stream_reader::open(e.nc, e.cfg.stream, ropts, error);
       ok = e.reader != nullptr;
     }
-    e.caught_up.store(false);
+    // Nothing after the checkpoint: serving at once.
+    e.caught_up.store(ok && e.reader->pending_at_open() == 0);
+    if (ok)
+      e.behind.store(e.reader->pending_at_open());
     e.position.store(e.cfg.start_sequence - 1);
     if (e.deps.checkpoint) {
       checkpointer::options copts;

@@ -77,6 +77,10 @@ TEST_CASE("idle users leave memory; a request brings one back, not a "
   CHECK(live_users(h) == 1);
   auto dump = h.ask_v1("admin.all.user", R"({"id":"u3"})");
   CHECK(dump.json["events"].GetUint64() == 1);
+  // Someone with no stored state is a stranger: the cold-start answer.
+  auto stranger = h.ask_v1("rec.user.nobody", R"({"row":"home"})");
+  CHECK(stranger.error_code() == 0);
+  CHECK(stranger.json["fallback"].GetBool());
 }
 
 TEST_CASE("admin snapshot takes a checkpoint of everything sent so far",
@@ -109,7 +113,7 @@ TEST_CASE("admin snapshot takes a checkpoint of everything sent so far",
 
 TEST_CASE("admin snapshot in core mode says why there is none",
           "[integration][snapshot]") {
-  harness h;
+  harness h{{{"ingest.mode", "core"}}};
   auto snap = h.ask_v1("admin.it1.snapshot");
   CHECK(snap.error_code() == 400);
   CHECK_THAT(snap.msg.body, Catch::Contains("durable"));
