@@ -6,6 +6,7 @@
 #include "wire/nats_client.hpp"
 
 #include <CLI/CLI.hpp>
+#include <rapidjson/document.h>
 
 #include <chrono>
 #include <iostream>
@@ -54,7 +55,23 @@ int64_t wall_ms() {
     .count();
 }
 
-/// Publishes the demo data, then prints requests to try with `program`.
+/// How many events the service's stream held when it started (applied or
+/// still to replay), from its admin stats; 0 in core mode.
+uint64_t events_in_stream(nats_client& client, const ready_info& info) {
+  std::string error;
+  auto reply =
+    client.request(info.prefix + ".v1.admin." + info.instance_id + ".stats", "",
+                   std::chrono::milliseconds{5000}, error);
+  rapidjson::Document d;
+  if (!reply || d.Parse(reply->body.c_str()).HasParseError() ||
+      !d.HasMember("ingest"))
+    return 0;
+  const auto& ingest = d["ingest"];
+  return ingest["position"].GetUint64() + ingest["behind"].GetUint64();
+}
+
+/// Publishes the demo data (unless the stream of an earlier demo already
+/// holds events), then prints requests to try with `program`.
 void load_demo(const ready_info& info, const std::string& program) {
   std::string error;
   auto client = nats_client::connect(info.nats_url, error, false);
@@ -62,14 +79,22 @@ void load_demo(const ready_info& info, const std::string& program) {
     std::cerr << "marquee demo: " << error << '\n';
     return;
   }
-  auto data = make_demo_data(wall_ms());
   auto base = info.prefix + ".v1.";
-  for (const auto& m : data)
-    if (!client->publish(base + m.subject_tail, m.body, error)) {
-      std::cerr << "marquee demo: " << error << '\n';
-      return;
-    }
-  client->flush(std::chrono::milliseconds{5000}, error);
+  if (auto held = events_in_stream(*client, info); held > 0) {
+    std::cout << "\nmarquee demo: the event stream in the data directory "
+                 "already holds "
+              << held << " events; they are replayed, nothing is added.\n";
+  } else {
+    auto data = make_demo_data(wall_ms());
+    for (const auto& m : data)
+      if (!client->publish(base + m.subject_tail, m.body, error)) {
+        std::cerr << "marquee demo: " << error << '\n';
+        return;
+      }
+    client->flush(std::chrono::milliseconds{5000}, error);
+    std::cout << "\nmarquee demo: loaded " << data.size()
+              << " catalog entries, profiles and events.\n";
+  }
   const std::pair<const char*, const char*> requests[] = {
     {"rec.user.u1", R"({"k":5,"explain":true})"},
     {"rec.user.u1", R"({"row":"continue_watching"})"},
@@ -79,9 +104,7 @@ void load_demo(const ready_info& info, const std::string& program) {
     {"admin.all.title", R"({"id":"t0"})"},
   };
   auto call = program + " request --nats-url " + info.nats_url + " ";
-  std::cout << "\nmarquee demo: loaded " << data.size()
-            << " catalog entries, profiles and events.\n"
-            << "NATS: " << info.nats_url << "   (Ctrl-C stops)\n\n"
+  std::cout << "NATS: " << info.nats_url << "   (Ctrl-C stops)\n\n"
             << "Try, in another terminal:\n";
   for (const auto& [tail, body] : requests)
     std::cout << "  " << call << base << tail << " '" << body << "'\n";

@@ -157,9 +157,53 @@ TEST_CASE("marquee demo loads a catalog and events that recommendations use",
   CHECK(served);
   CHECK(harness::eventually(
     [&] { return proc.out().find("marquee request") != std::string::npos; }));
+  auto events_of_u1 = [&] {
+    auto r = client->request("marquee.v1.admin.all.user", R"({"id":"u1"})",
+                             std::chrono::milliseconds{2000}, error);
+    rapidjson::Document d;
+    return r && !d.Parse(r->body.c_str()).HasParseError() &&
+               d.HasMember("events")
+             ? d["events"].GetUint64()
+             : 0;
+  };
+  // Once ingest has applied everything the demo published.
+  auto position = [&] {
+    auto r = client->request("marquee.v1.admin.all.stats", "",
+                             std::chrono::milliseconds{2000}, error);
+    rapidjson::Document d;
+    return r && !d.Parse(r->body.c_str()).HasParseError()
+             ? d["ingest"]["position"].GetUint64()
+             : 0;
+  };
+  CHECK(harness::eventually(
+    [&] {
+      auto now = position();
+      std::this_thread::sleep_for(std::chrono::milliseconds{300});
+      return now > 0 && position() == now;
+    },
+    std::chrono::milliseconds{10000}));
+  auto before = events_of_u1();
+  CHECK(before > 0);
   client.reset();
   proc.signal(SIGINT);
   CHECK(proc.wait(std::chrono::milliseconds{15000}) == 0);
+  // A second demo on the same data directory replays the stream and adds
+  // nothing: u1 has the same events, not twice as many.
+  temp_dir again_out;
+  child again{{"demo", "--data-dir", (dir.path() / "data").string()},
+              {"MARQUEE_NATS_PORT=" + std::to_string(port)},
+              again_out.path()};
+  client = await_ready(url);
+  REQUIRE(client != nullptr);
+  CHECK(harness::eventually(
+    [&] { return again.out().find("already holds") != std::string::npos; }));
+  uint64_t after = 0;
+  CHECK(
+    harness::eventually([&] { return (after = events_of_u1()) == before; }));
+  CHECK(after == before);
+  client.reset();
+  again.signal(SIGINT);
+  CHECK(again.wait(std::chrono::milliseconds{15000}) == 0);
 }
 
 TEST_CASE("bad configuration fails at once with a one-line reason",
