@@ -109,9 +109,73 @@ struct stream_reader::impl {
   std::string durable;
   uint64_t delivered = 0;
   uint64_t pending_at_open = 0;
+  uint64_t skipped = 0;
   /// Ack subjects of messages handed out and not yet acknowledged.
   std::deque<std::pair<uint64_t, std::string>> unacked;
+  /// A message received and its ack subject.
+  struct received {
+    stream_message msg;
+    std::string reply;
+  };
+  /// Received after a gap that could not be filled yet: handed out first
+  /// by the next fetch, once the gap is.
+  std::vector<received> held;
   natsConnection* nc = nullptr;
+
+  void hand_out(stream_message m, std::vector<stream_message>& out) {
+    delivered = m.sequence;
+    out.push_back(std::move(m));
+  }
+
+  /// Reads the sequences between `delivered` and `next` directly from the
+  /// stream, in order, into `out`. The server skips ahead when messages
+  /// were deleted or aged out, but also when messages it delivered were
+  /// lost with a connection or a server that died: those are still in the
+  /// stream and must not be missed (their redelivery, much later, would be
+  /// taken for a duplicate). Sequences no longer in the stream are counted
+  /// in `skipped`. False and `error` if the stream cannot be read now.
+  bool fill_gap(uint64_t next, std::vector<stream_message>& out,
+                std::string& error) {
+    jsStreamInfo* raw = nullptr;
+    jsErrCode jerr = jsErrCode{};
+    auto st = js_GetStreamInfo(&raw, js.get(), stream.c_str(), nullptr, &jerr);
+    info_ptr info{raw};
+    if (st != NATS_OK) {
+      error = failure("cannot read stream " + stream, st, jerr);
+      return false;
+    }
+    auto first = info->State.FirstSeq;
+    if (first > delivered + 1) { // aged out or purged: gone for good
+      auto gone = std::min(first, next) - (delivered + 1);
+      skipped += gone;
+      delivered += gone;
+    }
+    while (delivered + 1 < next) {
+      auto seq = delivered + 1;
+      natsMsg* msg = nullptr;
+      jerr = jsErrCode{};
+      st = js_GetMsg(&msg, js.get(), stream.c_str(), seq, nullptr, &jerr);
+      if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+        ++skipped; // deleted from the stream
+        delivered = seq;
+        continue;
+      }
+      if (st != NATS_OK) {
+        error = failure("cannot read stream " + stream + " at sequence " +
+                          std::to_string(seq),
+                        st, jerr);
+        return false;
+      }
+      hand_out(stream_message{seq, next - seq, natsMsg_GetTime(msg) / ns_per_ms,
+                              natsMsg_GetSubject(msg),
+                              std::string{natsMsg_GetData(msg),
+                                          static_cast<size_t>(
+                                            natsMsg_GetDataLength(msg))}},
+               out);
+      natsMsg_Destroy(msg);
+    }
+    return true;
+  }
 
   ~impl() {
     if (sub != nullptr)
@@ -191,39 +255,58 @@ stream_reader::~stream_reader() = default;
 std::vector<stream_message>
 stream_reader::fetch(int n, std::chrono::milliseconds timeout,
                      std::string& error) {
+  auto& r = *impl_;
+  std::vector<impl::received> incoming;
+  incoming.swap(r.held);
+  if (incoming.empty()) {
+    natsMsgList list{nullptr, 0};
+    jsErrCode jerr = jsErrCode{};
+    auto st = natsSubscription_Fetch(&list, r.sub, n, timeout.count(), &jerr);
+    if (st == NATS_TIMEOUT)
+      return {};
+    if (st != NATS_OK) {
+      error = failure("cannot fetch from " + r.stream, st, jerr);
+      return {};
+    }
+    incoming.reserve(static_cast<size_t>(list.Count));
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* msg = list.Msgs[i];
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+        continue;
+      impl::received in{
+        stream_message{
+          meta->Sequence.Stream, meta->NumPending, meta->Timestamp / ns_per_ms,
+          natsMsg_GetSubject(msg),
+          std::string{natsMsg_GetData(msg),
+                      static_cast<size_t>(natsMsg_GetDataLength(msg))}},
+        natsMsg_GetReply(msg) != nullptr ? natsMsg_GetReply(msg) : ""};
+      jsMsgMetaData_Destroy(meta);
+      incoming.push_back(std::move(in));
+    }
+    natsMsgList_Destroy(&list);
+  }
   std::vector<stream_message> out;
-  natsMsgList list{nullptr, 0};
-  jsErrCode jerr = jsErrCode{};
-  auto st =
-    natsSubscription_Fetch(&list, impl_->sub, n, timeout.count(), &jerr);
-  if (st == NATS_TIMEOUT)
-    return out;
-  if (st != NATS_OK) {
-    error = failure("cannot fetch from " + impl_->stream, st, jerr);
-    return out;
-  }
-  out.reserve(static_cast<size_t>(list.Count));
-  for (int i = 0; i < list.Count; ++i) {
-    natsMsg* msg = list.Msgs[i];
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
-      continue;
-    auto seq = meta->Sequence.Stream;
-    auto pending = meta->NumPending;
-    auto stored_ms = meta->Timestamp / ns_per_ms;
-    jsMsgMetaData_Destroy(meta);
+  out.reserve(incoming.size());
+  for (size_t i = 0; i < incoming.size(); ++i) {
+    auto& in = incoming[i];
     // A redelivery of something handed out already: not again.
-    if (seq <= impl_->delivered)
+    if (in.msg.sequence <= r.delivered)
       continue;
-    impl_->delivered = seq;
-    if (auto reply = natsMsg_GetReply(msg))
-      impl_->unacked.emplace_back(seq, reply);
-    out.push_back(stream_message{
-      seq, pending, stored_ms, natsMsg_GetSubject(msg),
-      std::string{natsMsg_GetData(msg),
-                  static_cast<size_t>(natsMsg_GetDataLength(msg))}});
+    if (in.msg.sequence > r.delivered + 1 &&
+        !r.fill_gap(in.msg.sequence, out, error)) {
+      // Keep the rest for the next fetch, which fills the gap first; hand
+      // out what came before it.
+      r.held.assign(std::make_move_iterator(incoming.begin() + i),
+                    std::make_move_iterator(incoming.end()));
+      if (!out.empty())
+        error.clear();
+      return out;
+    }
+    if (!in.reply.empty())
+      r.unacked.emplace_back(in.msg.sequence, std::move(in.reply));
+    r.hand_out(std::move(in.msg), out);
   }
-  natsMsgList_Destroy(&list);
   return out;
 }
 
@@ -252,6 +335,10 @@ uint64_t stream_reader::delivered_through() const {
 
 uint64_t stream_reader::pending_at_open() const {
   return impl_->pending_at_open;
+}
+
+uint64_t stream_reader::skipped() const {
+  return impl_->skipped;
 }
 
 } // namespace marquee

@@ -85,9 +85,11 @@ public:
   stream_reader(const stream_reader&) = delete;
   stream_reader& operator=(const stream_reader&) = delete;
 
-  /// Up to `n` new messages, in stream order, waiting at most `timeout` for
-  /// the first; redeliveries of messages handed out before are left out.
-  /// An empty result with an empty `error` means nothing new arrived.
+  /// Up to `n` new messages, in stream order and without gaps, waiting at
+  /// most `timeout` for the first; redeliveries of messages handed out
+  /// before are left out. When the server skips sequences, they are read
+  /// from the stream directly (see `skipped`). An empty result with an
+  /// empty `error` means nothing new arrived.
   std::vector<stream_message> fetch(int n, std::chrono::milliseconds timeout,
                                     std::string& error);
 
@@ -97,6 +99,10 @@ public:
   /// Messages the consumer had to deliver when it was created: 0 means
   /// there is nothing to replay.
   uint64_t pending_at_open() const;
+
+  /// Sequences between those handed out that were no longer in the stream
+  /// (aged out, purged or deleted) when they were due: never applied.
+  uint64_t skipped() const;
 
   /// The highest sequence handed out so far (start - 1 before the first).
   uint64_t delivered_through() const;

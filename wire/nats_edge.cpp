@@ -82,6 +82,7 @@ struct nats_edge::impl {
   std::atomic<bool> caught_up{true};
   std::atomic<uint64_t> position{0};
   std::atomic<uint64_t> behind{0};
+  std::atomic<uint64_t> skipped{0};
   // Durable mode with a store: the checkpoint schedule (null otherwise),
   // and whether it has taken its last checkpoint.
   std::unique_ptr<checkpointer> checkpoints;
@@ -145,6 +146,12 @@ struct nats_edge::impl {
         continue;
       }
       warned = false;
+      if (reader->skipped() != skipped.load()) {
+        spdlog::warn("{} events were no longer in the stream when they were "
+                     "due (aged out, purged or deleted): never applied",
+                     reader->skipped() - skipped.load());
+        skipped.store(reader->skipped());
+      }
       if (msgs.empty()) {
         if (!ack_limited()) { // nothing more to read for now
           caught_up.store(true);
@@ -617,6 +624,7 @@ struct nats_edge::impl {
            "\",\"position\":" + std::to_string(position.load()) +
            ",\"behind\":" + std::to_string(behind.load()) +
            ",\"caught_up\":" + (caught_up.load() ? "true" : "false") +
+           ",\"skipped\":" + std::to_string(skipped.load()) +
            ",\"checkpoint\":" +
            std::to_string(checkpoints ? checkpoints->committed() : 0) +
            ",\"checkpoints\":" +

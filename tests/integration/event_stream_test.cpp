@@ -179,3 +179,70 @@ TEST_CASE_METHOD(stream_fixture,
   auto r = reader(1);
   CHECK(sequences(drain(*r)) == std::vector<uint64_t>{1, 2});
 }
+
+namespace {
+
+struct js_ctx {
+  jsCtx* js = nullptr;
+  explicit js_ctx(natsConnection* nc) {
+    REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  }
+  ~js_ctx() { jsCtx_Destroy(js); }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(stream_fixture,
+                 "when the server skips ahead, the reader reads the missing "
+                 "sequences from the stream, in order and unchanged",
+                 "[integration][stream]") {
+  std::string error;
+  REQUIRE(ensure_stream(nc, cfg, error));
+  for (int i = 1; i <= 8; ++i)
+    publish("events.play.u" + std::to_string(i),
+            R"({"title":"t)" + std::to_string(i) + R"("})");
+  auto expected = drain(*reader(1));
+  REQUIRE(expected.size() == 8);
+  auto r = reader(1);
+  // The server's consumer jumps to 5, as when messages it delivered were
+  // lost with a connection or a server that died.
+  js_ctx js{nc};
+  REQUIRE(js_DeleteConsumer(js.js, cfg.name.c_str(), "marquee", nullptr,
+                            nullptr) == NATS_OK);
+  jsConsumerConfig cc;
+  jsConsumerConfig_Init(&cc);
+  cc.Durable = "marquee";
+  cc.AckPolicy = js_AckAll;
+  cc.DeliverPolicy = js_DeliverByStartSequence;
+  cc.OptStartSeq = 5;
+  jsConsumerInfo* ci = nullptr;
+  REQUIRE(js_AddConsumer(&ci, js.js, cfg.name.c_str(), &cc, nullptr, nullptr) ==
+          NATS_OK);
+  jsConsumerInfo_Destroy(ci);
+  auto all = drain(*r);
+  REQUIRE(sequences(all) == sequences(expected));
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(all[i].subject == expected[i].subject);
+    CHECK(all[i].data == expected[i].data);
+    CHECK(all[i].stored_ms == expected[i].stored_ms);
+  }
+  CHECK(r->skipped() == 0);
+}
+
+TEST_CASE_METHOD(stream_fixture,
+                 "sequences no longer in the stream are skipped and counted",
+                 "[integration][stream]") {
+  std::string error;
+  REQUIRE(ensure_stream(nc, cfg, error));
+  js_ctx js{nc};
+  for (int i = 1; i <= 3; ++i)
+    publish("events.play.u1", R"({"title":"t1"})");
+  REQUIRE(js_PurgeStream(js.js, cfg.name.c_str(), nullptr, nullptr) == NATS_OK);
+  for (int i = 4; i <= 7; ++i)
+    publish("events.play.u1", R"({"title":"t1"})");
+  REQUIRE(js_DeleteMsg(js.js, cfg.name.c_str(), 6, nullptr, nullptr) ==
+          NATS_OK);
+  auto r = reader(1);
+  CHECK(sequences(drain(*r)) == std::vector<uint64_t>{4, 5, 7});
+  CHECK(r->skipped() == 4); // 1 to 3 purged, 6 deleted
+}
