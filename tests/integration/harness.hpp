@@ -6,6 +6,7 @@
 
 #include "bootstrap/nats_server.hpp"
 #include "bootstrap/service.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "wire/nats_client.hpp"
 
@@ -113,13 +114,7 @@ public:
   static bool eventually(
     const std::function<bool()>& pred,
     std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred())
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});
-    }
-    return pred();
+    return testing::eventually(pred, timeout);
   }
 
   /// Waits until every event published so far has been applied: the admin

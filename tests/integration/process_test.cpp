@@ -3,112 +3,13 @@
 
 #include "harness.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "tests/support/process.hpp"
 
 #include <csignal>
 #include <fstream>
 
 using namespace marquee;
 using namespace marquee::testing;
-
-namespace {
-
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// A child `marquee` process with its output in files.
-class child {
-public:
-  child(std::vector<std::string> args, std::vector<std::string> env,
-        const std::filesystem::path& dir)
-    : out_(dir / "stdout"), err_(dir / "stderr") {
-    std::vector<char*> argv;
-    args.insert(args.begin(), MARQUEE_BINARY);
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      for (auto& e : env)
-        putenv(e.data());
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      freopen(out_.c_str(), "w", stdout);
-      freopen(err_.c_str(), "w", stderr);
-      chdir(dir.c_str());
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-
-  ~child() {
-    if (pid_ > 0 && status_ < 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  void signal(int sig) { kill(pid_, sig); }
-
-  /// The exit status, or -1 if it did not exit within `timeout`.
-  int wait(std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        return status_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds{10});
-    }
-    return -1;
-  }
-
-  std::string err() const { return slurp(err_); }
-  std::string out() const { return slurp(out_); }
-
-private:
-  static std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in{p};
-    return {std::istreambuf_iterator<char>{in}, {}};
-  }
-  std::filesystem::path out_;
-  std::filesystem::path err_;
-  pid_t pid_ = -1;
-  int status_ = -1;
-};
-
-/// Connects to `url` once the service answers `$SRV.PING.marquee`.
-std::unique_ptr<nats_client> await_ready(const std::string& url) {
-  std::unique_ptr<nats_client> client;
-  harness::eventually(
-    [&] {
-      std::string error;
-      if (!client)
-        client = nats_client::connect(url, error);
-      return client && client->request("$SRV.PING.marquee", "",
-                                       std::chrono::milliseconds{200}, error);
-    },
-    std::chrono::milliseconds{15000});
-  return client;
-}
-
-} // namespace
 
 TEST_CASE("marquee serve starts its embedded nats-server, answers, and stops "
           "with exit 0 on SIGTERM",
