@@ -72,6 +72,12 @@ struct crash_params {
   int checkpoint_events = 300;
   int checkpoint_interval_ms = 1000;
   int commit_hold_ms = 150;
+  /// In every other run, at most 15 of the 40 users live, and those idle
+  /// for 300 ms leave too: users keep leaving memory and coming back from
+  /// the store. (Over the budget, checkpoints follow each other, so most
+  /// kills in those runs land in a commit; the other runs have none.)
+  int max_live_users = 15;
+  int idle_ms = 300;
   /// Bounds of the waits.
   milliseconds ready_timeout{20000};
   milliseconds commit_timeout{10000};
@@ -82,10 +88,12 @@ struct crash_params {
 };
 
 /// The environment of every marquee run: durable ingest, small and
-/// frequent checkpoints, a fixed instance id, and, while the chaos lasts,
+/// frequent checkpoints, a small live budget, a fixed instance id, and,
+/// while the chaos lasts,
 /// checkpoint commits held open so that kills land inside them
 /// (bootstrap/service.cpp, `hold_commits_for_tests`).
-std::vector<std::string> marquee_env(const crash_params& p, bool hold_commits) {
+std::vector<std::string> marquee_env(const crash_params& p, bool hold_commits,
+                                     bool live_budget) {
   std::vector<std::string> env = {
     "MARQUEE_INGEST_MODE=durable",
     "MARQUEE_SERVICE_INSTANCE_ID=" + p.instance,
@@ -93,6 +101,10 @@ std::vector<std::string> marquee_env(const crash_params& p, bool hold_commits) {
     "MARQUEE_CHECKPOINT_EVENTS=" + std::to_string(p.checkpoint_events),
     "MARQUEE_CHECKPOINT_INTERVAL_MS=" +
       std::to_string(p.checkpoint_interval_ms),
+    "MARQUEE_PASSIVATION_MAX_USERS=" +
+      std::to_string(live_budget ? p.max_live_users : 0),
+    "MARQUEE_PASSIVATION_IDLE_MS=" +
+      std::to_string(live_budget ? p.idle_ms : 0),
     "MARQUEE_TEST_COMMIT_HOLD_MS=" +
       std::to_string(hold_commits ? p.commit_hold_ms : 0)};
   return env;
@@ -357,7 +369,8 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
   };
 
   // marquee: a child per run, its output in logs/<name>/.
-  auto start_marquee = [&](const std::string& name, bool hold_commits) {
+  auto start_marquee = [&](const std::string& name, bool hold_commits,
+                           bool live_budget) {
     auto out = logs / name;
     fs::create_directories(out);
     std::error_code ec;
@@ -365,7 +378,7 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
     return std::make_unique<child>(
       std::vector<std::string>{"serve", "--nats-url", url, "--data-dir",
                                data.string()},
-      marquee_env(p, hold_commits), out);
+      marquee_env(p, hold_commits, live_budget), out);
   };
 
   admin_client admin{url, p};
@@ -394,7 +407,7 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
   for (int round = 0; round < p.rounds; ++round) {
     char name[32];
     std::snprintf(name, sizeof(name), "round-%02d", round);
-    auto proc = start_marquee(name, true);
+    auto proc = start_marquee(name, true, round % 2 == 0);
     if (await_ready(url, p.ready_timeout) == nullptr)
       FAIL(name << ": marquee did not answer $SRV.PING.marquee within "
                 << p.ready_timeout.count() << " ms; output:\n"
@@ -512,7 +525,7 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
       " events published again with their Nats-Msg-Id "
       "were not reported as duplicates: " +
       generator.last_error());
-  auto final_run = start_marquee("final", false);
+  auto final_run = start_marquee("final", false, true);
   REQUIRE(await_ready(url, p.ready_timeout) != nullptr);
   // The stream holds each acknowledged event once and nothing else.
   auto info = admin.ask("$JS.API.STREAM.INFO." + p.stream);
@@ -567,7 +580,7 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
   auto removed = fs::remove_all(data / "state", ec);
   INFO("removing " << (data / "state").string() << ": " << ec.message());
   REQUIRE(removed > 0);
-  auto rebuild = start_marquee("rebuild", false);
+  auto rebuild = start_marquee("rebuild", false, true);
   REQUIRE(await_ready(url, p.ready_timeout) != nullptr);
   caught_up = eventually(
     [&] {
