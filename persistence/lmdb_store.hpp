@@ -13,11 +13,11 @@
 /// for its lifetime, so a second process opening the same directory fails
 /// at once with `persistence_errc::locked`.
 ///
-/// Thread rules: checkpoints are written from one thread (the snapshot
-/// actor's); `get` and `checkpoint_sequence` may be called from any thread,
-/// concurrently with a write (read transactions, MDB_NOTLS). Errors are
-/// `std::error_code`s (persistence/errors.hpp) with a one-line detail for
-/// operators.
+/// Thread rules: checkpoints are written from one thread (the checkpoint
+/// writer's, actors/checkpointer.hpp); `get` and `checkpoint_sequence` may be
+/// called from any thread, concurrently with a write (read transactions,
+/// MDB_NOTLS). Errors are `std::error_code`s (persistence/errors.hpp) with a
+/// one-line detail for operators.
 
 #include "persistence/errors.hpp"
 

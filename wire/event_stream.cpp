@@ -46,7 +46,9 @@ std::vector<std::string> stream_subjects(const std::string& prefix) {
 }
 
 bool ensure_stream(natsConnection* nc, const stream_config& cfg,
-                   std::string& error) {
+                   std::string& error, uint64_t* last_sequence) {
+  if (last_sequence != nullptr)
+    *last_sequence = 0;
   auto js = jetstream_of(nc, error);
   if (!js)
     return false;
@@ -99,6 +101,8 @@ bool ensure_stream(natsConnection* nc, const stream_config& cfg,
     error = failure("cannot update stream " + cfg.name, st, jerr);
     return false;
   }
+  if (last_sequence != nullptr)
+    *last_sequence = updated->State.LastSeq;
   return true;
 }
 

@@ -45,8 +45,10 @@ std::vector<std::string> stream_subjects(const std::string& prefix);
 
 /// Creates the stream, or updates an existing one's limits. An existing
 /// stream of that name with other subjects is an error, never changed.
+/// `last_sequence`, if given, receives the sequence of its last message
+/// (0 if it never held one).
 bool ensure_stream(natsConnection* nc, const stream_config& cfg,
-                   std::string& error);
+                   std::string& error, uint64_t* last_sequence = nullptr);
 
 /// One message of the stream.
 struct stream_message {

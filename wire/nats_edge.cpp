@@ -727,8 +727,12 @@ void on_disconnected(natsConnection*, void* closure) {
   edge->counters.disconnects.fetch_add(1);
   if (edge->drained.load())
     return; // our own shutdown closes the connection
-  spdlog::warn("NATS connection lost; reconnecting (core NATS: events "
-               "published meanwhile are not seen)");
+  if (edge->cfg.durable)
+    spdlog::warn("NATS connection lost; reconnecting (durable ingest: "
+                 "reading the stream goes on where it stopped)");
+  else
+    spdlog::warn("NATS connection lost; reconnecting (core ingest: events "
+                 "published meanwhile are not seen)");
 }
 
 void on_reconnected(natsConnection* nc, void* closure) {
@@ -801,7 +805,19 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     ropts.durable = "marquee-" + e.cfg.instance_id;
     ropts.start_sequence = e.cfg.start_sequence;
     ropts.max_ack_pending = static_cast<int64_t>(e.max_ack_pending());
-    ok = ensure_stream(e.nc, e.cfg.stream, error);
+    uint64_t last = 0;
+    ok = ensure_stream(e.nc, e.cfg.stream, error, &last);
+    if (ok && e.cfg.start_sequence - 1 > last) {
+      // New events would take sequences the checkpoint already covers, and
+      // actors would skip them as applied: refuse rather than lose them.
+      error = "the last checkpoint covers stream sequence " +
+              std::to_string(e.cfg.start_sequence - 1) + " but stream " +
+              e.cfg.stream.name + " ends at " + std::to_string(last) +
+              ": the stream lost events (a power loss before nats-server "
+              "synced it, or the stream was deleted); see \"The stream "
+              "behind the checkpoint\" in docs/operations.md";
+      ok = false;
+    }
     if (ok) {
       e.reader = stream_reader::open(e.nc, e.cfg.stream, ropts, error);
       ok = e.reader != nullptr;

@@ -3,6 +3,8 @@
 
 #include "harness.hpp"
 
+#include <nats/nats.h>
+
 using namespace marquee;
 using namespace marquee::testing;
 
@@ -115,4 +117,28 @@ TEST_CASE("events published while marquee is down are replayed from the "
   CHECK(u1.json["applied_through"].GetUint64() == 2);
   auto t2 = h.ask_v1("admin.all.title", R"({"id":"t2"})");
   CHECK(t2.json["plays"].GetUint64() == 2);
+}
+
+TEST_CASE("a stream that ends before the last checkpoint stops the start "
+          "with a clear error instead of skipping new events",
+          "[integration][durable]") {
+  harness h{durable};
+  for (int i = 0; i < 3; ++i)
+    h.publish("events.play.u1", R"({"title":"t1"})");
+  h.await_events(3);
+  h.stop_service(); // checkpoint at 3
+  // The stream is lost (as after a power loss before nats-server synced
+  // it) and begins again from 1.
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, h.server().url().c_str()) == NATS_OK);
+  jsCtx* js = nullptr;
+  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  REQUIRE(js_DeleteStream(js, "MARQUEE", nullptr, nullptr) == NATS_OK);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  std::string error;
+  CHECK_FALSE(h.try_start_service(error));
+  CHECK_THAT(error, Catch::Contains("covers stream sequence 3") &&
+                      Catch::Contains("ends at 0") &&
+                      Catch::Contains("lost events"));
 }

@@ -75,9 +75,14 @@ public:
   /// Starts the service on the same server and configuration.
   void start_service() {
     std::string error;
-    svc_ = service::start(cfg_, error);
     INFO(error);
-    REQUIRE(svc_ != nullptr);
+    REQUIRE(try_start_service(error));
+  }
+
+  /// The same, for a start that may fail: false and why.
+  bool try_start_service(std::string& error) {
+    svc_ = service::start(cfg_, error);
+    return svc_ != nullptr;
   }
 
   /// `P.v1.` + `tail`.
