@@ -558,16 +558,27 @@ std::string encode_user_dump(std::string_view user, const user_dump& d,
   w.EndObject();
   key(w, "recent_plays");
   play_records(w, d.recent, ids);
+  // Sets in name order: the same state gives the same dump in every run,
+  // whatever order ids were interned in.
   key(w, "watched");
-  w.StartArray();
+  std::vector<std::string_view> watched;
   for (auto t : d.watched)
-    str(w, ids.titles.name(t));
+    watched.push_back(ids.titles.name(t));
+  std::sort(watched.begin(), watched.end());
+  w.StartArray();
+  for (auto name : watched)
+    str(w, name);
   w.EndArray();
   key(w, "in_progress");
   play_records(w, d.in_progress, ids);
   key(w, "feedback");
+  auto feedback = d.feedback;
+  std::sort(feedback.begin(), feedback.end(),
+            [&](const auto& a, const auto& b) {
+              return ids.titles.name(a.title) < ids.titles.name(b.title);
+            });
   w.StartArray();
-  for (const auto& f : d.feedback) {
+  for (const auto& f : feedback) {
     w.StartObject();
     key(w, "title");
     str(w, ids.titles.name(f.title));
@@ -648,8 +659,14 @@ std::string encode_title_dump(std::string_view title, const title_dump& d,
   key(w, "applied_through");
   w.Uint64(d.applied_through);
   key(w, "trending");
+  // "all" first, then the regions in name order.
+  auto regions = d.trending;
+  std::sort(regions.begin(), regions.end(), [&](const auto& a, const auto& b) {
+    return std::make_pair(a.region != all_regions, region_name(a.region, ids)) <
+           std::make_pair(b.region != all_regions, region_name(b.region, ids));
+  });
   w.StartArray();
-  for (const auto& rs : d.trending) {
+  for (const auto& rs : regions) {
     w.StartObject();
     key(w, "region");
     str(w, region_name(rs.region, ids));
