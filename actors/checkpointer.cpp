@@ -1,5 +1,7 @@
 #include "actors/checkpointer.hpp"
 
+#include <algorithm>
+
 namespace marquee {
 
 using steady = std::chrono::steady_clock;
@@ -42,6 +44,9 @@ void checkpointer::run_writer() {
 }
 
 bool checkpointer::due(uint64_t position) const {
+  auto now = steady::now();
+  if (now < retry_at_)
+    return false;
   if (requested_.load())
     return true;
   const auto& p = opts_.passivation;
@@ -49,7 +54,6 @@ bool checkpointer::due(uint64_t position) const {
     return true;
   bool changed = position != committed_.load() || !dirty_users_.empty() ||
                  !dirty_titles_.empty();
-  auto now = steady::now();
   if (!changed) // idle users still leave memory in time
     return now - last_sweep_ >= opts_.interval;
   return since_ >= opts_.every_events || now - last_start_ >= opts_.interval;
@@ -105,7 +109,10 @@ checkpointer::outcome checkpointer::conclude(std::unique_ptr<job> j) {
     committed_.store(j->sequence);
     count_.fetch_add(1);
   } else {
-    // Nothing was stored: these actors go into the next checkpoint.
+    // Nothing was stored: these actors go into the next checkpoint, which
+    // waits a moment.
+    retry_at_ =
+      steady::now() + std::min(opts_.interval, std::chrono::milliseconds{1000});
     dirty_users_.insert(j->users.begin(), j->users.end());
     dirty_titles_.insert(j->titles.begin(), j->titles.end());
   }

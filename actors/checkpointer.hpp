@@ -135,6 +135,9 @@ private:
   uint64_t since_ = 0;
   std::chrono::steady_clock::time_point last_start_;
   std::chrono::steady_clock::time_point last_sweep_;
+  /// After a failed write, the next is not due before this (except at
+  /// `finish`): a failing store is not hammered.
+  std::chrono::steady_clock::time_point retry_at_;
 
   // Requests from any thread.
   std::mutex requests_mu_;

@@ -51,6 +51,24 @@ std::optional<Handle> directory::find(shards<Handle>& xs,
   return hdl;
 }
 
+template <class Handle>
+std::optional<Handle> directory::live(const shards<Handle>& xs, uint32_t key) {
+  auto& sh = xs[key % shard_count];
+  std::lock_guard<std::mutex> guard{sh.mu};
+  auto i = sh.actors.find(key);
+  if (i == sh.actors.end())
+    return std::nullopt;
+  return i->second.actor;
+}
+
+std::optional<user_actor> directory::live_user(user_key user) const {
+  return live(users_, user);
+}
+
+std::optional<title_actor> directory::live_title(title_key title) const {
+  return live(titles_, title);
+}
+
 template <class Stored, class Load, class Restore>
 std::optional<Stored> directory::stored_of(Load load, Restore restore) {
   if (!source_)

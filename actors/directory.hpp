@@ -56,6 +56,13 @@ public:
   /// user with stored data is never taken for a stranger.
   std::optional<user_key> known_user(std::string_view id, interner& users);
 
+  /// The actor of `user` if it is live, without counting as a use (for
+  /// checkpoints: being stored does not keep a user in memory).
+  std::optional<user_actor> live_user(user_key user) const;
+
+  /// The same for titles.
+  std::optional<title_actor> live_title(title_key title) const;
+
   /// The actor of `title`, spawned if it is not live.
   title_actor title(title_key title);
   /// The actor of `title` if it is live or has stored state.
@@ -129,6 +136,9 @@ private:
   static std::optional<Handle> find(shards<Handle>& xs,
                                     std::atomic<size_t>& live, uint32_t key,
                                     Restore restore);
+
+  template <class Handle>
+  static std::optional<Handle> live(const shards<Handle>& xs, uint32_t key);
 
   template <class Stored, class Load, class Restore>
   std::optional<Stored> stored_of(Load load, Restore restore);

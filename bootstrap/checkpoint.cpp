@@ -48,12 +48,12 @@ checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
   std::vector<store_record> records;
   auto each_user = [&](auto f) {
     for (auto key : users)
-      if (auto actor = dir.find_user(key))
+      if (auto actor = dir.live_user(key))
         f(key, *actor);
   };
   auto each_title = [&](auto f) {
     for (auto key : titles)
-      if (auto actor = dir.find_title(key))
+      if (auto actor = dir.live_title(key))
         f(key, *actor);
   };
   bool ok = collect<user_snapshot_data, user_actor>(

@@ -635,3 +635,36 @@ TEST_CASE_METHOD(checkpointer_fixture,
   CHECK(writer.started() == 0);
   CHECK(c.count() == 0);
 }
+
+TEST_CASE_METHOD(checkpointer_fixture,
+                 "after a failed write the next waits a moment, even when "
+                 "one is asked for",
+                 "[actor][checkpointer]") {
+  auto opts = never_due();
+  opts.interval = 300ms; // the retry waits min(interval, 1 s)
+  auto& c = make(opts);
+  writer.fail_next("disk full");
+  c.changed_user(1);
+  std::vector<outcome> got;
+  c.request([&](const outcome& out) { got.push_back(out); });
+  auto failed = tick_until_outcome(1);
+  REQUIRE(failed.has_value());
+  CHECK(failed->error == "disk full");
+  auto failed_at = steady::now();
+  c.request([&](const outcome& out) { got.push_back(out); });
+  // Ticks right after the failure start nothing.
+  while (steady::now() - failed_at < 200ms) {
+    CHECK_FALSE(c.tick(1).has_value());
+    std::this_thread::sleep_for(1ms);
+  }
+  if (steady::now() - failed_at < 300ms)
+    CHECK(writer.started() == 1);
+  // Then the retry goes out and answers the request.
+  auto retried = tick_until_outcome(1);
+  REQUIRE(retried.has_value());
+  CHECK(retried->error.empty());
+  CHECK(steady::now() - failed_at >= 300ms);
+  CHECK(writer.calls() == std::vector<call>{{1, {1}, {}}, {1, {1}, {}}});
+  REQUIRE(got.size() == 2);
+  CHECK(got[1].error.empty());
+}
