@@ -27,6 +27,8 @@ const std::vector<config_key>& config_keys() {
      "core (at most once) or durable (read the JetStream stream)"},
     {"stream.name", "MARQUEE", "JetStream stream of the events (durable)"},
     {"stream.max_age", "30d", "events older than this leave the stream"},
+    {"stream.max_bytes", "-1",
+     "the oldest events leave beyond this size (-1: no limit)"},
     {"stream.duplicate_window", "2m",
      "a repeated Nats-Msg-Id within this is stored once"},
     {"checkpoint.events", "50000",

@@ -196,6 +196,14 @@ std::optional<settings> read_settings(const config& cfg, std::string& error) {
     return std::nullopt;
   }
   out.stream.max_age_ms = *max_age;
+  auto max_bytes = cfg.get_int("stream.max_bytes", -1, int64_t{1} << 50, error);
+  if (!max_bytes)
+    return std::nullopt;
+  if (*max_bytes == 0) {
+    error = "'stream.max_bytes' must be -1 (no limit) or a size in bytes";
+    return std::nullopt;
+  }
+  out.stream.max_bytes = *max_bytes;
   out.stream.duplicate_window_ms = *dup_window;
   out.prefix = cfg.get("service.prefix");
   if (!is_valid_id(out.prefix) || out.prefix.find(':') != std::string::npos) {

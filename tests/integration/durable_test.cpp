@@ -142,3 +142,22 @@ TEST_CASE("a stream that ends before the last checkpoint stops the start "
                       Catch::Contains("ends at 0") &&
                       Catch::Contains("lost events"));
 }
+
+TEST_CASE("the stream takes its retention from the configuration",
+          "[integration][durable]") {
+  harness h{{{"ingest.mode", "durable"},
+             {"stream.max_age", "7d"},
+             {"stream.max_bytes", "1048576"}}};
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, h.server().url().c_str()) == NATS_OK);
+  jsCtx* js = nullptr;
+  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  jsStreamInfo* si = nullptr;
+  REQUIRE(js_GetStreamInfo(&si, js, "MARQUEE", nullptr, nullptr) == NATS_OK);
+  CHECK(si->Config->MaxBytes == 1048576);
+  CHECK(si->Config->MaxAge == int64_t{7} * 24 * 3600 * 1'000'000'000);
+  CHECK(si->Config->Storage == js_FileStorage);
+  jsStreamInfo_Destroy(si);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+}

@@ -121,6 +121,9 @@ TEST_CASE("bad configuration fails at once with a one-line reason",
   child bad_env{{"serve"}, {"MARQUEE_TRENDING_WINDOWZ=1h"}, dir.path()};
   CHECK(bad_env.wait(std::chrono::milliseconds{10000}) == 2);
   CHECK(bad_env.err().find("MARQUEE_TRENDING_WINDOWZ") != std::string::npos);
+  child bad_size{{"serve"}, {"MARQUEE_STREAM_MAX_BYTES=0"}, dir.path()};
+  CHECK(bad_size.wait(std::chrono::milliseconds{10000}) == 1);
+  CHECK(bad_size.err().find("stream.max_bytes") != std::string::npos);
   child help{{"serve", "--help"}, {}, dir.path()};
   CHECK(help.wait(std::chrono::milliseconds{10000}) == 0);
   CHECK(help.out().find("--nats-url") != std::string::npos);
