@@ -93,6 +93,8 @@ title_actor_impl(title_pointer self, title_key title,
       tell_trending(self);
     },
     [self](const catalog_event& ev) {
+      if (!take_sequence(ev.sequence, self->state.applied_through))
+        return;
       self->state.state.apply_catalog(ev.meta);
     },
     [self](snapshot_atom) {

@@ -60,7 +60,8 @@ user_actor_impl(user_pointer self, user_key user,
                   [self](const auto& x) { self->state.apply(x); });
     },
     [self](const profile_event& ev) {
-      self->state.state.apply_profile(ev.profile);
+      if (take_sequence(ev.sequence, self->state.applied_through))
+        self->state.state.apply_profile(ev.profile);
     },
     [self](view_atom) {
       const auto& st = self->state.state;

@@ -4,27 +4,31 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
 namespace marquee {
 
 namespace {
 
-/// Asks every actor of one kind for its snapshot and encodes it. All the
-/// requests go out first, then the replies are collected in order: one
-/// round trip for all, not one per actor.
+/// Asks every actor of one kind for its snapshot and encodes it. Requests
+/// run ahead of the replies by up to `window`: few round trips, and each
+/// reply is found among at most `window` waiting ones (CAF 0.17 scans the
+/// replies that arrived out of order at every receive).
 template <class Snapshot, class Actor, class ForEach, class Name, class Encode>
 bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
              Encode encode, std::chrono::milliseconds timeout,
              std::vector<store_record>& records, std::string& error) {
+  constexpr size_t window = 256;
   using handle =
     decltype(self->request(std::declval<Actor>(), timeout, snapshot_atom_v));
-  std::vector<std::pair<uint32_t, handle>> asked;
-  for_each([&](uint32_t key, const auto& actor) {
-    asked.emplace_back(key, self->request(actor, timeout, snapshot_atom_v));
-  });
+  std::deque<std::pair<uint32_t, handle>> asked;
   bool ok = true;
-  for (auto& [key, response] : asked)
-    response.receive(
-      [&, key = key](Snapshot& snap) {
+  auto receive_oldest = [&] {
+    auto key = asked.front().first;
+    asked.front().second.receive(
+      [&](Snapshot& snap) {
         records.push_back({name(key), encode(snap)});
       },
       [&](caf::error& err) {
@@ -32,6 +36,15 @@ bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
           error = "an actor did not give its state: " + caf::to_string(err);
         ok = false;
       });
+    asked.pop_front();
+  };
+  for_each([&](uint32_t key, const auto& actor) {
+    asked.emplace_back(key, self->request(actor, timeout, snapshot_atom_v));
+    if (asked.size() >= window)
+      receive_oldest();
+  });
+  while (!asked.empty())
+    receive_oldest();
   return ok;
 }
 
@@ -46,15 +59,23 @@ checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
   checkpoint_result res;
   caf::scoped_actor self{sys};
   std::vector<store_record> records;
+  // Changed actors are never passivated before they are stored, so each is
+  // live; one that is not has nothing new to store.
   auto each_user = [&](auto f) {
     for (auto key : users)
       if (auto actor = dir.live_user(key))
         f(key, *actor);
+      else
+        spdlog::warn("checkpoint: changed user {} is not live",
+                     ids.users.name(key));
   };
   auto each_title = [&](auto f) {
     for (auto key : titles)
       if (auto actor = dir.live_title(key))
         f(key, *actor);
+      else
+        spdlog::warn("checkpoint: changed title {} is not live",
+                     ids.titles.name(key));
   };
   bool ok = collect<user_snapshot_data, user_actor>(
     self, each_user,

@@ -43,12 +43,18 @@ struct feedback_event {
 struct catalog_event {
   title_key title = 0;
   title_meta meta;
+  /// The stream sequence (durable mode; 0 in core mode): the title actor
+  /// skips it when it has applied it already.
+  uint64_t sequence = 0;
 };
 
 /// `P.v1.profile.<user>`: create or replace a user's profile.
 struct profile_event {
   user_key user = 0;
   user_profile profile;
+  /// The stream sequence (durable mode; 0 in core mode): the user actor
+  /// skips it when it has applied it already.
+  uint64_t sequence = 0;
 };
 
 /// A member's action, as it reaches both the user's and the title's actor.
@@ -94,12 +100,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, catalog_event& x) {
   return f(caf::meta::type_name("catalog_event"), x.title, x.meta.name,
            x.meta.genres, x.meta.min_age, x.meta.year, x.meta.regions,
-           x.meta.available);
+           x.meta.available, x.sequence);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, profile_event& x) {
-  return f(caf::meta::type_name("profile_event"), x.user);
+  return f(caf::meta::type_name("profile_event"), x.user, x.sequence);
 }
 
 template <class Inspector>

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <shared_mutex>
 
 namespace marquee {
 
@@ -61,6 +63,9 @@ struct lmdb_store::impl {
   MDB_env* env = nullptr;
   MDB_dbi dbi = 0;
   std::function<void()> before_commit;
+  /// Shared by read transactions, exclusive while the map grows: LMDB
+  /// forbids resizing while this process has a transaction open.
+  mutable std::shared_mutex resize_mu;
 
   ~impl() {
     if (env != nullptr)
@@ -177,12 +182,14 @@ std::error_code lmdb_store::write_checkpoint(std::vector<store_record> records,
     if (size >= impl_->opts.max_map_bytes)
       return persistence_errc::map_limit;
     auto next = std::min(size * 2, impl_->opts.max_map_bytes);
+    std::unique_lock<std::shared_mutex> no_readers{impl_->resize_mu};
     if (auto grow = mdb_env_set_mapsize(impl_->env, next); grow != 0)
       return lmdb_error(grow);
   }
 }
 
 std::error_code lmdb_store::get(std::string_view key, std::string& out) const {
+  std::shared_lock<std::shared_mutex> reading{impl_->resize_mu};
   MDB_txn* raw = nullptr;
   if (auto rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &raw); rc != 0)
     return lmdb_error(rc);
@@ -201,6 +208,7 @@ std::error_code lmdb_store::get(std::string_view key, std::string& out) const {
 std::error_code
 lmdb_store::keys_with_prefix(std::string_view prefix,
                              std::vector<std::string>& out) const {
+  std::shared_lock<std::shared_mutex> reading{impl_->resize_mu};
   MDB_txn* raw = nullptr;
   if (auto rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &raw); rc != 0)
     return lmdb_error(rc);

@@ -212,7 +212,9 @@ struct nats_edge::impl {
             batcher.flush();
         } else if constexpr (!std::is_same_v<type, rejection>) {
           batcher.flush();
-          router.route(x);
+          auto numbered = x;
+          numbered.sequence = sequence;
+          router.route(numbered);
         }
       },
       ev);

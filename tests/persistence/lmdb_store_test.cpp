@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <thread>
 
 using namespace marquee;
 using marquee::testing::temp_dir;
@@ -97,6 +99,42 @@ TEST_CASE("a full map grows and the checkpoint is retried, up to the maximum",
     std::string out;
     CHECK(store->get("t/0", out) == persistence_errc::not_found);
   }
+}
+
+TEST_CASE("the map grows while other threads read, and they read whole "
+          "values throughout",
+          "[persistence][lmdb]") {
+  temp_dir dir;
+  auto store = open_store(dir.str(), size_t{256} << 10, size_t{256} << 20);
+  REQUIRE_FALSE(
+    store->write_checkpoint({{"u/seed", std::string(100, 's')}}, 1));
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
+  std::atomic<uint64_t> bad{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r)
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        std::string out;
+        if (store->get("u/seed", out) || out != std::string(100, 's'))
+          bad.fetch_add(1);
+        reads.fetch_add(1);
+      }
+    });
+  // Each checkpoint needs a larger map than the one before.
+  for (int round = 0; round < 8; ++round) {
+    std::vector<store_record> records;
+    for (int i = 0; i < 300 << round / 2; ++i)
+      records.push_back({"t/" + std::to_string(round) + "/" + std::to_string(i),
+                         std::string(2000, 'v')});
+    REQUIRE_FALSE(store->write_checkpoint(records, 2 + round));
+  }
+  done.store(true);
+  for (auto& t : readers)
+    t.join();
+  CHECK(store->map_bytes() > size_t{256} << 10);
+  CHECK(reads.load() > 0);
+  CHECK(bad.load() == 0);
 }
 
 TEST_CASE("a second opener of the same data directory fails at once, naming "
