@@ -156,3 +156,31 @@ TEST_CASE_METHOD(service_fixture,
     CHECK(again.plays == 2);
   }
 }
+
+TEST_CASE_METHOD(service_fixture,
+                 "profile and catalog events at or below the last applied "
+                 "stream sequence are skipped too",
+                 "[actor][router][sequence]") {
+  event_router router{dir, trending};
+  event_batcher batcher{dir, 100};
+  batcher.add(play_event{alice, metropolis, base_ts, 1.0, all_regions}, 1);
+  batcher.flush();
+  router.route(profile_event{alice, {16, region_de}, 2});
+  auto meta = meta_of({});
+  meta.name = "Metropolis";
+  router.route(catalog_event{metropolis, meta, 3});
+  run();
+  // A replay from sequence 1: the profile and the catalog entry again,
+  // then a newer profile.
+  router.route(profile_event{alice, {16, region_de}, 2});
+  router.route(catalog_event{metropolis, meta_of({}), 3});
+  router.route(profile_event{alice, {18, std::nullopt}, 4});
+  run();
+  auto u = ask<user_dump>(dir->user(alice), dump_atom_v, base_ts);
+  CHECK(u.events == 3); // the play and two profiles, each once
+  CHECK(u.applied_through == 4);
+  CHECK(u.profile.max_age == 18);
+  auto t = ask<title_dump>(dir->title(metropolis), dump_atom_v, base_ts);
+  CHECK(t.meta.name == "Metropolis"); // the replayed entry was skipped
+  CHECK(t.applied_through == 3);
+}
