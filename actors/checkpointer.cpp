@@ -47,7 +47,7 @@ bool checkpointer::due(uint64_t position) const {
   auto now = steady::now();
   if (now < retry_at_)
     return false;
-  if (requested_.load())
+  if (requested_.load() || retrying_)
     return true;
   const auto& p = opts_.passivation;
   if (p.max_users > 0 && dir_->user_count() > p.max_users)
@@ -68,6 +68,7 @@ void checkpointer::start(uint64_t position) {
   }
   last_start_ = steady::now();
   since_ = 0;
+  retrying_ = false;
   if (position == committed_.load() && dirty_users_.empty() &&
       dirty_titles_.empty()) {
     // Nothing new to store: the last checkpoint already covers it all.
@@ -113,6 +114,7 @@ checkpointer::outcome checkpointer::conclude(std::unique_ptr<job> j) {
     // waits a moment.
     retry_at_ =
       steady::now() + std::min(opts_.interval, std::chrono::milliseconds{1000});
+    retrying_ = true;
     dirty_users_.insert(j->users.begin(), j->users.end());
     dirty_titles_.insert(j->titles.begin(), j->titles.end());
   }
@@ -144,14 +146,23 @@ std::optional<checkpointer::outcome> checkpointer::tick(uint64_t position) {
   return result;
 }
 
-void checkpointer::request(done_fn done) {
+bool checkpointer::request(done_fn done) {
   std::lock_guard<std::mutex> guard{requests_mu_};
+  if (closed_)
+    return false;
   requests_.push_back(std::move(done));
   requested_.store(true);
+  return true;
 }
 
 std::vector<checkpointer::outcome> checkpointer::finish(uint64_t position) {
   std::vector<outcome> out;
+  {
+    // Requests from now on are refused: the last checkpoint answers those
+    // made before.
+    std::lock_guard<std::mutex> guard{requests_mu_};
+    closed_ = true;
+  }
   if (auto j = take_finished(true))
     out.push_back(conclude(std::move(j)));
   start(position);

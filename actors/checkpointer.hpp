@@ -93,8 +93,9 @@ public:
   /// one is due.
   std::optional<outcome> tick(uint64_t position);
 
-  /// Asks for a checkpoint now; `done` gets its outcome.
-  void request(done_fn done);
+  /// Asks for a checkpoint now; `done` gets its outcome. False (and `done`
+  /// is dropped) once `finish` has begun: no checkpoint will follow.
+  bool request(done_fn done);
 
   /// At drain, once ingest has stopped: waits for the checkpoint in flight,
   /// then takes a last one at `position`. Returns the outcomes in order.
@@ -138,11 +139,13 @@ private:
   /// After a failed write, the next is not due before this (except at
   /// `finish`): a failing store is not hammered.
   std::chrono::steady_clock::time_point retry_at_;
+  bool retrying_ = false;
 
   // Requests from any thread.
   std::mutex requests_mu_;
   std::vector<done_fn> requests_;
   std::atomic<bool> requested_{false};
+  bool closed_ = false; // under requests_mu_
 
   // The job handed to the writer, and its result.
   std::mutex mu_;

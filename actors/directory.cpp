@@ -145,8 +145,12 @@ std::optional<title_actor> directory::find_title(title_key title) {
 
 size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
                                   const passivation& p, int64_t now_ms) {
+  // Handles are released when no shard lock is held: an actor that goes
+  // with its handle is destroyed outside the locks.
+  std::vector<user_actor> released;
   size_t dropped = 0;
   auto drop = [&](auto& sh, auto i) {
+    released.push_back(std::move(i->second.actor));
     sh.actors.erase(i);
     live_users_.fetch_sub(1);
     ++dropped;
@@ -162,6 +166,7 @@ size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
         i = next;
       }
     }
+    released.clear();
   }
   // Then the least recently used beyond the budget. Lookups between the
   // two passes only make an entry more recent, so the cut stays sound.
@@ -187,6 +192,7 @@ size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
       if (i != sh.actors.end() && i->second.used_ms == used)
         drop(sh, i);
     }
+    released.clear();
   }
   passivated_.fetch_add(dropped);
   return dropped;

@@ -116,13 +116,21 @@ struct stream_reader::impl {
   uint64_t skipped = 0;
   /// Ack subjects of messages handed out and not yet acknowledged.
   std::deque<std::pair<uint64_t, std::string>> unacked;
+  /// Everything up to here is acknowledged (or `retry_ack` will be).
+  uint64_t acked = 0;
+  /// An acknowledgement that could not be sent, sent again by `fetch`.
+  std::pair<uint64_t, std::string> retry_ack;
+  /// Why reading stopped for good (the stream went backwards).
+  std::string broken;
   /// A message received and its ack subject.
   struct received {
     stream_message msg;
     std::string reply;
+    uint64_t deliveries = 1;
   };
-  /// Received after a gap that could not be filled yet: handed out first
-  /// by the next fetch, once the gap is.
+  /// Received after a gap not yet filled (the stream could not be read,
+  /// or a fetch's worth was read from it): handed out by the next fetch,
+  /// after the rest of the gap.
   std::vector<received> held;
   natsConnection* nc = nullptr;
 
@@ -131,22 +139,142 @@ struct stream_reader::impl {
     out.push_back(std::move(m));
   }
 
-  /// Reads the sequences between `delivered` and `next` directly from the
-  /// stream, in order, into `out`. The server skips ahead when messages
-  /// were deleted or aged out, but also when messages it delivered were
-  /// lost with a connection or a server that died: those are still in the
-  /// stream and must not be missed (their redelivery, much later, would be
-  /// taken for a duplicate). Sequences no longer in the stream are counted
-  /// in `skipped`. False and `error` if the stream cannot be read now.
-  bool fill_gap(uint64_t next, std::vector<stream_message>& out,
-                std::string& error) {
+  enum class gap { filled, partial, failed };
+  reader_options opts;
+  std::chrono::steady_clock::time_point last_check =
+    std::chrono::steady_clock::now();
+
+  /// While fetches come back empty: is the consumer still there? A deleted
+  /// consumer gets no fetch answered, so it looks like an idle stream.
+  void check_consumer(std::string& error) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_check < opts.consumer_check)
+      return;
+    last_check = now;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = jsErrCode{};
+    auto st = js_GetConsumerInfo(&ci, js.get(), stream.c_str(), durable.c_str(),
+                                 nullptr, &jerr);
+    if (ci != nullptr)
+      jsConsumerInfo_Destroy(ci);
+    if (st == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr ||
+        jerr == JSStreamNotFoundErr)
+      recreate_consumer(error);
+  }
+
+  /// Creates the consumer afresh at `start` (one of the same name, left
+  /// from an earlier run or pointing elsewhere, is replaced).
+  bool create_consumer(uint64_t start, std::string& error) {
+    jsErrCode jerr = jsErrCode{};
+    auto st = js_DeleteConsumer(js.get(), stream.c_str(), durable.c_str(),
+                                nullptr, &jerr);
+    if (st != NATS_OK && st != NATS_NOT_FOUND &&
+        jerr != JSConsumerNotFoundErr) {
+      error = failure("cannot reset consumer " + durable, st, jerr);
+      return false;
+    }
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = durable.c_str();
+    cc.AckPolicy = js_AckAll;
+    cc.AckWait = opts.ack_wait.count() * ns_per_ms;
+    cc.MaxAckPending = opts.max_ack_pending;
+    // Each start re-creates the consumer, and instance ids may be random
+    // per run: the server removes one nobody has read for an hour.
+    cc.InactiveThreshold = int64_t{3'600'000} * ns_per_ms;
+    if (start > 1) {
+      cc.DeliverPolicy = js_DeliverByStartSequence;
+      cc.OptStartSeq = start;
+    } else {
+      cc.DeliverPolicy = js_DeliverAll;
+    }
+    jsConsumerInfo* ci = nullptr;
+    jerr = jsErrCode{};
+    st = js_AddConsumer(&ci, js.get(), stream.c_str(), &cc, nullptr, &jerr);
+    if (ci != nullptr) {
+      pending_at_open = ci->NumPending;
+      jsConsumerInfo_Destroy(ci);
+    }
+    if (st != NATS_OK) {
+      error = failure("cannot create consumer " + durable, st, jerr);
+      return false;
+    }
+    return true;
+  }
+
+  /// The consumer is gone (deleted by an operator, or by the server after
+  /// an hour unread): create it again after the last sequence handed out,
+  /// unless the stream itself went backwards.
+  void recreate_consumer(std::string& error) {
     jsStreamInfo* raw = nullptr;
     jsErrCode jerr = jsErrCode{};
     auto st = js_GetStreamInfo(&raw, js.get(), stream.c_str(), nullptr, &jerr);
     info_ptr info{raw};
     if (st != NATS_OK) {
       error = failure("cannot read stream " + stream, st, jerr);
-      return false;
+      return;
+    }
+    if (info->State.LastSeq < delivered) {
+      broken = "stream " + stream + " went backwards: it ends at " +
+               std::to_string(info->State.LastSeq) + " but sequence " +
+               std::to_string(delivered) +
+               " was read already; new events would be skipped as "
+               "redeliveries, so reading stopped (restart marquee)";
+      error = broken;
+      return;
+    }
+    std::string why;
+    if (create_consumer(delivered + 1, why))
+      error = "consumer " + durable + " was gone; created again at sequence " +
+              std::to_string(delivered + 1);
+    else
+      error = why;
+  }
+
+  bool publish_ack(const std::string& subject) {
+    return natsConnection_PublishString(nc, subject.c_str(), "+ACK") == NATS_OK;
+  }
+
+  /// A message at or below `delivered` came again. Acknowledged already:
+  /// the ack was lost (or a restarted server forgot it), so acknowledge
+  /// again, or the server may hold back new messages for it. A first
+  /// delivery of a sequence handed out before means the stream may have
+  /// gone backwards (deleted and recreated, or its tail lost): then new
+  /// events would be taken for redeliveries, so reading stops.
+  void redelivered(const received& in) {
+    if (in.msg.sequence <= acked && !in.reply.empty())
+      publish_ack(in.reply);
+    if (in.deliveries > 1)
+      return;
+    jsStreamInfo* raw = nullptr;
+    auto st =
+      js_GetStreamInfo(&raw, js.get(), stream.c_str(), nullptr, nullptr);
+    info_ptr info{raw};
+    if (st == NATS_OK && info->State.LastSeq < delivered)
+      broken = "stream " + stream + " went backwards: it ends at " +
+               std::to_string(info->State.LastSeq) + " but sequence " +
+               std::to_string(delivered) +
+               " was read already; new events would be skipped as "
+               "redeliveries, so reading stopped (restart marquee)";
+  }
+
+  /// Reads the sequences between `delivered` and `next` directly from the
+  /// stream, in order, into `out`, until `out` holds `limit` messages
+  /// (then `partial`). The server skips ahead when messages
+  /// were deleted or aged out, but also when messages it delivered were
+  /// lost with a connection or a server that died: those are still in the
+  /// stream and must not be missed (their redelivery, much later, would be
+  /// taken for a duplicate). Sequences no longer in the stream are counted
+  /// in `skipped`. False and `error` if the stream cannot be read now.
+  gap fill_gap(uint64_t next, std::vector<stream_message>& out, size_t limit,
+               std::string& error) {
+    jsStreamInfo* raw = nullptr;
+    jsErrCode jerr = jsErrCode{};
+    auto st = js_GetStreamInfo(&raw, js.get(), stream.c_str(), nullptr, &jerr);
+    info_ptr info{raw};
+    if (st != NATS_OK) {
+      error = failure("cannot read stream " + stream, st, jerr);
+      return gap::failed;
     }
     auto first = info->State.FirstSeq;
     if (first > delivered + 1) { // aged out or purged: gone for good
@@ -155,6 +283,8 @@ struct stream_reader::impl {
       delivered += gone;
     }
     while (delivered + 1 < next) {
+      if (out.size() >= limit)
+        return gap::partial;
       auto seq = delivered + 1;
       natsMsg* msg = nullptr;
       jerr = jsErrCode{};
@@ -168,7 +298,7 @@ struct stream_reader::impl {
         error = failure("cannot read stream " + stream + " at sequence " +
                           std::to_string(seq),
                         st, jerr);
-        return false;
+        return gap::failed;
       }
       hand_out(stream_message{seq, next - seq, natsMsg_GetTime(msg) / ns_per_ms,
                               natsMsg_GetSubject(msg),
@@ -178,7 +308,7 @@ struct stream_reader::impl {
                out);
       natsMsg_Destroy(msg);
     }
-    return true;
+    return gap::filled;
   }
 
   ~impl() {
@@ -199,49 +329,17 @@ std::unique_ptr<stream_reader> stream_reader::open(natsConnection* nc,
   ptr->js = jetstream_of(nc, error);
   if (!ptr->js)
     return nullptr;
-  // A consumer left from an earlier run points elsewhere: start afresh.
-  jsErrCode jerr = jsErrCode{};
-  auto st = js_DeleteConsumer(ptr->js.get(), cfg.name.c_str(),
-                              opts.durable.c_str(), nullptr, &jerr);
-  if (st != NATS_OK && st != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
-    error = failure("cannot reset consumer " + opts.durable, st, jerr);
+  ptr->opts = opts;
+  if (!ptr->create_consumer(opts.start_sequence, error))
     return nullptr;
-  }
-  jsConsumerConfig cc;
-  jsConsumerConfig_Init(&cc);
-  cc.Durable = opts.durable.c_str();
-  cc.AckPolicy = js_AckAll;
-  cc.AckWait = opts.ack_wait.count() * ns_per_ms;
-  cc.MaxAckPending = opts.max_ack_pending;
-  // Each start re-creates the consumer, and instance ids may be random per
-  // run: the server removes one nobody has read for an hour.
-  cc.InactiveThreshold = int64_t{3'600'000} * ns_per_ms;
-  if (opts.start_sequence > 1) {
-    cc.DeliverPolicy = js_DeliverByStartSequence;
-    cc.OptStartSeq = opts.start_sequence;
-  } else {
-    cc.DeliverPolicy = js_DeliverAll;
-  }
-  jsConsumerInfo* ci = nullptr;
-  jerr = jsErrCode{};
-  st =
-    js_AddConsumer(&ci, ptr->js.get(), cfg.name.c_str(), &cc, nullptr, &jerr);
-  if (ci != nullptr) {
-    ptr->pending_at_open = ci->NumPending;
-    jsConsumerInfo_Destroy(ci);
-  }
-  if (st != NATS_OK) {
-    error = failure("cannot create consumer " + opts.durable, st, jerr);
-    return nullptr;
-  }
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = cfg.name.c_str();
   so.Consumer = opts.durable.c_str();
   so.ManualAck = true;
-  jerr = jsErrCode{};
-  st = js_PullSubscribe(&ptr->sub, ptr->js.get(), nullptr, opts.durable.c_str(),
-                        nullptr, &so, &jerr);
+  jsErrCode jerr = jsErrCode{};
+  auto st = js_PullSubscribe(&ptr->sub, ptr->js.get(), nullptr,
+                             opts.durable.c_str(), nullptr, &so, &jerr);
   if (st != NATS_OK) {
     error = failure("cannot subscribe to consumer " + opts.durable, st, jerr);
     return nullptr;
@@ -260,14 +358,28 @@ std::vector<stream_message>
 stream_reader::fetch(int n, std::chrono::milliseconds timeout,
                      std::string& error) {
   auto& r = *impl_;
+  if (!r.broken.empty()) {
+    error = r.broken;
+    return {};
+  }
+  if (!r.retry_ack.second.empty() && r.publish_ack(r.retry_ack.second)) {
+    r.acked = std::max(r.acked, r.retry_ack.first);
+    r.retry_ack = {};
+  }
   std::vector<impl::received> incoming;
   incoming.swap(r.held);
   if (incoming.empty()) {
     natsMsgList list{nullptr, 0};
     jsErrCode jerr = jsErrCode{};
     auto st = natsSubscription_Fetch(&list, r.sub, n, timeout.count(), &jerr);
-    if (st == NATS_TIMEOUT)
+    if (st == NATS_TIMEOUT) {
+      r.check_consumer(error);
       return {};
+    }
+    if (st == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) {
+      r.recreate_consumer(error);
+      return {};
+    }
     if (st != NATS_OK) {
       error = failure("cannot fetch from " + r.stream, st, jerr);
       return {};
@@ -284,23 +396,32 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
           natsMsg_GetSubject(msg),
           std::string{natsMsg_GetData(msg),
                       static_cast<size_t>(natsMsg_GetDataLength(msg))}},
-        natsMsg_GetReply(msg) != nullptr ? natsMsg_GetReply(msg) : ""};
+        natsMsg_GetReply(msg) != nullptr ? natsMsg_GetReply(msg) : "",
+        meta->NumDelivered};
       jsMsgMetaData_Destroy(meta);
       incoming.push_back(std::move(in));
     }
     natsMsgList_Destroy(&list);
   }
   std::vector<stream_message> out;
-  out.reserve(incoming.size());
+  auto limit = std::max<size_t>(1, static_cast<size_t>(n));
+  out.reserve(std::min(limit, incoming.size()));
   for (size_t i = 0; i < incoming.size(); ++i) {
     auto& in = incoming[i];
-    // A redelivery of something handed out already: not again.
-    if (in.msg.sequence <= r.delivered)
+    if (in.msg.sequence <= r.delivered) {
+      r.redelivered(in);
+      if (!r.broken.empty()) {
+        error = r.broken;
+        return {};
+      }
       continue;
-    if (in.msg.sequence > r.delivered + 1 &&
-        !r.fill_gap(in.msg.sequence, out, error)) {
-      // Keep the rest for the next fetch, which fills the gap first; hand
-      // out what came before it.
+    }
+    auto filled = in.msg.sequence > r.delivered + 1
+                    ? r.fill_gap(in.msg.sequence, out, limit, error)
+                    : impl::gap::filled;
+    if (filled != impl::gap::filled) {
+      // Keep the rest for the next fetch, which goes on with the gap; hand
+      // out what came before.
       r.held.assign(std::make_move_iterator(incoming.begin() + i),
                     std::make_move_iterator(incoming.end()));
       if (!out.empty())
@@ -326,10 +447,13 @@ bool stream_reader::ack_through(uint64_t sequence, std::string& error) {
     return true;
   auto st = natsConnection_PublishString(impl_->nc, subject.c_str(), "+ACK");
   if (st != NATS_OK) {
+    // Sent again by the next fetch.
+    impl_->retry_ack = {sequence, std::move(subject)};
     error = failure("cannot acknowledge through " + std::to_string(sequence),
                     st, jsErrCode{});
     return false;
   }
+  impl_->acked = std::max(impl_->acked, sequence);
   return true;
 }
 
@@ -343,6 +467,10 @@ uint64_t stream_reader::pending_at_open() const {
 
 uint64_t stream_reader::skipped() const {
   return impl_->skipped;
+}
+
+const std::string& stream_reader::broken() const {
+  return impl_->broken;
 }
 
 } // namespace marquee

@@ -72,6 +72,9 @@ struct reader_options {
   int64_t max_ack_pending = 100'000;
   /// How long the server waits for an ack before it redelivers.
   std::chrono::milliseconds ack_wait{std::chrono::minutes{5}};
+  /// While nothing arrives, how often the reader checks that its consumer
+  /// still exists (a deleted one is created again).
+  std::chrono::milliseconds consumer_check{std::chrono::seconds{5}};
 };
 
 class stream_reader {
@@ -101,6 +104,11 @@ public:
   /// Messages the consumer had to deliver when it was created: 0 means
   /// there is nothing to replay.
   uint64_t pending_at_open() const;
+
+  /// Why reading stopped for good, or "": the stream went backwards (it
+  /// ends before a sequence already handed out), so new events would be
+  /// taken for redeliveries. `fetch` then only returns this error.
+  const std::string& broken() const;
 
   /// Sequences between those handed out that were no longer in the stream
   /// (aged out, purged or deleted) when they were due: never applied.

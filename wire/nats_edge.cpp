@@ -83,10 +83,11 @@ struct nats_edge::impl {
   std::atomic<uint64_t> position{0};
   std::atomic<uint64_t> behind{0};
   std::atomic<uint64_t> skipped{0};
-  // Durable mode with a store: the checkpoint schedule (null otherwise),
-  // and whether it has taken its last checkpoint.
+  /// Set once, before `ingest_failed`: why ingest stopped for good.
+  std::string ingest_failure;
+  std::atomic<bool> ingest_failed{false};
+  // Durable mode with a store: the checkpoint schedule (null otherwise).
   std::unique_ptr<checkpointer> checkpoints;
-  std::atomic<bool> checkpoints_closed{false};
 
   /// Acknowledges the stream through a committed checkpoint: acks go out
   /// only for what a checkpoint covers.
@@ -138,10 +139,19 @@ struct nats_edge::impl {
       error.clear();
       auto msgs = reader->fetch(static_cast<int>(cfg.max_batch),
                                 std::chrono::milliseconds{250}, error);
+      if (!reader->broken().empty()) {
+        spdlog::error("event ingest stopped: {}", reader->broken());
+        ingest_failure = reader->broken();
+        ingest_failed.store(true);
+        caught_up.store(false);
+        break;
+      }
       if (!error.empty()) {
         if (!warned)
           spdlog::warn("reading the event stream: {}", error);
         warned = true;
+        // Checkpoints of what was read go on (LMDB needs no server).
+        tick_checkpoints();
         std::this_thread::sleep_for(std::chrono::milliseconds{100});
         continue;
       }
@@ -222,6 +232,10 @@ struct nats_edge::impl {
 
   /// Answers 503 while the stream is replayed; true if it did.
   bool refuse_while_replaying(const reply_ctx& ctx) {
+    if (ingest_failed.load()) {
+      answer_error(ctx, 503, "event ingest stopped: " + ingest_failure);
+      return true;
+    }
     if (caught_up.load())
       return false;
     answer_error(ctx, 503,
@@ -527,16 +541,17 @@ struct nats_edge::impl {
       return answer_error(ctx, 400,
                           "snapshots need durable ingest (ingest.mode = "
                           "durable); in core mode state is in memory only");
-    if (checkpoints_closed.load())
-      return answer_error(ctx, 503, "stopping: the last checkpoint is taken");
-    checkpoints->request([this, ctx](const checkpointer::outcome& out) {
-      if (!out.error.empty())
-        return answer_error(ctx, 500, "the checkpoint failed: " + out.error);
-      answer(ctx, "{\"sequence\":" + std::to_string(out.sequence) +
-                    ",\"users\":" + std::to_string(out.users) +
-                    ",\"titles\":" + std::to_string(out.titles) +
-                    ",\"ms\":" + std::to_string(out.took.count()) + "}");
-    });
+    auto accepted =
+      checkpoints->request([this, ctx](const checkpointer::outcome& out) {
+        if (!out.error.empty())
+          return answer_error(ctx, 500, "the checkpoint failed: " + out.error);
+        answer(ctx, "{\"sequence\":" + std::to_string(out.sequence) +
+                      ",\"users\":" + std::to_string(out.users) +
+                      ",\"titles\":" + std::to_string(out.titles) +
+                      ",\"ms\":" + std::to_string(out.took.count()) + "}");
+      });
+    if (!accepted)
+      answer_error(ctx, 503, "stopping: the last checkpoint is taken");
   }
 
   void on_srv(natsMsg* msg) {
@@ -581,9 +596,14 @@ struct nats_edge::impl {
   /// "ok" while connected; "degraded" with the reason otherwise (the reply
   /// itself then came through a reconnected link, or was queued).
   std::string health_json() const {
-    bool ok = natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
+    bool failed = ingest_failed.load();
+    bool ok =
+      !failed && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
     return std::string{"{\"status\":\""} + (ok ? "ok" : "degraded") +
            "\",\"id\":\"" + cfg.instance_id + "\",\"nats\":" + nats_json() +
+           (failed ? ",\"ingest\":" +
+                       encode_json_string("stopped: " + ingest_failure)
+                   : "") +
            "}";
   }
 
@@ -891,7 +911,6 @@ void nats_edge::drain(std::chrono::milliseconds timeout) {
     impl_->ingest.join();
   if (auto& ck = impl_->checkpoints) {
     // Ingest has stopped: the last checkpoint covers everything applied.
-    impl_->checkpoints_closed.store(true);
     for (const auto& out : ck->finish(impl_->position.load()))
       impl_->checkpointed(out);
   }

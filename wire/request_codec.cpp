@@ -420,6 +420,13 @@ const char* to_string(rec_reason reason) {
   return "trending";
 }
 
+std::string encode_json_string(std::string_view s) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  str(w, s);
+  return done(buf);
+}
+
 std::string encode_error(int code, std::string_view message) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};

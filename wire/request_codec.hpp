@@ -54,6 +54,9 @@ std::variant<std::string, bad_request> decode_admin_id(std::string_view body);
 
 std::string encode_error(int code, std::string_view message);
 
+/// `s` as a JSON string, quoted and escaped.
+std::string encode_json_string(std::string_view s);
+
 std::string encode_impressions(std::string_view user,
                                const impressions_result& res,
                                const std::vector<std::string>& window_names,

@@ -3,6 +3,8 @@
 
 #include "harness.hpp"
 
+#include "wire/event_stream.hpp"
+
 #include <nats/nats.h>
 
 using namespace marquee;
@@ -47,7 +49,7 @@ TEST_CASE("in durable mode events come from the stream, a retried "
   CHECK(u.json["recent_plays"].Size() == 2);
   // Stream sequences: 1 and 2 the plays (the retry stored once), 3 the
   // profile, 4 the rejected play.
-  CHECK(u.json["applied_through"].GetUint64() == 2);
+  CHECK(u.json["applied_through"].GetUint64() == 3);
   CHECK(std::string{u.json["profile"]["region"].GetString()} == "GB");
   auto after = h.ask_v1("admin.it1.stats");
   CHECK(after.json["dlq"]["id"].GetUint64() == 1);
@@ -160,4 +162,37 @@ TEST_CASE("the stream takes its retention from the configuration",
   jsStreamInfo_Destroy(si);
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
+}
+
+TEST_CASE("a stream that goes backwards under a running service stops "
+          "ingest; requests and health say why",
+          "[integration][durable]") {
+  harness h{durable};
+  for (int i = 0; i < 3; ++i)
+    h.publish("events.play.u1", R"({"title":"t1"})");
+  h.await_events(3);
+  // The stream is deleted and created anew: it starts again at 1.
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, h.server().url().c_str()) == NATS_OK);
+  jsCtx* js = nullptr;
+  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  REQUIRE(js_DeleteStream(js, "MARQUEE", nullptr, nullptr) == NATS_OK);
+  std::string error;
+  REQUIRE(ensure_stream(nc, stream_config{}, error));
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  h.publish("events.play.u1", R"({"title":"t1"})");
+  // The reader notices within its consumer check (5 s).
+  REQUIRE(harness::eventually(
+    [&] {
+      auto health = h.ask_v1("admin.it1.health");
+      return std::string{health.json["status"].GetString()} == "degraded";
+    },
+    std::chrono::milliseconds{15000}));
+  auto health = h.ask_v1("admin.it1.health");
+  CHECK_THAT(std::string{health.json["ingest"].GetString()},
+             Catch::Contains("went backwards"));
+  auto rec = h.ask_v1("rec.user.u1", "{}");
+  CHECK(rec.error_code() == 503);
+  CHECK_THAT(rec.msg.body, Catch::Contains("event ingest stopped"));
 }

@@ -64,6 +64,7 @@ struct stream_fixture {
     reader_options opts;
     opts.start_sequence = start;
     opts.ack_wait = ack_wait;
+    opts.consumer_check = std::chrono::milliseconds{200};
     std::string error;
     auto r = stream_reader::open(nc, cfg, opts, error);
     INFO(error);
@@ -245,4 +246,62 @@ TEST_CASE_METHOD(stream_fixture,
   auto r = reader(1);
   CHECK(sequences(drain(*r)) == std::vector<uint64_t>{4, 5, 7});
   CHECK(r->skipped() == 4); // 1 to 3 purged, 6 deleted
+}
+
+TEST_CASE_METHOD(stream_fixture,
+                 "a consumer deleted under a reader is created again after "
+                 "the last sequence handed out",
+                 "[integration][stream]") {
+  std::string error;
+  REQUIRE(ensure_stream(nc, cfg, error));
+  for (int i = 1; i <= 3; ++i)
+    publish("events.play.u1", R"({"title":"t1"})");
+  auto r = reader(1);
+  REQUIRE(sequences(drain(*r)) == std::vector<uint64_t>{1, 2, 3});
+  js_ctx js{nc};
+  REQUIRE(js_DeleteConsumer(js.js, cfg.name.c_str(), "marquee", nullptr,
+                            nullptr) == NATS_OK);
+  publish("events.play.u1", R"({"title":"t1"})");
+  publish("events.play.u1", R"({"title":"t1"})");
+  std::vector<uint64_t> got;
+  std::vector<std::string> errors;
+  for (int i = 0; i < 20 && got.size() < 2; ++i) {
+    error.clear();
+    for (auto& m : r->fetch(100, std::chrono::milliseconds{200}, error))
+      got.push_back(m.sequence);
+    if (!error.empty())
+      errors.push_back(error);
+  }
+  for (const auto& e : errors)
+    INFO(e);
+  CHECK(got == std::vector<uint64_t>{4, 5});
+  REQUIRE_FALSE(errors.empty());
+  CHECK_THAT(errors.front(), Catch::Contains("created again at sequence 4"));
+  CHECK(r->broken().empty());
+}
+
+TEST_CASE_METHOD(stream_fixture,
+                 "a stream that goes backwards under a reader stops it with "
+                 "the reason",
+                 "[integration][stream]") {
+  std::string error;
+  REQUIRE(ensure_stream(nc, cfg, error));
+  for (int i = 1; i <= 3; ++i)
+    publish("events.play.u1", R"({"title":"t1"})");
+  auto r = reader(1);
+  REQUIRE(sequences(drain(*r)) == std::vector<uint64_t>{1, 2, 3});
+  js_ctx js{nc};
+  REQUIRE(js_DeleteStream(js.js, cfg.name.c_str(), nullptr, nullptr) ==
+          NATS_OK);
+  REQUIRE(ensure_stream(nc, cfg, error));
+  publish("events.play.u1", R"({"title":"t1"})");
+  for (int i = 0; i < 20 && r->broken().empty(); ++i) {
+    error.clear();
+    CHECK(r->fetch(100, std::chrono::milliseconds{200}, error).empty());
+  }
+  CHECK_THAT(r->broken(),
+             Catch::Contains("went backwards") && Catch::Contains("ends at 1"));
+  error.clear();
+  CHECK(r->fetch(100, std::chrono::milliseconds{50}, error).empty());
+  CHECK(error == r->broken());
 }
