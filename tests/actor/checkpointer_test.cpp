@@ -668,3 +668,20 @@ TEST_CASE_METHOD(checkpointer_fixture,
   REQUIRE(got.size() == 2);
   CHECK(got[1].error.empty());
 }
+
+TEST_CASE_METHOD(checkpointer_fixture,
+                 "requests made once finish has begun are refused; those "
+                 "made before are answered by the last checkpoint",
+                 "[actor][checkpointer]") {
+  auto& c = make(never_due());
+  c.changed_user(1);
+  std::vector<outcome> got;
+  CHECK(c.request([&](const outcome& out) { got.push_back(out); }));
+  auto outs = c.finish(4);
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].sequence == 4);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].sequence == 4);
+  CHECK_FALSE(c.request([&](const outcome& out) { got.push_back(out); }));
+  CHECK(got.size() == 1);
+}
