@@ -1,10 +1,13 @@
 // The long crash test of durable mode (DESIGN.md, "Durability: checkpoints
-// plus replay"): while a producer publishes with `Nats-Msg-Id` and retries,
+// plus replay"): while a producer publishes plays, impressions, thumbs,
+// profiles and catalog entries with `Nats-Msg-Id` and retries,
 // marquee is killed with -9 many times, some of them inside a checkpoint
 // commit held open by the test hook, and nats-server is killed a few times.
 // At the end the state marquee serves equals that of a reference model fed
-// every acknowledged event once, and a rebuild from the stream alone, with
-// the LMDB directory deleted, serves the same state again.
+// every acknowledged event once (profiles and catalog entries included:
+// each counts once in a user's `events`, and moves its actor's
+// `applied_through`), and a rebuild from the stream alone, with the LMDB
+// directory deleted, serves the same state again.
 //
 // Seeded: MARQUEE_CRASH_SEED=<n> repeats the choices of a run (the timing
 // of kills still varies). MARQUEE_CRASH_LOG_DIR=<dir> keeps the logs of
@@ -52,6 +55,8 @@ struct crash_params {
   int users = 40;
   int titles = 30;
   double events_per_second = 400;
+  /// Published in bursts of this many, back to back (generator_params).
+  int burst = 40;
   /// Rounds of start, run, kill -9.
   int rounds = 24;
   /// Every this many rounds (from round 1), the kill waits for a held
@@ -287,6 +292,8 @@ dumps_checked(admin_client& admin, const reference_model& model,
       mismatches.push_back(std::move(line));
     out[kind + "/" + id] = reference_model::canonical(*dump);
   };
+  // applied_through covers profile and catalog events too: a dump is taken
+  // once the actor has applied its last event of any kind.
   for (const auto& [id, m] : model.users())
     one("user", id, m.applied_through,
         [&](const std::string& x, const rapidjson::Value& d) {
@@ -389,6 +396,7 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
   gp.users = p.users;
   gp.titles = p.titles;
   gp.events_per_second = p.events_per_second;
+  gp.burst = p.burst;
   // An hour ahead, well inside the accepted 24 h: dumps are then stamped
   // with the newest event's time, not the clock, and compare exactly.
   gp.base_ts = std::chrono::duration_cast<milliseconds>(
@@ -515,6 +523,12 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
     REQUIRE(seqs.size() == events.size());
   }
   const auto last_seq = generator.last_seq();
+  size_t users_with_profile = 0;
+  for (const auto& [id, u] : model.users())
+    users_with_profile += u.profiles > 0 ? 1 : 0;
+  size_t titles_with_meta = 0;
+  for (const auto& [id, t] : model.titles())
+    titles_with_meta += t.meta ? 1 : 0;
 
   // -- recovery after the last crash ------------------------------------------
 
@@ -618,29 +632,32 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
 
   auto seconds =
     std::chrono::duration<double>(steady::now() - test_started).count();
-  char summary[512];
+  char summary[768];
   std::snprintf(
     summary, sizeof(summary),
     "crash summary: seed %llu, %d rounds, %d marquee kills (-9), %d inside a "
     "held commit (%d aimed at one), %d nats-server kills (-9); %llu events "
     "acknowledged "
-    "(%llu plays, %llu impressions, %llu thumbs) through stream sequence "
+    "(%llu plays, %llu impressions, %llu thumbs, %llu profiles, %llu "
+    "catalog entries) through stream sequence "
     "%llu; %llu published again on purpose, %llu PubAcks said duplicate, "
-    "%llu attempts without PubAck retried; %zu users, "
-    "%zu titles compared: %zu differences from the model, %zu after the "
-    "rebuild; %.1f s",
+    "%llu attempts without PubAck retried; %zu users (%zu with a profile), "
+    "%zu titles (%zu with metadata) compared: %zu differences from the "
+    "model, %zu after the rebuild; %.1f s",
     static_cast<unsigned long long>(seed), p.rounds, kills, kills_in_commit,
     commit_kills_aimed, server_kills,
     static_cast<unsigned long long>(generator.acked()),
     static_cast<unsigned long long>(per_kind[sent_event::type::play]),
     static_cast<unsigned long long>(per_kind[sent_event::type::impression]),
     static_cast<unsigned long long>(per_kind[sent_event::type::feedback]),
+    static_cast<unsigned long long>(per_kind[sent_event::type::profile]),
+    static_cast<unsigned long long>(per_kind[sent_event::type::catalog]),
     static_cast<unsigned long long>(last_seq),
     static_cast<unsigned long long>(generator.republished()),
     static_cast<unsigned long long>(generator.duplicates()),
     static_cast<unsigned long long>(generator.failed_attempts()),
-    model.users().size(), model.titles().size(), model_diffs.size(),
-    rebuild_diffs.size(), seconds);
+    model.users().size(), users_with_profile, model.titles().size(),
+    titles_with_meta, model_diffs.size(), rebuild_diffs.size(), seconds);
   chaos.line(summary);
   std::cout << summary << std::endl;
   INFO(summary);

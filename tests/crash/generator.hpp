@@ -1,11 +1,12 @@
 #pragma once
 
 /// The producer of the crash test: a thread that publishes plays,
-/// impressions and thumbs of a fixed set of users and titles to the
-/// JetStream stream, each with a unique `Nats-Msg-Id` and a per-user
-/// sequence number, and retries each one, with the same id, until the
-/// stream acknowledges it. Only acknowledged events are kept, with the
-/// stream sequence of their PubAck: what the reference model is fed.
+/// impressions and thumbs of a fixed set of users and titles, and now and
+/// then a user's profile or a title's catalog entry, to the JetStream
+/// stream, each with a unique `Nats-Msg-Id` (and each user's events with a
+/// per-user sequence number), and retries each one, with the same id,
+/// until the stream acknowledges it. Only acknowledged events are kept, with
+/// the stream sequence of their PubAck: what the reference model is fed.
 ///
 /// Thread rules: `start`, `stop` and `events` belong to one owner thread;
 /// the counters may be read from any thread while the producer runs;
@@ -16,6 +17,7 @@
 #include <nats/nats.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -130,8 +132,15 @@ struct generator_params {
   std::string stream = "MARQUEE";
   int users = 40;
   int titles = 30;
-  /// Publish rate while nothing fails.
+  /// Publish rate while nothing fails, on average.
   double events_per_second = 400;
+  /// Events published back to back, each once the one before is
+  /// acknowledged, then a pause: the mean rate stays, but a checkpoint
+  /// (due every so many events) begins while events pour in, so that
+  /// actors have applied events past its sequence when they are asked for
+  /// their state. Those must be skipped on replay; a profile or catalog
+  /// event among them is what the bug of dc45bdf applied twice.
+  int burst = 1;
   /// `ts` of a user's event n: `base_ts + n * ts_step_ms`.
   int64_t base_ts = 0;
   int64_t ts_step_ms = 1000;
@@ -145,6 +154,11 @@ struct generator_params {
   /// producer does whose PubAck got lost: the stream must answer
   /// `duplicate` with the first sequence.
   int republish_percent = 3;
+  /// Percent of events that replace a user's profile (`P.v1.profile`)
+  /// and a title's metadata (`P.v1.catalog`); the others are plays,
+  /// impressions and thumbs, half, a third and a sixth of them.
+  int profile_percent = 3;
+  int catalog_percent = 2;
   uint64_t seed = 1;
 };
 
@@ -213,6 +227,63 @@ private:
     return letter + std::string{i < 10 ? "0" : ""} + std::to_string(i);
   }
 
+  /// A random subset of `xs`, `lo` to `hi` of them, in random order.
+  std::vector<std::string> some(const std::vector<std::string>& xs, size_t lo,
+                                size_t hi) {
+    auto shuffled = xs;
+    std::shuffle(shuffled.begin(), shuffled.end(), rng_);
+    std::uniform_int_distribution<size_t> n{lo, std::min(hi, xs.size())};
+    shuffled.resize(n(rng_));
+    return shuffled;
+  }
+
+  /// True `percent` times in 100.
+  bool chance(int percent) { return percent_(rng_) < percent; }
+
+  /// A profile: either field left out now and then (CONTRACT.md: a kid
+  /// profile has a `max_age`; docs/wire.md: both are optional).
+  void make_profile(sent_event& ev) {
+    static const std::vector<int> ages = {0, 7, 12, 16, 18};
+    static const std::vector<std::string> regions = {"US", "GB", "DE", "FR"};
+    ev.kind = sent_event::type::profile;
+    ev.title.clear();
+    if (!chance(30))
+      ev.max_age = pick(ages);
+    if (!chance(20))
+      ev.region = pick(regions);
+  }
+
+  /// A catalog entry: every field random, each left out now and then (it
+  /// then takes its default, not its previous value: docs/wire.md).
+  void make_catalog(sent_event& ev) {
+    static const std::vector<std::string> names = {
+      "Toy Story",    "Night Harbor",    "Les Misérables",
+      "The 39 Steps", "Ōkami no kodomo", "Stalker"};
+    static const std::vector<std::string> genres = {
+      "Animation", "Comedy", "Drama", "Thriller", "Documentary", "Kids"};
+    static const std::vector<std::string> regions = {"US", "GB", "DE", "FR",
+                                                     "JP"};
+    static const std::vector<int> ages = {0, 6, 12, 16, 18};
+    ev.kind = sent_event::type::catalog;
+    ev.user.clear();
+    ev.user_seq = 0;
+    ev.ts = 0;
+    if (!chance(10))
+      ev.name = pick(names) + " " + std::to_string(percent_(rng_));
+    if (!chance(15))
+      ev.genres = some(genres, chance(10) ? 0 : 1, 3);
+    if (!chance(20))
+      ev.min_age = pick(ages);
+    if (!chance(20)) {
+      std::uniform_int_distribution<int> year{1920, 2025};
+      ev.year = year(rng_);
+    }
+    if (!chance(40))
+      ev.regions = some(regions, 1, 3);
+    if (!chance(30))
+      ev.available = !chance(25);
+  }
+
   sent_event make_event() {
     static const std::vector<double> progresses = {1.0,  0.95, 0.9,
                                                    0.75, 0.5,  0.25};
@@ -224,20 +295,29 @@ private:
     sent_event ev;
     ev.user = name('u', u);
     ev.title = name('t', title_d(rng_));
-    ev.user_seq = ++user_seq_[static_cast<size_t>(u)];
-    ev.ts =
-      params_.base_ts + static_cast<int64_t>(ev.user_seq) * params_.ts_step_ms;
     auto k = kind_d(rng_);
-    if (k < 50) {
-      ev.kind = sent_event::type::play;
-      ev.progress = pick(progresses);
-      ev.region = pick(regions);
-    } else if (k < 85) {
-      ev.kind = sent_event::type::impression;
-      ev.position = k % 12;
+    if (k >= params_.profile_percent + params_.catalog_percent) {
+      // A member's action on a title.
+      ev.user_seq = ++user_seq_[static_cast<size_t>(u)];
+      ev.ts = params_.base_ts +
+              static_cast<int64_t>(ev.user_seq) * params_.ts_step_ms;
+      k = kind_d(rng_);
+      if (k < 50) {
+        ev.kind = sent_event::type::play;
+        ev.progress = pick(progresses);
+        ev.region = pick(regions);
+      } else if (k < 85) {
+        ev.kind = sent_event::type::impression;
+        ev.position = k % 12;
+      } else {
+        ev.kind = sent_event::type::feedback;
+        ev.value = k % 3 == 0 ? -1 : 1;
+      }
+    } else if (k < params_.profile_percent) {
+      ev.user_seq = ++user_seq_[static_cast<size_t>(u)];
+      make_profile(ev);
     } else {
-      ev.kind = sent_event::type::feedback;
-      ev.value = k % 3 == 0 ? -1 : 1;
+      make_catalog(ev);
     }
     ev.msg_id = id_base_ + std::to_string(events_.size() + 1);
     return ev;
@@ -271,16 +351,19 @@ private:
   }
 
   void run() {
+    auto burst = std::max(1, params_.burst);
     auto gap = std::chrono::duration_cast<steady::duration>(
-      std::chrono::duration<double>{1.0 / params_.events_per_second});
+      std::chrono::duration<double>{burst / params_.events_per_second});
     auto next = steady::now();
-    while (!stopping_.load()) {
-      next += gap;
-      auto now = steady::now();
-      if (next > now)
-        std::this_thread::sleep_until(next);
-      else if (now - next > std::chrono::seconds{1})
-        next = now; // after an outage, no burst to catch up
+    for (uint64_t n = 0; !stopping_.load(); ++n) {
+      if (n % static_cast<uint64_t>(burst) == 0) {
+        next += gap;
+        auto now = steady::now();
+        if (next > now)
+          std::this_thread::sleep_until(next);
+        else if (now - next > std::chrono::seconds{1})
+          next = now; // after an outage, no rush to catch up
+      }
       auto ev = make_event();
       auto a = publish_until_acked(ev);
       if (!a) {

@@ -59,7 +59,28 @@ struct model_feedback {
   int64_t ts = 0;
 };
 
+/// A user's profile as the dump shows it: unset fields are null.
+struct model_profile {
+  std::optional<int> max_age;
+  std::optional<std::string> region;
+};
+
+/// A title's catalog entry as the dump shows it, with the defaults of the
+/// fields left out (docs/wire.md, `P.v1.catalog.<title>`).
+struct model_meta {
+  std::string name;
+  std::set<std::string> genres;
+  int min_age = 0;
+  /// Absent or 0: null.
+  std::optional<int> year;
+  /// Empty: offered everywhere, null.
+  std::set<std::string> regions;
+  bool available = true;
+};
+
 struct user_model {
+  /// Plays, impressions, thumbs and profiles applied
+  /// (domain/user_state.cpp: each counts one).
   uint64_t events = 0;
   uint64_t applied_through = 0;
   uint64_t last_user_seq = 0;
@@ -72,6 +93,8 @@ struct user_model {
   std::map<std::string, std::vector<int64_t>> impressions;
   uint64_t impression_count = 0;
   std::optional<int64_t> newest_impression;
+  model_profile profile;
+  uint64_t profiles = 0;
 };
 
 struct title_model {
@@ -84,6 +107,9 @@ struct title_model {
   int64_t last_impression_ts = 0;
   /// Play times per region, "all" for every play.
   std::map<std::string, std::vector<int64_t>> plays_by_region;
+  /// The latest catalog entry, if any.
+  std::optional<model_meta> meta;
+  uint64_t catalog_entries = 0;
 };
 
 class reference_model {
@@ -92,22 +118,56 @@ public:
     // nop
   }
 
+  /// Notes a problem of the model's input: stream sequences of one actor
+  /// must rise.
+  void check_above(const std::string& actor, uint64_t seq, uint64_t through) {
+    if (seq <= through)
+      problems_.push_back("model: stream sequence " + std::to_string(seq) +
+                          " of " + actor + " is not above " +
+                          std::to_string(through));
+  }
+
   /// Feeds one acknowledged event; each exactly once, in stream order.
+  /// A profile or catalog event replaces the whole profile or entry (left
+  /// out fields take their defaults) and, like every event, moves the
+  /// `applied_through` of its actor to its stream sequence.
   void apply(const sent_event& ev) {
+    if (ev.kind == sent_event::type::catalog) {
+      auto& t = titles_[ev.title];
+      check_above("title " + ev.title, ev.stream_seq, t.applied_through);
+      t.applied_through = ev.stream_seq;
+      model_meta meta;
+      meta.name = ev.name.value_or("");
+      if (ev.genres)
+        meta.genres = {ev.genres->begin(), ev.genres->end()};
+      meta.min_age = ev.min_age.value_or(0);
+      if (ev.year.value_or(0) != 0)
+        meta.year = ev.year;
+      if (ev.regions)
+        meta.regions = {ev.regions->begin(), ev.regions->end()};
+      meta.available = ev.available.value_or(true);
+      t.meta = std::move(meta);
+      t.catalog_entries += 1;
+      return;
+    }
     auto& u = users_[ev.user];
-    auto& t = titles_[ev.title];
     if (ev.user_seq != u.last_user_seq + 1)
       problems_.push_back("model: user " + ev.user + " event " +
                           std::to_string(ev.user_seq) + " follows " +
                           std::to_string(u.last_user_seq));
-    if (ev.stream_seq <= u.applied_through)
-      problems_.push_back("model: stream sequence " +
-                          std::to_string(ev.stream_seq) + " of user " +
-                          ev.user + " is not above " +
-                          std::to_string(u.applied_through));
+    check_above("user " + ev.user, ev.stream_seq, u.applied_through);
     u.last_user_seq = ev.user_seq;
     u.events += 1;
     u.applied_through = std::max(u.applied_through, ev.stream_seq);
+    if (ev.kind == sent_event::type::profile) {
+      u.profile = model_profile{};
+      u.profile.max_age = ev.max_age;
+      if (!ev.region.empty())
+        u.profile.region = ev.region;
+      u.profiles += 1;
+      return;
+    }
+    auto& t = titles_[ev.title];
     t.applied_through = std::max(t.applied_through, ev.stream_seq);
     switch (ev.kind) {
     case sent_event::type::play: {
@@ -146,6 +206,8 @@ public:
         t.thumbs_down += 1;
       break;
     }
+    default:
+      break;
     }
   }
 
@@ -215,10 +277,20 @@ public:
       out.eq("impressions.newest_ts", *m.newest_impression,
              i64(imp, "newest_ts"));
     compare_top_impressions(out, m, member(imp, "top"), i64(d, "at"));
+    // Profile: the latest one, unset fields null.
     const auto& profile = member(d, "profile");
-    out.eq("profile", std::string{"null/null"},
-           std::string{member(profile, "max_age").IsNull() ? "null" : "set"} +
-             "/" + (member(profile, "region").IsNull() ? "null" : "set"));
+    if (!profile.IsObject()) {
+      out.add("profile", "an object", to_json(profile));
+    } else {
+      out.eq("profile.max_age",
+             m.profile.max_age ? std::to_string(*m.profile.max_age)
+                               : std::string{"null"},
+             to_json(member(profile, "max_age")));
+      out.eq("profile.region",
+             m.profile.region ? "\"" + *m.profile.region + "\""
+                              : std::string{"null"},
+             to_json(member(profile, "region")));
+    }
     return out.lines;
   }
 
@@ -244,8 +316,7 @@ public:
     out.eq("last_impression_ts", m.last_impression_ts,
            i64(d, "last_impression_ts"));
     out.eq("applied_through", m.applied_through, u64(d, "applied_through"));
-    out.eq("metadata", std::string{"null"},
-           std::string{member(d, "metadata").IsNull() ? "null" : "set"});
+    compare_meta(out, m.meta, member(d, "metadata"));
     if (m.plays > 0)
       out.eq("at", m.last_play_ts, i64(d, "at"));
     // Trending: plays and decayed scores per region.
@@ -316,6 +387,11 @@ public:
         c.RemoveMember("at");
     } else {
       sort_member(c, "trending", "region");
+      // "The order of `genres` and `regions` is internal" (docs/wire.md).
+      if (c.HasMember("metadata")) {
+        sort_member(c["metadata"], "genres", nullptr);
+        sort_member(c["metadata"], "regions", nullptr);
+      }
       if (u64(c, "plays") == 0) {
         c.RemoveMember("at");
         c.RemoveMember("trending");
@@ -470,6 +546,44 @@ private:
               std::to_string(i) + ")",
             i < want.size() ? want[i] : "(end)",
             i < have.size() ? have[i] : "(end)");
+  }
+
+  /// The metadata of a title: null without a catalog entry, else each
+  /// field; genres and regions as sets (their order is internal).
+  void compare_meta(diff& out, const std::optional<model_meta>& m,
+                    const rapidjson::Value& got) const {
+    if (!m) {
+      if (!got.IsNull())
+        out.add("metadata", "null", to_json(got));
+      return;
+    }
+    if (!got.IsObject()) {
+      out.add("metadata", "an object", to_json(got));
+      return;
+    }
+    auto names = [](const rapidjson::Value& v) {
+      if (!v.IsArray())
+        return to_json(v);
+      std::vector<std::string> xs;
+      for (const auto& x : v.GetArray())
+        xs.push_back(x.IsString() ? x.GetString() : to_json(x));
+      std::sort(xs.begin(), xs.end());
+      return join(xs);
+    };
+    out.eq("metadata.name",
+           to_json(rapidjson::Value{rapidjson::StringRef(m->name.c_str())}),
+           to_json(member(got, "name")));
+    out.eq("metadata.genres", join(m->genres), names(member(got, "genres")));
+    out.eq("metadata.min_age", std::to_string(m->min_age),
+           to_json(member(got, "min_age")));
+    out.eq("metadata.year",
+           m->year ? std::to_string(*m->year) : std::string{"null"},
+           to_json(member(got, "year")));
+    out.eq("metadata.regions",
+           m->regions.empty() ? std::string{"null"} : join(m->regions),
+           names(member(got, "regions")));
+    out.eq("metadata.available", std::string{m->available ? "true" : "false"},
+           to_json(member(got, "available")));
   }
 
   void compare_top_impressions(diff& out, const user_model& m,
