@@ -228,6 +228,7 @@ TEST_CASE("after kill -9 in durable mode, state comes back from the last "
   temp_dir out;
   child second{{"serve", "--data-dir", data}, env, out.path()};
   auto client = await_ready(url);
+  INFO(second.err());
   REQUIRE(client != nullptr);
   bool caught =
     harness::eventually([&] { return stat(*client, "position") == 35; },

@@ -190,8 +190,14 @@ inline std::unique_ptr<nats_client> await_ready(
       std::string error;
       if (!client)
         client = nats_client::connect(url, error);
-      return client && client->request("$SRV.PING.marquee", "",
-                                       std::chrono::milliseconds{200}, error);
+      if (client && client->request("$SRV.PING.marquee", "",
+                                    std::chrono::milliseconds{200}, error))
+        return true;
+      // The connection may be to a server on its way out (the embedded
+      // server of a killed marquee still holds the port for a moment):
+      // connect afresh next time.
+      client.reset();
+      return false;
     },
     timeout);
   return ready ? std::move(client) : nullptr;
