@@ -190,7 +190,8 @@ TEST_CASE("after kill -9 in durable mode, state comes back from the last "
   auto data = (dir.path() / "data").string();
   const std::vector<std::string> env = {
     "MARQUEE_NATS_PORT=" + std::to_string(port), "MARQUEE_INGEST_MODE=durable",
-    "MARQUEE_CHECKPOINT_EVENTS=10", "MARQUEE_SERVICE_INSTANCE_ID=c1"};
+    "MARQUEE_CHECKPOINT_EVENTS=1000", "MARQUEE_CHECKPOINT_INTERVAL_MS=600000",
+    "MARQUEE_SERVICE_INSTANCE_ID=c1"};
   auto stat = [&](nats_client& c, const std::string& field) -> uint64_t {
     std::string error;
     auto r = c.request("marquee.v1.admin.c1.stats", "",
@@ -207,18 +208,29 @@ TEST_CASE("after kill -9 in durable mode, state comes back from the last "
     auto client = await_ready(url);
     REQUIRE(client != nullptr);
     std::string error;
-    for (int i = 0; i < 35; ++i)
-      REQUIRE(client->publish("marquee.v1.events.play.u1",
-                              R"({"title":"t)" + std::to_string(i) +
-                                R"(","ts":)" +
-                                std::to_string(1700000000000 + i) + "}",
-                              error));
-    REQUIRE(client->flush(std::chrono::milliseconds{5000}, error));
-    REQUIRE(harness::eventually([&] {
-      return stat(*client, "position") == 35 &&
-             stat(*client, "checkpoint") >= 30;
-    }));
+    auto play = [&](int from, int to) {
+      for (int i = from; i < to; ++i)
+        REQUIRE(client->publish("marquee.v1.events.play.u1",
+                                R"({"title":"t)" + std::to_string(i) +
+                                  R"(","ts":)" +
+                                  std::to_string(1700000000000 + i) + "}",
+                                error));
+      REQUIRE(client->flush(std::chrono::milliseconds{5000}, error));
+      REQUIRE(
+        harness::eventually([&] { return stat(*client, "position") == to; },
+                            std::chrono::milliseconds{15000}));
+    };
+    // A checkpoint at exactly 30 (taken on request: the event count and the
+    // interval are set beyond reach), then 5 events only the stream holds.
+    play(0, 30);
+    auto snap = client->request("marquee.v1.admin.c1.snapshot", "",
+                                std::chrono::milliseconds{10000}, error);
+    REQUIRE(snap);
+    INFO(snap->body);
+    REQUIRE(stat(*client, "checkpoint") == 30);
+    play(30, 35);
     checkpoint = stat(*client, "checkpoint");
+    REQUIRE(checkpoint == 30);
     first.signal(SIGKILL);
     CHECK(first.wait(std::chrono::milliseconds{5000}) == 128 + SIGKILL);
   }
