@@ -59,16 +59,18 @@ bool event_batcher::add(const member_event& ev, uint64_t sequence) {
 }
 
 template <class Handle>
-void event_batcher::send_all(group<Handle>& g) {
-  for (auto& p : g.batches)
+void event_batcher::send_all(group<Handle>& g, const mark_ptr& mark) {
+  for (auto& p : g.batches) {
+    p.batch.mark = mark;
     caf::anon_send(p.actor, std::move(p.batch));
+  }
   g.batches.clear();
   g.index.clear();
 }
 
-void event_batcher::flush() {
-  send_all(users_);
-  send_all(titles_);
+void event_batcher::flush(const mark_ptr& mark) {
+  send_all(users_, mark);
+  send_all(titles_, mark);
   size_ = 0;
 }
 

@@ -55,8 +55,8 @@ public:
   /// Events added since the last flush.
   size_t size() const { return size_; }
 
-  /// Sends every pending batch to its actor.
-  void flush();
+  /// Sends every pending batch to its actor, each carrying `mark`.
+  void flush(const mark_ptr& mark = nullptr);
 
 private:
   template <class Handle>
@@ -76,7 +76,7 @@ private:
                      uint64_t sequence, Lookup lookup);
 
   template <class Handle>
-  static void send_all(group<Handle>& g);
+  static void send_all(group<Handle>& g, const mark_ptr& mark);
 
   std::shared_ptr<directory> dir_;
   size_t max_events_;

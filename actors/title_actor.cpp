@@ -40,16 +40,18 @@ struct title_actor_state {
 
 using title_pointer = title_actor::stateful_pointer<title_actor_state>;
 
-/// Sends the trending actor the latest counts of every list that changed.
-void tell_trending(title_pointer self) {
+/// Sends the trending actor the latest counts of every list that changed,
+/// with the ingest round of the plays.
+void tell_trending(title_pointer self, const mark_ptr& mark = nullptr) {
   auto& st = self->state;
   if (!st.played)
     return;
   const auto& tr = st.state.trending();
-  self->send(st.trending, trending_update{st.title, all_regions, tr.global()});
+  self->send(st.trending,
+             trending_update{st.title, all_regions, tr.global(), mark});
   for (auto region : st.touched)
     if (auto counts = tr.find(region))
-      self->send(st.trending, trending_update{st.title, region, *counts});
+      self->send(st.trending, trending_update{st.title, region, *counts, mark});
   st.touched.clear();
   st.played = false;
 }
@@ -90,7 +92,7 @@ title_actor_impl(title_pointer self, title_key title,
     [self](const event_batch& batch) {
       apply_batch(batch, self->state.applied_through,
                   [self](const auto& x) { self->state.apply(x); });
-      tell_trending(self);
+      tell_trending(self, batch.mark);
     },
     [self](const catalog_event& ev) {
       if (!take_sequence(ev.sequence, self->state.applied_through))

@@ -345,6 +345,8 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   deps.trending = s.trending;
   deps.recommenders = s.recommenders;
   deps.now_ms = wall_ms;
+  if (set->durable) // the checkpoint's state is applied from the start
+    deps.applied = std::make_shared<applied_tracker>(checkpoint);
   if (s.store) {
     // Runs on the checkpoint writer's thread, after the ingest thread sent
     // the events up to `sequence`: each snapshot request queues behind

@@ -5,6 +5,7 @@
 #include "domain/catalog.hpp"
 #include "domain/ids.hpp"
 #include "domain/trending.hpp"
+#include "messages/applied.hpp"
 
 #include <caf/meta/type_name.hpp>
 
@@ -46,6 +47,8 @@ struct catalog_event {
   /// The stream sequence (durable mode; 0 in core mode): the title actor
   /// skips it when it has applied it already.
   uint64_t sequence = 0;
+  /// The ingest round that sent it (see messages/applied.hpp).
+  mark_ptr mark = nullptr;
 };
 
 /// `P.v1.profile.<user>`: create or replace a user's profile.
@@ -55,6 +58,8 @@ struct profile_event {
   /// The stream sequence (durable mode; 0 in core mode): the user actor
   /// skips it when it has applied it already.
   uint64_t sequence = 0;
+  /// The ingest round that sent it (see messages/applied.hpp).
+  mark_ptr mark = nullptr;
 };
 
 /// A member's action, as it reaches both the user's and the title's actor.
@@ -68,6 +73,8 @@ struct event_batch {
   /// mode). An actor skips events at or below the last sequence it applied,
   /// so a replay never applies an event twice.
   std::vector<uint64_t> sequences;
+  /// The ingest round that sent it (see messages/applied.hpp).
+  mark_ptr mark = nullptr;
 };
 
 /// The counts of one title in one region (`all_regions`: global), sent by
@@ -76,6 +83,8 @@ struct trending_update {
   title_key title = 0;
   region_key region = all_regions;
   play_counts counts;
+  /// The ingest round of the plays counted (see messages/applied.hpp).
+  mark_ptr mark = nullptr;
 };
 
 template <class Inspector>

@@ -90,6 +90,9 @@ struct rec_query {
   std::vector<genre_key> genres;  // sorted; empty: any
   std::string variant;            // empty: assigned
   bool at_given = false;          // see trending_query
+  /// Answer only once the stream is applied through this sequence (0: no
+  /// wait); the edge waits, the recommender never sees it.
+  uint64_t after = 0;
 };
 
 struct rec_feature {

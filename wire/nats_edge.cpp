@@ -45,6 +45,30 @@ typename Inspector::result_type inspect(Inspector& f, reply_ctx& x) {
   return f(caf::meta::type_name("reply_ctx"), x.reply, x.subject_id);
 }
 
+/// A recommendation request that waits for the stream to be applied
+/// through `after` (read-your-writes), held by a gateway.
+struct deferred_rec {
+  uint64_t after = 0;
+  std::string body;
+  reply_ctx ctx;
+};
+
+/// To the gateway holding deferred request `id`: go on, or time out.
+struct deferred_due {
+  uint64_t id = 0;
+  bool timed_out = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deferred_rec& x) {
+  return f(caf::meta::type_name("deferred_rec"), x.after, x.body, x.ctx);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deferred_due& x) {
+  return f(caf::meta::type_name("deferred_due"), x.id, x.timed_out);
+}
+
 struct sub_deleter {
   void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
 };
@@ -71,6 +95,8 @@ struct nats_edge::impl {
   event_router router;
   /// Owned by the thread of the `events.>` subscription.
   event_batcher batcher;
+  /// Durable mode: the round of messages being handed out (ingest thread).
+  mark_ptr round;
   edge_counters counters;
   service_stats stats;
   std::string prefix_v1; // "P.v1."
@@ -170,10 +196,16 @@ struct nats_edge::impl {
         tick_checkpoints();
         continue;
       }
+      if (deps.applied)
+        round = deps.applied->open();
       for (const auto& m : msgs)
         ingest_one(m);
-      batcher.flush();
+      batcher.flush(round);
       const auto& last = msgs.back();
+      if (round) {
+        deps.applied->close(round, last.sequence);
+        round.reset();
+      }
       position.store(last.sequence);
       behind.store(last.pending);
       if (last.pending == 0)
@@ -219,11 +251,12 @@ struct nats_edge::impl {
                       std::is_same_v<type, impression_event> ||
                       std::is_same_v<type, feedback_event>) {
           if (batcher.add(x, sequence))
-            batcher.flush();
+            batcher.flush(round);
         } else if constexpr (!std::is_same_v<type, rejection>) {
-          batcher.flush();
+          batcher.flush(round);
           auto numbered = x;
           numbered.sequence = sequence;
+          numbered.mark = round;
           router.route(numbered);
         }
       },
@@ -407,12 +440,25 @@ struct nats_edge::impl {
     auto ctx = begin_user_request(msg, head_len, endpoint_id::recommend, user);
     if (!ctx)
       return;
-    auto q = decode_rec_request(user, data_of(msg), deps.now_ms(), *deps.params,
-                                *deps.ids);
+    recommend(std::move(*ctx), user, data_of(msg));
+  }
+
+  /// Decodes a recommendation request and hands it to a gateway, which
+  /// holds it first if it must wait for the stream (`after`).
+  void recommend(reply_ctx ctx, user_key user, std::string_view body) {
+    auto q =
+      decode_rec_request(user, body, deps.now_ms(), *deps.params, *deps.ids);
     if (auto bad = std::get_if<bad_request>(&q))
-      return answer_error(*ctx, 400, bad->message);
-    caf::anon_send(gateway(), std::move(std::get<rec_query>(q)),
-                   std::move(*ctx));
+      return answer_error(ctx, 400, bad->message);
+    auto& rq = std::get<rec_query>(q);
+    if (rq.after > 0 && !deps.applied)
+      return answer_error(ctx, 400,
+                          "'after' is a stream sequence: it needs durable "
+                          "ingest (ingest.mode = durable)");
+    if (rq.after > 0 && deps.applied->applied() < rq.after)
+      return caf::anon_send(
+        gateway(), deferred_rec{rq.after, std::string{body}, std::move(ctx)});
+    caf::anon_send(gateway(), std::move(rq), std::move(ctx));
   }
 
   void on_impressions(natsMsg* msg, size_t head_len) {
@@ -644,7 +690,8 @@ struct nats_edge::impl {
     out += std::string{",\"ingest\":{\"mode\":\""} +
            (cfg.durable ? "durable" : "core") +
            "\",\"position\":" + std::to_string(position.load()) +
-           ",\"behind\":" + std::to_string(behind.load()) +
+           ",\"behind\":" + std::to_string(behind.load()) + ",\"applied\":" +
+           std::to_string(deps.applied ? deps.applied->applied() : 0) +
            ",\"caught_up\":" + (caught_up.load() ? "true" : "false") +
            ",\"skipped\":" + std::to_string(skipped.load()) +
            ",\"checkpoint\":" +
@@ -689,7 +736,42 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
     auto info = describe(err);
     edge->answer_error(ctx, static_cast<int>(info.code), info.message);
   };
+  // Requests waiting for the stream, by number.
+  auto waiting = std::make_shared<std::unordered_map<uint64_t, deferred_rec>>();
+  auto next_id = std::make_shared<uint64_t>(0);
   return {
+    [=](deferred_rec& d) {
+      auto id = ++*next_id;
+      auto me = caf::actor_cast<caf::actor>(self);
+      auto after = d.after;
+      if (!edge->deps.applied->when_applied(after, [me, id] {
+            caf::anon_send(me, deferred_due{id, false});
+          }))
+        return edge->answer_error(d.ctx, 429,
+                                  "too many requests wait for the event "
+                                  "stream ('after'); try again later");
+      waiting->emplace(id, std::move(d));
+      self->delayed_send(self, budget, deferred_due{id, true});
+    },
+    [=](const deferred_due& due) {
+      auto i = waiting->find(due.id);
+      if (i == waiting->end())
+        return; // answered already
+      auto d = std::move(i->second);
+      waiting->erase(i);
+      if (due.timed_out)
+        return edge->answer_error(
+          d.ctx, 503,
+          "the event stream is not applied through sequence " +
+            std::to_string(d.after) + " yet (applied through " +
+            std::to_string(edge->deps.applied->applied()) +
+            "): 'after' waits at most the time budget of " +
+            std::to_string(budget.count()) + " ms");
+      auto user =
+        edge->deps.dir->known_user(d.ctx.subject_id, edge->deps.ids->users)
+          .value_or(no_user);
+      edge->recommend(std::move(d.ctx), user, d.body);
+    },
     [=](rec_query& q, reply_ctx& ctx) {
       auto& rec =
         edge->deps.recommenders[q.user % edge->deps.recommenders.size()];

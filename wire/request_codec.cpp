@@ -254,6 +254,8 @@ decode_rec_request(user_key user, std::string_view body, int64_t now,
   q.genres = r.genres(ids);
   if (auto v = r.string("variant"))
     q.variant = std::string{v->substr(0, 64)};
+  q.after = static_cast<uint64_t>(
+    r.integer("after", 0, 0, std::numeric_limits<int64_t>::max()));
   return finish(r, std::move(q));
 }
 

@@ -196,3 +196,53 @@ TEST_CASE("a stream that goes backwards under a running service stops "
   CHECK(rec.error_code() == 503);
   CHECK_THAT(rec.msg.body, Catch::Contains("event ingest stopped"));
 }
+
+TEST_CASE("a request with 'after' is answered from state that has applied "
+          "the stream through that sequence",
+          "[integration][durable][after]") {
+  harness h{durable};
+  // 150 titles, each played by a user of its own; the last play goes
+  // through the stream's PubAck, which names its sequence.
+  constexpr int titles = 150;
+  for (int i = 0; i < titles; ++i) // unknown titles are never recommended
+    h.publish("catalog.t" + std::to_string(i), R"({"name":"T"})");
+  for (int i = 0; i < titles - 1; ++i)
+    h.publish("events.play.p" + std::to_string(i),
+              R"({"title":"t)" + std::to_string(i) + R"("})");
+  auto ack = h.ask_v1("events.play.p" + std::to_string(titles - 1),
+                      R"({"title":"t)" + std::to_string(titles - 1) + R"("})");
+  INFO(ack.msg.body);
+  REQUIRE(ack.json.HasMember("seq"));
+  auto seq = ack.json["seq"].GetUint64();
+  REQUIRE(seq == 2 * titles);
+  // At once, without polling: every title is in the trending row.
+  auto r = h.ask_v1("rec.user.viewer", R"({"row":"trending","k":200,"after":)" +
+                                         std::to_string(seq) + "}");
+  INFO(r.msg.body);
+  CHECK(r.error_code() == 0);
+  CHECK(r.json["items"].Size() == titles);
+  auto stats = h.ask_v1("admin.it1.stats");
+  CHECK(stats.json["ingest"]["applied"].GetUint64() >= seq);
+
+  SECTION("a sequence the stream does not reach yet is a 503 once the time "
+          "budget has passed") {
+    auto late = h.ask_v1("rec.user.viewer",
+                         R"({"after":)" + std::to_string(seq + 1000) + "}");
+    INFO(late.msg.body);
+    CHECK(late.error_code() == 503);
+    CHECK_THAT(late.msg.body, Catch::Contains("not applied through sequence " +
+                                              std::to_string(seq + 1000)));
+  }
+  SECTION("a bad 'after' is a 400") {
+    auto bad = h.ask_v1("rec.user.viewer", R"({"after":-1})");
+    CHECK(bad.error_code() == 400);
+  }
+}
+
+TEST_CASE("'after' needs durable ingest", "[integration][after]") {
+  harness h{{{"ingest.mode", "core"}}};
+  auto r = h.ask_v1("rec.user.viewer", R"({"after":1})");
+  INFO(r.msg.body);
+  CHECK(r.error_code() == 400);
+  CHECK_THAT(r.msg.body, Catch::Contains("durable"));
+}

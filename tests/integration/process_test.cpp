@@ -216,9 +216,9 @@ TEST_CASE("after kill -9 in durable mode, state comes back from the last "
                                   std::to_string(1700000000000 + i) + "}",
                                 error));
       REQUIRE(client->flush(std::chrono::milliseconds{5000}, error));
-      REQUIRE(
-        harness::eventually([&] { return stat(*client, "position") == to; },
-                            std::chrono::milliseconds{15000}));
+      REQUIRE(harness::eventually(
+        [&] { return stat(*client, "position") == static_cast<uint64_t>(to); },
+        std::chrono::milliseconds{15000}));
     };
     // A checkpoint at exactly 30 (taken on request: the event count and the
     // interval are set beyond reach), then 5 events only the stream holds.

@@ -1,0 +1,103 @@
+// How far the actors have applied the stream: rounds of the ingest thread
+// count once everything they caused is done, trending updates included.
+
+#include "messages/applied.hpp"
+
+#include "tests/actor/fixture.hpp"
+#include "tests/actor/service_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+using namespace marquee;
+using namespace marquee::test;
+
+namespace {
+constexpr user_key alice = 1;
+constexpr title_key metropolis = 5;
+} // namespace
+
+TEST_CASE("the applied sequence is the end of the longest run of finished "
+          "rounds",
+          "[actor][applied]") {
+  applied_tracker tracker{5}; // a checkpoint at 5 counts as applied
+  CHECK(tracker.applied() == 5);
+  auto a = tracker.open();
+  tracker.close(a, 10);
+  auto b = tracker.open();
+  tracker.close(b, 20);
+  auto c = tracker.open();
+  tracker.close(c, 30);
+  CHECK(tracker.applied() == 5);
+  b.reset(); // finished, but a is not
+  CHECK(tracker.applied() == 5);
+  a.reset();
+  CHECK(tracker.applied() == 20);
+  // A copy held elsewhere (a message not yet handled) keeps c open.
+  auto in_flight = c;
+  c.reset();
+  CHECK(tracker.applied() == 20);
+  in_flight.reset();
+  CHECK(tracker.applied() == 30);
+}
+
+TEST_CASE("waiters run once their sequence is applied, at once if it is",
+          "[actor][applied]") {
+  applied_tracker tracker;
+  std::vector<int> ran;
+  CHECK(tracker.when_applied(0, [&] { ran.push_back(0); }));
+  CHECK(ran == std::vector<int>{0});
+  auto a = tracker.open();
+  CHECK(tracker.when_applied(15, [&] { ran.push_back(15); }));
+  CHECK(tracker.when_applied(10, [&] { ran.push_back(10); }));
+  CHECK(tracker.when_applied(11, [&] { ran.push_back(11); }));
+  tracker.close(a, 10);
+  a.reset();
+  CHECK(ran == std::vector<int>{0, 10});
+  auto b = tracker.open();
+  tracker.close(b, 20);
+  b.reset();
+  CHECK(ran == std::vector<int>{0, 10, 11, 15});
+}
+
+TEST_CASE("waiters are bounded", "[actor][applied]") {
+  applied_tracker tracker;
+  int ran = 0;
+  for (size_t i = 0; i < applied_tracker::max_waiting; ++i)
+    REQUIRE(tracker.when_applied(100, [&] { ++ran; }));
+  CHECK_FALSE(tracker.when_applied(100, [&] { ++ran; }));
+  auto a = tracker.open();
+  tracker.close(a, 100);
+  a.reset();
+  CHECK(ran == static_cast<int>(applied_tracker::max_waiting));
+  // Room again.
+  CHECK(tracker.when_applied(200, [] {}));
+}
+
+TEST_CASE_METHOD(service_fixture,
+                 "a round counts as applied only after the trending actor has "
+                 "taken the counts of its plays",
+                 "[actor][applied]") {
+  applied_tracker tracker;
+  event_batcher batcher{dir, 100};
+  run();
+  auto round = tracker.open();
+  batcher.add(play_event{alice, metropolis, base_ts, 1.0, all_regions}, 1);
+  batcher.add(play_event{alice, metropolis, base_ts, 1.0, all_regions}, 2);
+  batcher.flush(round);
+  tracker.close(round, 2);
+  round.reset();
+  // One message at a time: the user's batch, the title's batch (which
+  // sends the trending update), then the trending update.
+  std::vector<uint64_t> seen;
+  while (sched.try_run_once())
+    seen.push_back(tracker.applied());
+  REQUIRE(seen.size() >= 3);
+  CHECK(seen[seen.size() - 2] == 0);
+  CHECK(seen.back() == 2);
+  auto trend = ask<trending_result>(
+    trending, trending_query{10, 0, all_regions, {}, base_ts});
+  REQUIRE(trend.items.size() == 1);
+  CHECK(trend.items[0].plays == 2);
+}
