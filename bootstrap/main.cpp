@@ -3,6 +3,7 @@
 #include "bootstrap/config.hpp"
 #include "bootstrap/service.hpp"
 #include "tools/demo_data.hpp"
+#include "tools/replay.hpp"
 #include "wire/nats_client.hpp"
 
 #include <CLI/CLI.hpp>
@@ -145,6 +146,29 @@ int main(int argc, char** argv) {
   request->add_option("--timeout-ms", timeout_ms, "reply timeout");
   request->add_option("subject", subject, "subject")->required();
   request->add_option("body", body, "JSON body (default: empty)");
+  common_flags replay_flags;
+  replay_options ro;
+  auto replay = app.add_subcommand(
+    "replay", "replay a MovieLens ratings file through marquee and score its "
+              "recommendations against baselines (prequential protocol)");
+  add_common(replay, replay_flags);
+  replay->add_option("ratings", ro.ratings, "u.data or ratings.csv")
+    ->required()
+    ->check(CLI::ExistingFile);
+  replay
+    ->add_option("--movies", ro.movies,
+                 "u.item or movies.csv (default: the one beside the ratings)")
+    ->check(CLI::ExistingFile);
+  replay->add_option("--k", ro.k, "list length")->check(CLI::Range(1, 200));
+  replay->add_option("--warmup", ro.warmup, "share of events never queried")
+    ->check(CLI::Range(0.0, 0.99));
+  replay->add_option("--queries", ro.queries, "sampled query events")
+    ->check(CLI::Range(1, 10000000));
+  replay->add_option("--seed", ro.seed, "sample seed (Python's random)");
+  replay->add_option("--recent", ro.recent, "plays used by item-kNN")
+    ->check(CLI::Range(1, 1000));
+  replay->add_option("--limit", ro.limit, "only the first N ratings in time");
+  replay->add_option("--variant", ro.variant, "experiment variant to ask for");
   auto publish = app.add_subcommand("publish", "publish one message");
   publish->add_option("--nats-url", url, "NATS server URL");
   publish->add_option("subject", subject, "subject")->required();
@@ -167,6 +191,20 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::cout << cfg.to_toml();
+    return 0;
+  }
+  if (*replay) {
+    if (!load_config(replay_flags, ro.service, error)) {
+      std::cerr << "marquee: " << error << '\n';
+      return 2;
+    }
+    ro.service.set("service.log_level", "warn", error);
+    ro.data_dir = replay_flags.data_dir;
+    error.clear();
+    if (!run_replay(ro, std::cout, std::cerr, error)) {
+      std::cerr << "marquee replay: " << error << '\n';
+      return 1;
+    }
     return 0;
   }
   if (*serve || *demo) {
