@@ -37,6 +37,7 @@ struct context {
   std::shared_ptr<const service_params> params;
   std::shared_ptr<directory> dir;
   trending_actor trending;
+  similarity_shards similarity;
 };
 
 using response = caf::typed_response_promise<rec_result>;
@@ -56,6 +57,120 @@ void answer_trending(recommender_actor::pointer self, const context& ctx,
         rp.deliver(std::move(res));
       },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+/// Asks the shards for the neighbours of `seeds` (one request per shard
+/// that owns some), then calls `done` with the lists, parallel to `seeds`.
+/// Shards that fail or are late leave their lists empty.
+template <class Done>
+void gather_neighbours(recommender_actor::pointer self, const context& ctx,
+                       const std::vector<seed>& seeds,
+                       clock_type::time_point deadline, Done done) {
+  struct pending {
+    std::vector<std::vector<neighbour>> lists;
+    size_t waiting = 0;
+    Done done;
+  };
+  auto shards = ctx.similarity.actors.size();
+  auto state = std::make_shared<pending>(pending{{}, 0, std::move(done)});
+  state->lists.resize(seeds.size());
+  if (shards == 0 || seeds.empty()) {
+    state->done(std::move(state->lists));
+    return;
+  }
+  // Seed positions per shard.
+  std::vector<std::vector<size_t>> by_shard(shards);
+  for (size_t i = 0; i < seeds.size(); ++i)
+    by_shard[seeds[i].title % shards].push_back(i);
+  for (const auto& positions : by_shard)
+    if (!positions.empty())
+      ++state->waiting;
+  auto n = ctx.params->similarity.neighbours;
+  for (size_t s = 0; s < shards; ++s) {
+    if (by_shard[s].empty())
+      continue;
+    neighbours_query q;
+    q.n = n;
+    for (auto i : by_shard[s])
+      q.titles.push_back(seeds[i].title);
+    auto positions = by_shard[s];
+    auto one_done = [state] {
+      if (--state->waiting == 0)
+        state->done(std::move(state->lists));
+    };
+    self->request(ctx.similarity.actors[s], left(deadline), std::move(q))
+      .then(
+        [state, positions, one_done](neighbours_result& res) {
+          for (size_t j = 0; j < positions.size() && j < res.lists.size(); ++j)
+            state->lists[positions[j]] = std::move(res.lists[j]);
+          one_done();
+        },
+        [one_done](caf::error&) { one_done(); });
+  }
+}
+
+rec_item similar_item(const scored_title& c, bool explain) {
+  rec_item item{
+    c.title, c.score, rec_reason::because_you_watched, c.source, {}};
+  if (explain)
+    item.features = {{"similarity", c.score}, {"from_source", c.source_part}};
+  return item;
+}
+
+/// The personalised rows: similar titles first, then trending to fill.
+void answer_similar(recommender_actor::pointer self, const context& ctx,
+                    response rp, rec_query q, user_snapshot snap,
+                    rec_result res, std::vector<seed> seeds,
+                    clock_type::time_point deadline) {
+  gather_neighbours(
+    self, ctx, seeds, deadline,
+    [=](std::vector<std::vector<neighbour>> lists) mutable {
+      // More than k: the catalog filters may drop some.
+      auto limit = static_cast<size_t>(q.k) * 2 + 20;
+      auto ranked = score_candidates(seeds, lists, snap.view, limit);
+      if (ranked.empty()) {
+        res.fallback = true;
+        return answer_trending(self, ctx, rp, std::move(q),
+                               std::move(snap.view), std::move(res), deadline);
+      }
+      filter_query fq{snap.view, {}};
+      for (const auto& c : ranked)
+        fq.titles.push_back(c.title);
+      self->request(ctx.trending, left(deadline), std::move(fq))
+        .then(
+          [=](const std::vector<title_key>& kept) mutable {
+            size_t next = 0;
+            for (const auto& c : ranked) {
+              if (res.items.size() >= q.k)
+                break;
+              // `kept` keeps the order of `ranked`.
+              if (next < kept.size() && kept[next] == c.title) {
+                res.items.push_back(similar_item(c, q.explain));
+                ++next;
+              }
+            }
+            if (res.items.size() >= q.k || res.items.empty()) {
+              res.fallback = res.items.empty();
+              if (res.items.empty())
+                return answer_trending(self, ctx, rp, std::move(q),
+                                       std::move(snap.view), std::move(res),
+                                       deadline);
+              rp.deliver(std::move(res));
+              return;
+            }
+            // Fill up with trending titles not listed yet.
+            auto view = snap.view;
+            for (const auto& item : res.items)
+              view.exclude.push_back(item.title);
+            std::sort(view.exclude.begin(), view.exclude.end());
+            auto wanted = q.k - static_cast<uint32_t>(res.items.size());
+            auto fill_q = q;
+            fill_q.k = wanted;
+            answer_trending(self, ctx, rp, std::move(fill_q), std::move(view),
+                            std::move(res), deadline);
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    });
 }
 
 void answer_continue_watching(recommender_actor::pointer self,
@@ -126,13 +241,21 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
                                        std::move(snap), std::move(res),
                                        deadline);
               return;
-            case rec_row::because_you_watched:
+            case rec_row::because_you_watched: {
               res.source = latest_watched(snap.recent);
-              res.fallback = true;
-              break;
-            case rec_row::home:
-              res.fallback = true;
-              break;
+              std::vector<seed> seeds;
+              if (res.source != no_title)
+                seeds.push_back({res.source, 1.0});
+              answer_similar(self, ctx, rp, std::move(q), std::move(snap),
+                             std::move(res), std::move(seeds), deadline);
+              return;
+            }
+            case rec_row::home: {
+              auto seeds = pick_seeds(snap.recent, ctx.params->rec.ranking);
+              answer_similar(self, ctx, rp, std::move(q), std::move(snap),
+                             std::move(res), std::move(seeds), deadline);
+              return;
+            }
             case rec_row::trending:
               break;
             }
@@ -149,11 +272,14 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
 
 } // namespace
 
-recommender_actor spawn_recommender_actor(
-  caf::actor_system& sys, std::shared_ptr<const service_params> p,
-  std::shared_ptr<directory> dir, trending_actor trending) {
+recommender_actor
+spawn_recommender_actor(caf::actor_system& sys,
+                        std::shared_ptr<const service_params> p,
+                        std::shared_ptr<directory> dir, trending_actor trending,
+                        similarity_shards similarity) {
   return sys.spawn(recommender_actor_impl,
-                   context{std::move(p), std::move(dir), std::move(trending)});
+                   context{std::move(p), std::move(dir), std::move(trending),
+                           std::move(similarity)});
 }
 
 } // namespace marquee

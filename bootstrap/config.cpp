@@ -50,6 +50,16 @@ const std::vector<config_key>& config_keys() {
     {"trending.capacity", "1000", "titles kept per window and region"},
     {"user.recent_max", "50", "recent plays kept per user"},
     {"user.in_progress_max", "50", "titles in progress kept per user"},
+    {"similarity.window", "20",
+     "earlier plays a new play pairs with (at most 64)"},
+    {"similarity.position_decay", "0.9",
+     "co-play weight factor per position further back"},
+    {"similarity.neighbours", "100", "neighbours served per title"},
+    {"similarity.kept", "400", "co-play partners kept per title"},
+    {"similarity.popularity_exponent", "0.5",
+     "e in co(a,b) / (plays(a)^e plays(b)^e)"},
+    {"rec.seeds", "10", "recent plays whose neighbours are candidates"},
+    {"rec.seed_decay", "0.8", "seed weight factor per play further back"},
     {"rec.default_k", "20", "items when a request gives no k"},
     {"rec.max_k", "200", "largest k accepted"},
     {"rec.trending_window", "1d", "trending window of rows and fallbacks"},
@@ -267,6 +277,22 @@ std::optional<double> get_alpha(const config& cfg, const std::string& name,
   return std::nullopt;
 }
 
+std::optional<double> get_number(const config& cfg, const std::string& name,
+                                 double lo, double hi, std::string& error) {
+  const auto& text = cfg.get(name);
+  try {
+    size_t used = 0;
+    auto v = std::stod(text, &used);
+    if (used == text.size() && v >= lo && v <= hi)
+      return v;
+  } catch (const std::exception&) {
+    // Falls through to the error below.
+  }
+  error = "'" + name + "' must be a number from " + std::to_string(lo) +
+          " to " + std::to_string(hi) + ", not '" + text + "'";
+  return std::nullopt;
+}
+
 std::optional<int64_t> get_window(const config& cfg, const std::string& name,
                                   std::string& error) {
   auto w = parse_window(cfg.get(name));
@@ -312,10 +338,33 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto def_k = get_int("rec.default_k", 1, max_k.value_or(10'000), error);
   auto rec_window = get_window(*this, "rec.trending_window", error);
   auto budget = get_int("rec.budget_ms", 1, 60'000, error);
+  auto seeds = get_int("rec.seeds", 1, 1000, error);
+  auto seed_decay = get_number(*this, "rec.seed_decay", 0.0, 1.0, error);
+  auto s_window = get_int("similarity.window", 0, 64, error);
+  auto s_decay =
+    get_number(*this, "similarity.position_decay", 0.0, 1.0, error);
+  auto s_neighbours = get_int("similarity.neighbours", 1, 10'000, error);
+  auto s_kept = get_int("similarity.kept", 1, 100'000, error);
+  auto s_exponent =
+    get_number(*this, "similarity.popularity_exponent", 0.0, 2.0, error);
   if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows ||
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
-      !budget)
+      !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
+      !s_exponent || !seeds || !seed_decay)
     return std::nullopt;
+  p.rec.ranking.seeds = static_cast<uint32_t>(*seeds);
+  p.rec.ranking.seed_decay = *seed_decay;
+  if (*s_kept < *s_neighbours) {
+    error = "'similarity.kept' (" + get("similarity.kept") +
+            ") must be at least 'similarity.neighbours' (" +
+            get("similarity.neighbours") + ")";
+    return std::nullopt;
+  }
+  p.similarity.window = static_cast<uint32_t>(*s_window);
+  p.similarity.position_decay = *s_decay;
+  p.similarity.neighbours = static_cast<uint32_t>(*s_neighbours);
+  p.similarity.kept = static_cast<uint32_t>(*s_kept);
+  p.similarity.popularity_exponent = *s_exponent;
   p.user.impressions = impression_params::make(*alpha, *windows, *retention,
                                                static_cast<uint32_t>(*raw_max));
   p.user.recent_max = static_cast<uint32_t>(*recent);

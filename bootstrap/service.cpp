@@ -2,6 +2,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/recommender_actor.hpp"
+#include "actors/similarity_actor.hpp"
 #include "actors/trending_actor.hpp"
 #include "bootstrap/checkpoint.hpp"
 #include "bootstrap/nats_server.hpp"
@@ -80,6 +81,7 @@ struct service::impl {
   trending_actor trending;
   std::shared_ptr<directory> dir;
   std::vector<recommender_actor> recommenders;
+  similarity_shards similarity;
   std::unique_ptr<nats_edge> edge;
   bool stopped = false;
 
@@ -96,6 +98,9 @@ struct service::impl {
     for (auto& r : recommenders)
       caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
     recommenders.clear();
+    for (auto& a : similarity.actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    similarity.actors.clear();
     if (trending)
       caf::anon_send_exit(trending, caf::exit_reason::user_shutdown);
     trending = nullptr;
@@ -308,9 +313,18 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     source = std::make_shared<lmdb_state_source>(s.store, ids);
   s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending,
                                       std::move(source));
+  // Item similarity: one shard per scheduler thread, unless it is off.
+  if (shared_params->similarity.window > 0) {
+    auto sp = std::shared_ptr<const similarity_params>(
+      shared_params, &shared_params->similarity);
+    for (size_t i = 0; i < n_threads; ++i)
+      s.similarity.actors.push_back(
+        spawn_similarity_actor(*s.sys, sp, static_cast<uint32_t>(i),
+                               static_cast<uint32_t>(n_threads)));
+  }
   for (size_t i = 0; i < n_threads; ++i)
-    s.recommenders.push_back(
-      spawn_recommender_actor(*s.sys, shared_params, s.dir, s.trending));
+    s.recommenders.push_back(spawn_recommender_actor(
+      *s.sys, shared_params, s.dir, s.trending, s.similarity));
 
   if (s.store) {
     auto titles = activate_stored_titles(*s.dir, *ids, *s.store, error);
@@ -344,6 +358,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   deps.dir = s.dir;
   deps.trending = s.trending;
   deps.recommenders = s.recommenders;
+  deps.similarity = s.similarity.actors;
   deps.now_ms = wall_ms;
   if (set->durable) // the checkpoint's state is applied from the start
     deps.applied = std::make_shared<applied_tracker>(checkpoint);

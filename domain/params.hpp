@@ -3,6 +3,8 @@
 /// Every tunable of the domain, in one place, filled from the configuration
 /// by bootstrap/ and shared read-only by all actors.
 
+#include "domain/ranking.hpp"
+#include "domain/similarity.hpp"
 #include "domain/trending.hpp"
 #include "domain/user_state.hpp"
 
@@ -22,11 +24,14 @@ struct rec_params {
   /// Time budget of one request in milliseconds (default 100); past it the
   /// answer is a fallback or an error, never silence.
   int64_t budget_ms = 100;
+  /// Seeds and their weights (domain/ranking.hpp).
+  ranking_params ranking;
 };
 
 struct service_params {
   user_params user;
   trending_params trending;
+  similarity_params similarity;
   rec_params rec;
 };
 

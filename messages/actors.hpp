@@ -34,6 +34,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::user_dump))
   CAF_ADD_TYPE_ID(marquee, (marquee::title_dump))
   CAF_ADD_TYPE_ID(marquee, (marquee::trending_entry))
+  CAF_ADD_TYPE_ID(marquee, (marquee::co_play_batch))
+  CAF_ADD_TYPE_ID(marquee, (marquee::neighbours_query))
+  CAF_ADD_TYPE_ID(marquee, (marquee::neighbours_result))
+  CAF_ADD_TYPE_ID(marquee, (marquee::similarity_dump))
 
   CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
   CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot_data))
@@ -99,6 +103,16 @@ using trending_actor = caf::typed_actor<
   caf::replies_to<candidates_query>::with<trending_result>,
   /// Keeps those of the given titles that the user may be shown, in order.
   caf::replies_to<filter_query>::with<std::vector<title_key>>>;
+
+/// Item similarity of the titles whose key is its index modulo the number
+/// of shards (domain/similarity.hpp).
+using similarity_actor = caf::typed_actor<
+  /// Applies a round's plays in stream order, skipping what it applied.
+  caf::reacts_to<co_play_batch>,
+  /// Returns the best neighbours of some of its titles.
+  caf::replies_to<neighbours_query>::with<neighbours_result>,
+  /// Returns what it holds of one of its titles, for operators.
+  caf::replies_to<dump_atom, title_key>::with<similarity_dump>>;
 
 /// Assembles recommendations; stateless, one per scheduler thread.
 using recommender_actor = caf::typed_actor<

@@ -3,6 +3,7 @@
 /// Events as they travel between actors: validated, ids interned.
 
 #include "domain/catalog.hpp"
+#include "domain/co_play_round.hpp"
 #include "domain/ids.hpp"
 #include "domain/trending.hpp"
 #include "messages/applied.hpp"
@@ -77,6 +78,14 @@ struct event_batch {
   mark_ptr mark = nullptr;
 };
 
+/// One ingest round's plays for the similarity shards: every shard gets the
+/// same round (shared, never copied) and applies the pairs of its titles.
+struct co_play_batch {
+  std::shared_ptr<const co_play_round> round;
+  /// The ingest round that sent it (see messages/applied.hpp).
+  mark_ptr mark = nullptr;
+};
+
 /// The counts of one title in one region (`all_regions`: global), sent by
 /// the title actor to the trending actor after each play.
 struct trending_update {
@@ -121,6 +130,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
   auto n = x.events.size();
   return f(caf::meta::type_name("event_batch"), n);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, co_play_batch& x) {
+  auto n = x.round ? x.round->plays.size() : size_t{0};
+  return f(caf::meta::type_name("co_play_batch"), n);
 }
 
 template <class Inspector>

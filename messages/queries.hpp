@@ -5,6 +5,7 @@
 
 #include "domain/catalog.hpp"
 #include "domain/impressions.hpp"
+#include "domain/similarity.hpp"
 #include "domain/snapshot.hpp"
 #include "domain/trending.hpp"
 #include "domain/user_state.hpp"
@@ -23,6 +24,43 @@ constexpr genre_key no_genre = std::numeric_limits<genre_key>::max();
 
 /// A user key that names no user: a request for a user never seen.
 constexpr user_key no_user = std::numeric_limits<user_key>::max();
+
+// -- item similarity ----------------------------------------------------------
+
+/// The best `n` neighbours of each of `titles` (all owned by the shard
+/// asked).
+struct neighbours_query {
+  std::vector<title_key> titles;
+  uint32_t n = 10;
+};
+
+/// Parallel to the query's titles; a title without co-plays has none.
+struct neighbours_result {
+  std::vector<std::vector<neighbour>> lists;
+};
+
+/// What a shard holds of one title, for operators.
+struct similarity_dump {
+  uint32_t plays = 0;
+  size_t partners = 0;
+  std::vector<neighbour> neighbours;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, neighbours_query& x) {
+  return f(caf::meta::type_name("neighbours_query"), x.titles, x.n);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, neighbours_result& x) {
+  auto n = x.lists.size();
+  return f(caf::meta::type_name("neighbours_result"), n);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, similarity_dump& x) {
+  return f(caf::meta::type_name("similarity_dump"), x.plays, x.partners);
+}
 
 // -- impression history -------------------------------------------------------
 

@@ -97,6 +97,25 @@ struct nats_edge::impl {
   event_batcher batcher;
   /// Durable mode: the round of messages being handed out (ingest thread).
   mark_ptr round;
+  /// Pairs plays for item similarity (the batcher's thread).
+  co_play_pairer pairer;
+
+  /// A play for item similarity.
+  void pair_play(const play_event& ev, uint64_t sequence) {
+    if (deps.similarity.empty())
+      return;
+    pairer.add(ev.user, ev.title, sequence);
+  }
+
+  /// Sends what the batcher and the pairer hold, with the current round.
+  void flush() {
+    batcher.flush(round);
+    if (pairer.empty())
+      return;
+    auto shared = std::make_shared<const co_play_round>(pairer.take());
+    for (const auto& shard : deps.similarity)
+      caf::anon_send(shard, co_play_batch{shared, round});
+  }
   edge_counters counters;
   service_stats stats;
   std::string prefix_v1; // "P.v1."
@@ -200,7 +219,7 @@ struct nats_edge::impl {
         round = deps.applied->open();
       for (const auto& m : msgs)
         ingest_one(m);
-      batcher.flush(round);
+      flush();
       const auto& last = msgs.back();
       if (round) {
         deps.applied->close(round, last.sequence);
@@ -250,10 +269,12 @@ struct nats_edge::impl {
         if constexpr (std::is_same_v<type, play_event> ||
                       std::is_same_v<type, impression_event> ||
                       std::is_same_v<type, feedback_event>) {
+          if constexpr (std::is_same_v<type, play_event>)
+            pair_play(x, sequence);
           if (batcher.add(x, sequence))
-            batcher.flush(round);
+            flush();
         } else if constexpr (!std::is_same_v<type, rejection>) {
-          batcher.flush(round);
+          flush();
           auto numbered = x;
           numbered.sequence = sequence;
           numbered.mark = round;
@@ -280,7 +301,8 @@ struct nats_edge::impl {
 
   impl(edge_config c, edge_deps d)
     : cfg(std::move(c)), deps(std::move(d)), router(deps.dir, deps.trending),
-      batcher(deps.dir, cfg.max_batch), stats(cfg.instance_id, cfg.version) {
+      batcher(deps.dir, cfg.max_batch), pairer(&deps.params->similarity),
+      stats(cfg.instance_id, cfg.version) {
     prefix_v1 = cfg.prefix + ".v1.";
   }
 
@@ -411,7 +433,7 @@ struct nats_edge::impl {
     if (batcher.size() > 0 &&
         (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK ||
          pending == 0))
-      batcher.flush();
+      flush();
   }
 
   /// The reply context of a per-user request, with the user's key

@@ -73,6 +73,8 @@ struct edge_deps {
   std::shared_ptr<directory> dir;
   trending_actor trending;
   std::vector<recommender_actor> recommenders;
+  /// Item similarity shards (empty: none).
+  std::vector<similarity_actor> similarity;
   /// Durable mode: how far the actors have applied the stream.
   std::shared_ptr<applied_tracker> applied;
   /// The wall clock in milliseconds since the epoch (tests may fix it).

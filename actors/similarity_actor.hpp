@@ -1,0 +1,31 @@
+#pragma once
+
+/// A similarity shard: a shell over `co_play_table` (domain/similarity.hpp)
+/// for the titles whose key modulo `shards` is `index`. Every shard gets
+/// every round (each play counts towards popularity everywhere) and adds
+/// the co-plays of its own titles.
+
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace marquee {
+
+similarity_actor
+spawn_similarity_actor(caf::actor_system& sys,
+                       std::shared_ptr<const similarity_params> p,
+                       uint32_t index, uint32_t shards);
+
+/// The shards, and which one owns a title.
+struct similarity_shards {
+  std::vector<similarity_actor> actors;
+
+  const similarity_actor& owner(title_key t) const {
+    return actors[t % actors.size()];
+  }
+};
+
+} // namespace marquee

@@ -1,0 +1,63 @@
+#include "domain/ranking.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+namespace marquee {
+
+std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
+                             const ranking_params& p) {
+  std::vector<seed> out;
+  double w = 1.0;
+  for (const auto& r : recent) {
+    if (out.size() >= p.seeds)
+      break;
+    auto dup = std::any_of(out.begin(), out.end(),
+                           [&](const seed& s) { return s.title == r.title; });
+    if (dup)
+      continue;
+    out.push_back({r.title, w});
+    w *= p.seed_decay;
+  }
+  return out;
+}
+
+std::vector<scored_title>
+score_candidates(const std::vector<seed>& seeds,
+                 const std::vector<std::vector<neighbour>>& lists,
+                 const user_view& view, size_t limit) {
+  std::unordered_map<title_key, scored_title> acc;
+  for (size_t i = 0; i < seeds.size() && i < lists.size(); ++i)
+    for (const auto& n : lists[i]) {
+      auto part = seeds[i].weight * n.score;
+      auto& c = acc[n.title];
+      c.title = n.title;
+      c.score += part;
+      if (part > c.source_part) {
+        c.source_part = part;
+        c.source = seeds[i].title;
+      }
+    }
+  std::vector<scored_title> out;
+  out.reserve(acc.size());
+  for (const auto& [t, c] : acc) {
+    if (contains_sorted(view.watched, t) ||
+        contains_sorted(view.thumbed_down, t) ||
+        contains_sorted(view.exclude, t))
+      continue;
+    if (std::any_of(seeds.begin(), seeds.end(),
+                    [t = t](const seed& s) { return s.title == t; }))
+      continue;
+    out.push_back(c);
+  }
+  auto better = [](const scored_title& a, const scored_title& b) {
+    return a.score != b.score ? a.score > b.score : a.title < b.title;
+  };
+  auto n = std::min(limit, out.size());
+  std::partial_sort(out.begin(), out.begin() + n, out.end(), better);
+  out.resize(n);
+  return out;
+}
+
+} // namespace marquee

@@ -1,0 +1,59 @@
+#pragma once
+
+/// Ranking of personalised rows from item similarity: the user's recent
+/// plays are seeds, each weighted by how recent it is, and a candidate's
+/// score is the weighted sum of its similarity to the seeds:
+///
+///     score(c) = sum over seeds s_j (j = 0 newest) of
+///                seed_decay^j * sim(s_j, c)
+///
+/// Candidates the user may never be shown as far as the user's own state
+/// tells (watched, thumbed down, excluded) are dropped here; the catalog
+/// filters follow in the trending actor.
+///
+/// Pure: no clocks, no I/O.
+
+#include "domain/catalog.hpp"
+#include "domain/similarity.hpp"
+#include "domain/user_state.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace marquee {
+
+struct ranking_params {
+  /// Recent distinct plays used as seeds (default 10).
+  uint32_t seeds = 10;
+  /// Weight factor per seed further back (default 0.8).
+  double seed_decay = 0.8;
+};
+
+struct seed {
+  title_key title = 0;
+  double weight = 0;
+};
+
+/// The seeds of `recent` (newest first): its first `p.seeds` distinct
+/// titles, weighted `seed_decay^j`.
+std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
+                             const ranking_params& p);
+
+/// A candidate with its score and the seed that contributed most.
+struct scored_title {
+  title_key title = 0;
+  double score = 0;
+  title_key source = 0;
+  double source_part = 0;
+};
+
+/// Scores the neighbours of the seeds (`lists[i]` the neighbours of
+/// `seeds[i]`) and returns the best `limit`, best first (ties: lower key
+/// first), leaving out seeds and what `view` rules out by the user's own
+/// state (watched, thumbed down, excluded).
+std::vector<scored_title>
+score_candidates(const std::vector<seed>& seeds,
+                 const std::vector<std::vector<neighbour>>& lists,
+                 const user_view& view, size_t limit);
+
+} // namespace marquee

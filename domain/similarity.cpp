@@ -1,0 +1,108 @@
+#include "domain/similarity.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace marquee {
+
+double pair_weight(const similarity_params& p, uint32_t j) {
+  if (j == 0 || j > p.window)
+    return 0;
+  return std::pow(p.position_decay, static_cast<double>(j - 1));
+}
+
+void co_play_table::add(title_key a, title_key b, float w) {
+  if (a == b || w <= 0)
+    return;
+  auto& e = entries_[a];
+  e.co[b] += w;
+  e.dirty = true;
+  if (e.co.size() > 2 * static_cast<size_t>(p_->kept))
+    prune(e);
+}
+
+void co_play_table::count_play(title_key t) {
+  if (t >= plays_.size())
+    plays_.resize(static_cast<size_t>(t) + 1 + plays_.size() / 2);
+  ++plays_[t];
+  // Its own scores change with its play count. (Partners' counts change
+  // its scores too; those are taken up at its next co-play.)
+  if (auto i = entries_.find(t); i != entries_.end())
+    i->second.dirty = true;
+}
+
+void co_play_table::set_plays(title_key t, uint32_t plays) {
+  if (t >= plays_.size())
+    plays_.resize(static_cast<size_t>(t) + 1 + plays_.size() / 2);
+  plays_[t] = plays;
+}
+
+void co_play_table::prune(entry& e) const {
+  std::vector<std::pair<float, title_key>> all;
+  all.reserve(e.co.size());
+  for (const auto& [t, w] : e.co)
+    all.emplace_back(w, t);
+  auto keep = std::min<size_t>(p_->kept, all.size());
+  std::nth_element(all.begin(), all.begin() + keep, all.end(),
+                   [](const auto& x, const auto& y) {
+                     return x.first != y.first ? x.first > y.first
+                                               : x.second < y.second;
+                   });
+  e.co.clear();
+  for (size_t i = 0; i < keep; ++i)
+    e.co.emplace(all[i].second, all[i].first);
+}
+
+const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
+  auto i = entries_.find(a);
+  if (i == entries_.end())
+    return none_;
+  auto& e = i->second;
+  if (!e.dirty)
+    return e.top;
+  auto norm = [this](title_key t) {
+    return std::pow(std::max<double>(plays(t), 1.0), p_->popularity_exponent);
+  };
+  auto na = norm(a);
+  e.top.clear();
+  e.top.reserve(e.co.size());
+  for (const auto& [t, w] : e.co)
+    e.top.push_back({t, static_cast<double>(w) / (na * norm(t))});
+  auto better = [](const neighbour& x, const neighbour& y) {
+    return x.score != y.score ? x.score > y.score : x.title < y.title;
+  };
+  auto keep = std::min<size_t>(p_->neighbours, e.top.size());
+  std::partial_sort(e.top.begin(), e.top.begin() + keep, e.top.end(), better);
+  e.top.resize(keep);
+  e.top.shrink_to_fit();
+  e.dirty = false;
+  return e.top;
+}
+
+std::vector<co_play> co_play_table::partners_of(title_key a) const {
+  std::vector<co_play> out;
+  auto i = entries_.find(a);
+  if (i == entries_.end())
+    return out;
+  out.reserve(i->second.co.size());
+  for (const auto& [t, w] : i->second.co)
+    out.push_back({t, w});
+  return out;
+}
+
+void co_play_table::set_partners(title_key a, std::vector<co_play> partners) {
+  auto& e = entries_[a];
+  e.co.clear();
+  for (const auto& c : partners)
+    e.co[c.title] += c.weight;
+  e.dirty = true;
+}
+
+size_t co_play_table::partners() const {
+  size_t n = 0;
+  for (const auto& [t, e] : entries_)
+    n += e.co.size();
+  return n;
+}
+
+} // namespace marquee

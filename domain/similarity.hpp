@@ -1,0 +1,112 @@
+#pragma once
+
+/// Item-to-item similarity from co-plays, maintained incrementally.
+///
+/// When a user plays a title for the first time, it is paired with the
+/// user's previous distinct plays, most recent first: the j-th previous
+/// play (j = 1, 2, ...) adds `position_decay^(j-1)` to the co-play weight
+/// of the pair, in both directions, for the last `window` plays. Titles
+/// played close together count most; a title played long ago counts
+/// little. The similarity of a to b is
+///
+///     co(a, b) / (plays(a)^e * plays(b)^e),    e = popularity_exponent,
+///
+/// so that popular titles do not dominate every list (e = 0.5 is the
+/// cosine of the play vectors for unit weights). Each title keeps the
+/// co-play weights of at most `kept` partners (the strongest; weaker ones
+/// are dropped when the list grows past twice that) and serves its best
+/// `neighbours` of them.
+///
+/// Pure: no clocks, no I/O. Not thread-safe: one owner (a similarity
+/// shard) per table.
+
+#include "domain/ids.hpp"
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+namespace marquee {
+
+struct similarity_params {
+  /// Previous plays a new play pairs with (default 20, at most 64).
+  uint32_t window = 20;
+  /// Weight factor per position further back (default 0.9).
+  double position_decay = 0.9;
+  /// Neighbours served per title (default 100).
+  uint32_t neighbours = 100;
+  /// Co-play partners kept per title (default 400, at least `neighbours`).
+  uint32_t kept = 400;
+  /// e in co(a,b) / (plays(a)^e plays(b)^e) (default 0.5).
+  double popularity_exponent = 0.5;
+};
+
+/// The weight a new play adds to its pair with the j-th previous play
+/// (j >= 1), for j up to `window`; 0 beyond.
+double pair_weight(const similarity_params& p, uint32_t j);
+
+struct neighbour {
+  title_key title = 0;
+  double score = 0;
+};
+
+/// One co-play partner and the weight accumulated with it.
+struct co_play {
+  title_key title = 0;
+  float weight = 0;
+};
+
+/// Co-play weights and play counts of the titles one shard owns.
+class co_play_table {
+public:
+  explicit co_play_table(const similarity_params* p) : p_(p) {
+    // nop
+  }
+
+  /// Adds `w` to co(a, b), a owned here.
+  void add(title_key a, title_key b, float w);
+
+  /// Counts one play of `t` (any title: plays of partners normalise too).
+  void count_play(title_key t);
+
+  uint32_t plays(title_key t) const {
+    return t < plays_.size() ? plays_[t] : 0;
+  }
+
+  /// The best `neighbours` partners of `a` by similarity, best first (ties:
+  /// lower key first); empty if `a` has none. Recomputed only when a's
+  /// co-plays changed since the last call, or every call if `fresh`.
+  const std::vector<neighbour>& neighbours_of(title_key a);
+
+  /// The co-play partners of `a` as stored (for snapshots), any order.
+  std::vector<co_play> partners_of(title_key a) const;
+
+  /// Replaces the partners of `a` (restore).
+  void set_partners(title_key a, std::vector<co_play> partners);
+
+  /// Sets the play count of `t` (restore).
+  void set_plays(title_key t, uint32_t plays);
+
+  /// Titles with partners.
+  size_t titles() const { return entries_.size(); }
+
+  /// Co-play partners held, over all titles (memory).
+  size_t partners() const;
+
+private:
+  struct entry {
+    std::unordered_map<title_key, float> co;
+    std::vector<neighbour> top;
+    bool dirty = false;
+  };
+
+  /// Keeps the `kept` strongest partners of `e`.
+  void prune(entry& e) const;
+
+  const similarity_params* p_;
+  std::unordered_map<title_key, entry> entries_;
+  std::vector<uint32_t> plays_;
+  static inline const std::vector<neighbour> none_{};
+};
+
+} // namespace marquee
