@@ -19,22 +19,8 @@ struct similarity_state {
   bool owns(title_key t) const { return t % shards == index; }
 
   void apply(const co_play_round& round) {
-    for (const auto& pl : round.plays) {
-      if (pl.sequence != 0) {
-        if (pl.sequence <= applied_through)
-          continue;
-        applied_through = pl.sequence;
-      }
-      table->count_play(pl.title);
-      bool mine = owns(pl.title);
-      for (uint32_t i = 0; i < pl.pair_count; ++i) {
-        const auto& pr = round.pairs[pl.first_pair + i];
-        if (mine)
-          table->add(pl.title, pr.other, pr.weight);
-        if (owns(pr.other))
-          table->add(pr.other, pl.title, pr.weight);
-      }
-    }
+    apply_round(round, *table, applied_through,
+                [this](title_key t) { return owns(t); });
   }
 };
 

@@ -31,6 +31,31 @@ struct co_play_round {
   std::vector<pair> pairs;
 };
 
+/// Applies the plays of `round` after `applied_through` (which advances;
+/// plays without a sequence always apply) to `table`: every play counts,
+/// and each pair adds to the co-plays of whichever of its titles `owns`
+/// says are the table's.
+template <class Owns>
+void apply_round(const co_play_round& round, co_play_table& table,
+                 uint64_t& applied_through, Owns owns) {
+  for (const auto& pl : round.plays) {
+    if (pl.sequence != 0) {
+      if (pl.sequence <= applied_through)
+        continue;
+      applied_through = pl.sequence;
+    }
+    table.count_play(pl.title);
+    bool mine = owns(pl.title);
+    for (uint32_t i = 0; i < pl.pair_count; ++i) {
+      const auto& pr = round.pairs[pl.first_pair + i];
+      if (mine)
+        table.add(pl.title, pr.other, pr.weight);
+      if (owns(pr.other))
+        table.add(pr.other, pl.title, pr.weight);
+    }
+  }
+}
+
 /// The previous distinct plays of users, most recent first, at most
 /// `window` each: what a new play pairs with. Dense by user key.
 class play_rings {

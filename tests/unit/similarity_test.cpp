@@ -1,0 +1,230 @@
+// Item similarity and ranking against their definitions, computed by brute
+// force over random play streams.
+
+#include "domain/co_play_round.hpp"
+#include "domain/ranking.hpp"
+#include "domain/similarity.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+using namespace marquee;
+
+namespace {
+
+/// The literal definition: every first play (within the window) of a title
+/// pairs with the user's previous distinct plays, j-th back weighted
+/// decay^(j-1); sim = co / (plays^e plays^e).
+struct brute_force {
+  similarity_params p;
+  std::map<user_key, std::vector<title_key>> rings; // most recent first
+  std::map<std::pair<title_key, title_key>, double> co;
+  std::map<title_key, double> plays;
+
+  void play(user_key u, title_key t) {
+    plays[t] += 1;
+    auto& r = rings[u];
+    auto found = std::find(r.begin(), r.end(), t);
+    if (found != r.end()) {
+      r.erase(found);
+      r.insert(r.begin(), t);
+      return;
+    }
+    for (size_t j = 0; j < r.size() && j < p.window; ++j) {
+      auto w = std::pow(p.position_decay, static_cast<double>(j));
+      co[{t, r[j]}] += w;
+      co[{r[j], t}] += w;
+    }
+    r.insert(r.begin(), t);
+    if (r.size() > p.window)
+      r.resize(p.window);
+  }
+
+  std::vector<neighbour> neighbours(title_key a) const {
+    std::vector<neighbour> out;
+    auto norm = [&](title_key t) {
+      auto i = plays.find(t);
+      double n = i == plays.end() ? 0.0 : i->second;
+      return std::pow(std::max(n, 1.0), p.popularity_exponent);
+    };
+    for (const auto& [key, w] : co)
+      if (key.first == a)
+        out.push_back({key.second, w / (norm(a) * norm(key.second))});
+    std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+      return x.score != y.score ? x.score > y.score : x.title < y.title;
+    });
+    if (out.size() > p.neighbours)
+      out.resize(p.neighbours);
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("pair weights decay per position and stop at the window",
+          "[similarity]") {
+  similarity_params p;
+  p.window = 3;
+  p.position_decay = 0.5;
+  CHECK(pair_weight(p, 0) == 0.0);
+  CHECK(pair_weight(p, 1) == 1.0);
+  CHECK(pair_weight(p, 2) == 0.5);
+  CHECK(pair_weight(p, 3) == 0.25);
+  CHECK(pair_weight(p, 4) == 0.0);
+}
+
+TEST_CASE("rings keep the last distinct plays, most recent first",
+          "[similarity]") {
+  play_rings rings{3};
+  std::vector<title_key> earlier;
+  CHECK_FALSE(rings.has(7));
+  CHECK(rings.play(7, 1, earlier));
+  CHECK(earlier.empty());
+  CHECK(rings.play(7, 2, earlier));
+  CHECK(earlier == std::vector<title_key>{1});
+  earlier.clear();
+  CHECK(rings.play(7, 3, earlier));
+  CHECK(earlier == std::vector<title_key>{2, 1});
+  earlier.clear();
+  CHECK_FALSE(rings.play(7, 1, earlier)); // a repeat moves to the front
+  CHECK(earlier.empty());
+  CHECK(rings.get(7) == std::vector<title_key>{1, 3, 2});
+  CHECK(rings.play(7, 4, earlier)); // the oldest (2) drops out
+  CHECK(earlier == std::vector<title_key>{1, 3, 2});
+  CHECK(rings.get(7) == std::vector<title_key>{4, 1, 3});
+  CHECK(rings.has(7));
+  CHECK(rings.get(8).empty()); // another user, untouched
+  rings.set(8, {9, 8, 7, 6});  // cut to the window
+  CHECK(rings.get(8) == std::vector<title_key>{9, 8, 7});
+}
+
+TEST_CASE("shards fed by the pairer hold the brute-force similarities",
+          "[similarity]") {
+  similarity_params p;
+  p.window = 5;
+  p.position_decay = 0.8;
+  p.neighbours = 6;
+  p.kept = 100000; // no pruning: the definition keeps everything
+  p.popularity_exponent = GENERATE(0.5, 0.3);
+  brute_force bf{p, {}, {}, {}};
+  co_play_pairer pairer{&p};
+  // Two shards, as two tables owning even and odd titles.
+  co_play_table even{&p};
+  co_play_table odd{&p};
+  uint64_t even_through = 0;
+  uint64_t odd_through = 0;
+  std::mt19937 rng{42};
+  uint64_t sequence = 0;
+  for (int round = 0; round < 40; ++round) {
+    for (int i = 0; i < 25; ++i) {
+      auto u = static_cast<user_key>(rng() % 12);
+      auto t = static_cast<title_key>(rng() % 30);
+      bf.play(u, t);
+      pairer.add(u, t, ++sequence);
+    }
+    auto r = pairer.take();
+    apply_round(r, even, even_through, [](title_key t) { return t % 2 == 0; });
+    apply_round(r, odd, odd_through, [](title_key t) { return t % 2 == 1; });
+    // A round delivered twice (a replay) changes nothing.
+    if (round % 7 == 0)
+      apply_round(r, even, even_through,
+                  [](title_key t) { return t % 2 == 0; });
+  }
+  for (title_key a = 0; a < 30; ++a) {
+    auto& table = a % 2 == 0 ? even : odd;
+    auto expected = bf.neighbours(a);
+    const auto& got = table.neighbours_of(a);
+    INFO("title " << a);
+    REQUIRE(got.size() == expected.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].title == expected[i].title);
+      CHECK(got[i].score == Approx(expected[i].score).epsilon(1e-5));
+    }
+    CHECK(table.plays(a) == static_cast<uint32_t>(bf.plays[a]));
+  }
+  // The rings the pairer reports as changed are the brute force's.
+  for (const auto& [u, ring] : pairer.take_changed())
+    CHECK(ring == bf.rings[u]);
+  CHECK(pairer.take_changed().empty());
+}
+
+TEST_CASE("a title keeps its strongest co-play partners", "[similarity]") {
+  similarity_params p;
+  p.kept = 3;
+  p.neighbours = 3;
+  co_play_table table{&p};
+  // Partner t gets weight t; 7 partners pass 2 * kept, so it prunes.
+  for (title_key t = 1; t <= 7; ++t)
+    table.add(0, t, static_cast<float>(t));
+  auto kept = table.partners_of(0);
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& x, const auto& y) { return x.title < y.title; });
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[0].title == 5);
+  CHECK(kept[1].title == 6);
+  CHECK(kept[2].title == 7);
+  // A title never pairs with itself; non-positive weights are ignored.
+  table.add(1, 1, 5.0f);
+  table.add(1, 2, 0.0f);
+  CHECK(table.neighbours_of(1).empty());
+}
+
+TEST_CASE("seeds are the recent distinct plays, weighted by recency",
+          "[ranking]") {
+  ranking_params p;
+  p.seeds = 3;
+  p.seed_decay = 0.5;
+  std::vector<play_record> recent = {
+    {4, 0, 1.0}, {4, 0, 0.3}, {9, 0, 1.0}, {2, 0, 1.0}, {1, 0, 1.0}};
+  auto seeds = pick_seeds(recent, p);
+  REQUIRE(seeds.size() == 3);
+  CHECK(seeds[0].title == 4);
+  CHECK(seeds[0].weight == 1.0);
+  CHECK(seeds[1].title == 9);
+  CHECK(seeds[1].weight == 0.5);
+  CHECK(seeds[2].title == 2);
+  CHECK(seeds[2].weight == 0.25);
+}
+
+TEST_CASE("candidates score the weighted sum of their similarities, without "
+          "what the user's state rules out",
+          "[ranking]") {
+  std::mt19937 rng{7};
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<seed> seeds;
+    std::vector<std::vector<neighbour>> lists;
+    for (title_key s = 0; s < 4; ++s) {
+      seeds.push_back({s, std::pow(0.8, s)});
+      lists.emplace_back();
+      for (int n = 0; n < 8; ++n)
+        lists.back().push_back({static_cast<title_key>(rng() % 20),
+                                static_cast<double>(rng() % 100) / 100.0});
+    }
+    user_view view;
+    view.watched = {5, 6};
+    view.thumbed_down = {7};
+    view.exclude = {8};
+    // Brute force.
+    std::map<title_key, double> total;
+    for (size_t i = 0; i < seeds.size(); ++i)
+      for (const auto& n : lists[i])
+        total[n.title] += seeds[i].weight * n.score;
+    std::vector<std::pair<double, title_key>> expected;
+    for (const auto& [t, s] : total)
+      if (t > 8) // seeds 0..3 and 5..8 are ruled out; 4 is allowed
+        expected.emplace_back(-s, t);
+      else if (t == 4)
+        expected.emplace_back(-s, t);
+    std::sort(expected.begin(), expected.end());
+    auto got = score_candidates(seeds, lists, view, 5);
+    REQUIRE(got.size() == std::min<size_t>(5, expected.size()));
+    for (size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].title == expected[i].second);
+      CHECK(got[i].score == Approx(-expected[i].first));
+    }
+  }
+}
