@@ -6,11 +6,32 @@ namespace marquee {
 
 using steady = std::chrono::steady_clock;
 
+void checkpoint_extra::update_with(checkpoint_extra&& newer) {
+  auto merge = [](auto& older, auto&& fresh) {
+    if (older.empty()) {
+      older = std::move(fresh);
+      return;
+    }
+    using key = decltype(older.front().first);
+    std::unordered_set<key> replaced;
+    for (const auto& [k, v] : fresh)
+      replaced.insert(k);
+    older.erase(std::remove_if(
+                  older.begin(), older.end(),
+                  [&](const auto& kv) { return replaced.count(kv.first) > 0; }),
+                older.end());
+    for (auto& kv : fresh)
+      older.push_back(std::move(kv));
+  };
+  merge(rings, std::move(newer.rings));
+  merge(titles, std::move(newer.titles));
+}
+
 checkpointer::checkpointer(options opts, std::shared_ptr<directory> dir,
-                           write_fn write, uint64_t committed)
+                           write_fn write, uint64_t committed, begin_fn begin)
   : opts_(std::move(opts)), dir_(std::move(dir)), write_(std::move(write)),
-    last_start_(steady::now()), last_sweep_(steady::now()),
-    committed_(committed) {
+    begin_(std::move(begin)), last_start_(steady::now()),
+    last_sweep_(steady::now()), committed_(committed) {
   writer_ = std::thread{[this] { run_writer(); }};
 }
 
@@ -31,7 +52,7 @@ void checkpointer::run_writer() {
       return; // stopped, nothing left to write
     auto j = std::move(pending_);
     lock.unlock();
-    j->result.error = write_(j->sequence, j->users, j->titles);
+    j->result.error = write_(j->sequence, j->users, j->titles, j->extra);
     j->result.sequence = j->sequence;
     j->result.users = j->users.size();
     j->result.titles = j->titles.size();
@@ -85,6 +106,11 @@ void checkpointer::start(uint64_t position) {
   j->titles.assign(dirty_titles_.begin(), dirty_titles_.end());
   j->waiters = std::move(waiters);
   j->started = last_start_;
+  if (begin_) {
+    carried_.update_with(begin_(position));
+    j->extra = std::move(carried_);
+    carried_ = {};
+  }
   dirty_users_.clear();
   dirty_titles_.clear();
   busy_.store(true);
@@ -117,6 +143,7 @@ checkpointer::outcome checkpointer::conclude(std::unique_ptr<job> j) {
     retrying_ = true;
     dirty_users_.insert(j->users.begin(), j->users.end());
     dirty_titles_.insert(j->titles.begin(), j->titles.end());
+    carried_ = std::move(j->extra);
   }
   for (auto& done : j->waiters)
     done(j->result);

@@ -40,6 +40,22 @@
 
 namespace marquee {
 
+/// State stored with a checkpoint besides the actors': item similarity.
+/// The ingest thread captures what it owns at the checkpoint's sequence
+/// (the play rings of users who played since the last one) and tells the
+/// shards to set aside their changed titles at that point in their
+/// mailboxes; the writer collects those. When a write fails, its extra goes
+/// into the next checkpoint under the newer one.
+struct checkpoint_extra {
+  std::vector<std::pair<user_key, std::vector<title_key>>> rings;
+  std::vector<std::pair<title_key, similarity_record>> titles;
+
+  bool empty() const { return rings.empty() && titles.empty(); }
+
+  /// Adds `newer`; where both name a user or title, `newer` wins.
+  void update_with(checkpoint_extra&& newer);
+};
+
 class checkpointer {
 public:
   struct options {
@@ -66,7 +82,11 @@ public:
   /// transaction; returns "" or why not. Runs on the writer thread.
   using write_fn = std::function<std::string(
     uint64_t sequence, const std::vector<user_key>& users,
-    const std::vector<title_key>& titles)>;
+    const std::vector<title_key>& titles, checkpoint_extra& extra)>;
+
+  /// Captures the extra of a checkpoint at `sequence`; runs on the ingest
+  /// thread when the checkpoint begins.
+  using begin_fn = std::function<checkpoint_extra(uint64_t sequence)>;
 
   /// Called on the ingest thread with the outcome of the checkpoint that
   /// began after the request.
@@ -74,7 +94,7 @@ public:
 
   /// `committed` is the sequence of the last checkpoint in the store.
   checkpointer(options opts, std::shared_ptr<directory> dir, write_fn write,
-               uint64_t committed);
+               uint64_t committed, begin_fn begin = nullptr);
 
   /// Waits for the checkpoint in flight, if any, and stops the writer.
   ~checkpointer();
@@ -114,6 +134,7 @@ private:
     std::vector<user_key> users;
     std::vector<title_key> titles;
     std::vector<done_fn> waiters;
+    checkpoint_extra extra;
     std::chrono::steady_clock::time_point started;
     outcome result;
   };
@@ -129,6 +150,9 @@ private:
   options opts_;
   std::shared_ptr<directory> dir_;
   write_fn write_;
+  begin_fn begin_;
+  /// The extra of a failed write, for the next checkpoint.
+  checkpoint_extra carried_;
 
   // Owned by the ingest thread.
   std::unordered_set<user_key> dirty_users_;

@@ -14,10 +14,19 @@
 
 namespace marquee {
 
+/// What a restart gives every shard: all stored titles (each shard keeps
+/// the plays of all and the partners of its own), as of the checkpoint at
+/// `sequence`.
+struct stored_similarity {
+  uint64_t sequence = 0;
+  std::vector<std::pair<title_key, similarity_record>> titles;
+};
+
 similarity_actor
 spawn_similarity_actor(caf::actor_system& sys,
                        std::shared_ptr<const similarity_params> p,
-                       uint32_t index, uint32_t shards);
+                       uint32_t index, uint32_t shards,
+                       std::shared_ptr<const stored_similarity> stored = {});
 
 /// The shards, and which one owns a title.
 struct similarity_shards {

@@ -98,7 +98,8 @@ trending_actor_impl(trending_pointer self,
       const auto& st = self->state;
       std::vector<title_key> kept;
       for (auto t : q.titles)
-        if (judge(t, st.meta(t), q.view) == filter_verdict::none)
+        if (q.listing ? passes_listing_filter(st.meta(t), std::nullopt, {})
+                      : judge(t, st.meta(t), q.view) == filter_verdict::none)
           kept.push_back(t);
       return kept;
     },

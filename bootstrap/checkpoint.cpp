@@ -1,5 +1,6 @@
 #include "bootstrap/checkpoint.hpp"
 
+#include "persistence/similarity_codec.hpp"
 #include "persistence/state_codec.hpp"
 
 #include <caf/scoped_actor.hpp>
@@ -50,12 +51,11 @@ bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
 
 } // namespace
 
-checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
-                                  const id_tables& ids, lmdb_store& store,
-                                  uint64_t sequence,
-                                  const std::vector<user_key>& users,
-                                  const std::vector<title_key>& titles,
-                                  std::chrono::milliseconds timeout) {
+checkpoint_result checkpoint_some(
+  caf::actor_system& sys, directory& dir, const id_tables& ids,
+  lmdb_store& store, uint64_t sequence, const std::vector<user_key>& users,
+  const std::vector<title_key>& titles, checkpoint_extra& extra,
+  const similarity_shards& shards, std::chrono::milliseconds timeout) {
   checkpoint_result res;
   caf::scoped_actor self{sys};
   std::vector<store_record> records;
@@ -93,9 +93,73 @@ checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
   res.titles = records.size() - res.users;
   if (!ok)
     return res;
+  // What each shard set aside at `sequence` joins what a failed checkpoint
+  // left (newer wins).
+  for (const auto& shard : shards.actors) {
+    checkpoint_extra part;
+    bool got = false;
+    self->request(shard, timeout, snapshot_atom_v, sequence)
+      .receive(
+        [&](similarity_snapshot& snap) {
+          part.titles = std::move(snap.titles);
+          got = true;
+        },
+        [&](caf::error& err) {
+          res.error =
+            "a similarity shard did not give its state: " + caf::to_string(err);
+        });
+    if (!got)
+      return res;
+    extra.update_with(std::move(part));
+  }
+  for (const auto& [user, ring] : extra.rings)
+    records.push_back(
+      {ring_store_key(ids.users.name(user)), encode_ring_value(ring, ids)});
+  for (const auto& [title, rec] : extra.titles)
+    records.push_back({similarity_store_key(ids.titles.name(title)),
+                       encode_similarity_value(rec, ids)});
   if (auto ec = store.write_checkpoint(std::move(records), sequence))
     res.error = "cannot write the checkpoint: " + ec.message();
   return res;
+}
+
+std::shared_ptr<const stored_similarity>
+load_similarity(id_tables& ids, const lmdb_store& store, uint64_t sequence,
+                std::string& error) {
+  auto out = std::make_shared<stored_similarity>();
+  out->sequence = sequence;
+  std::vector<std::string> keys;
+  if (auto ec = store.keys_with_prefix("s/", keys)) {
+    error = "cannot list stored similarity: " + ec.message();
+    return nullptr;
+  }
+  size_t unreadable = 0;
+  for (const auto& key : keys) {
+    auto title = ids.titles.intern(std::string_view{key}.substr(2));
+    std::string value;
+    similarity_record rec;
+    if (!title || store.get(key, value) ||
+        decode_similarity_value(value, ids, rec)) {
+      ++unreadable;
+      continue;
+    }
+    out->titles.emplace_back(*title, std::move(rec));
+  }
+  if (unreadable > 0)
+    spdlog::warn("{} stored similarity values were unreadable and are left "
+                 "out (their titles start again from their next plays)",
+                 unreadable);
+  return out;
+}
+
+std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
+                                 user_key user) {
+  std::string value;
+  std::vector<title_key> ring;
+  if (store.get(ring_store_key(ids.users.name(user)), value) ||
+      decode_ring_value(value, ids, ring))
+    return {};
+  return ring;
 }
 
 size_t activate_stored_titles(directory& dir, id_tables& ids,

@@ -9,7 +9,9 @@
 ///
 /// Blocking: a scoped actor waits for the replies, on the writer's thread.
 
+#include "actors/checkpointer.hpp"
 #include "actors/directory.hpp"
+#include "actors/similarity_actor.hpp"
 #include "domain/ids.hpp"
 #include "persistence/lmdb_store.hpp"
 
@@ -32,12 +34,26 @@ struct checkpoint_result {
 /// checkpoint) and `sequence` in one transaction. Call it after the last
 /// event up to `sequence` was sent, so that each is ahead of the snapshot
 /// request in its actor's mailbox.
-checkpoint_result checkpoint_some(caf::actor_system& sys, directory& dir,
-                                  const id_tables& ids, lmdb_store& store,
-                                  uint64_t sequence,
-                                  const std::vector<user_key>& users,
-                                  const std::vector<title_key>& titles,
-                                  std::chrono::milliseconds timeout);
+///
+/// Item similarity goes into the same transaction: the rings in `extra`,
+/// and the titles each shard set aside at `sequence` (collected into
+/// `extra`, which the caller keeps for the next checkpoint if this one
+/// fails).
+checkpoint_result checkpoint_some(
+  caf::actor_system& sys, directory& dir, const id_tables& ids,
+  lmdb_store& store, uint64_t sequence, const std::vector<user_key>& users,
+  const std::vector<title_key>& titles, checkpoint_extra& extra,
+  const similarity_shards& shards, std::chrono::milliseconds timeout);
+
+/// The stored item similarity, for the shards of a restart; `sequence` is
+/// the checkpoint's.
+std::shared_ptr<const stored_similarity>
+load_similarity(id_tables& ids, const lmdb_store& store, uint64_t sequence,
+                std::string& error);
+
+/// The stored play ring of `user` (empty if none or unreadable).
+std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
+                                 user_key user);
 
 /// Activates every title that has stored state, so that trending is whole
 /// from the start (users are activated when they are needed). Returns how

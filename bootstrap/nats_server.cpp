@@ -1,5 +1,6 @@
 #include "bootstrap/nats_server.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
@@ -134,16 +135,37 @@ bool accepts_connections(const std::string& host, int port) {
 }
 
 // Returns the last line of `file` after `offset`; empty if there is none.
-std::string last_line(const std::string& file, int64_t offset) {
+// The last line `pid` wrote to `file` after `offset`: the server's lines
+// start with "[<pid>] ". Another server (one shutting down on the same
+// data directory) may write to the same log; its lines are skipped. Lines
+// without such a prefix (flag errors, panics) count as the server's.
+std::string last_line(const std::string& file, int64_t offset, pid_t pid) {
+  if (file.empty())
+    return {};
   std::ifstream in{file, std::ios::binary};
   in.seekg(offset);
   std::string text{std::istreambuf_iterator<char>{in}, {}};
-  auto end = text.find_last_not_of("\r\n");
-  if (file.empty() || end == std::string::npos)
-    return {};
-  auto begin = text.rfind('\n', end);
-  begin = begin == std::string::npos ? 0 : begin + 1;
-  return text.substr(begin, end + 1 - begin);
+  auto own = "[" + std::to_string(pid) + "] ";
+  std::string found;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    auto end = text.find('\n', begin);
+    if (end == std::string::npos)
+      end = text.size();
+    auto line = text.substr(begin, end - begin);
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    bool other =
+      !line.empty() && line[0] == '[' && line.rfind(own, 0) != 0 &&
+      line.find("] ") != std::string::npos &&
+      std::all_of(line.begin() + 1,
+                  line.begin() + static_cast<ptrdiff_t>(line.find("] ")),
+                  [](char c) { return c >= '0' && c <= '9'; });
+    if (!line.empty() && !other)
+      found = line;
+    begin = end + 1;
+  }
+  return found;
 }
 
 // Everything the child needs, prepared before fork: between fork and exec
@@ -327,7 +349,7 @@ std::string nats_server_process::describe_exit() const {
     reason += " with status " + std::to_string(WEXITSTATUS(exit_status_));
   else if (exit_status_ != -1 && WIFSIGNALED(exit_status_))
     reason += " on signal " + std::to_string(WTERMSIG(exit_status_));
-  auto line = last_line(log_file_, log_offset_);
+  auto line = last_line(log_file_, log_offset_, pid_);
   return line.empty() ? reason : reason + ": " + line;
 }
 

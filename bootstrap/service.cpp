@@ -313,14 +313,25 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     source = std::make_shared<lmdb_state_source>(s.store, ids);
   s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending,
                                       std::move(source));
-  // Item similarity: one shard per scheduler thread, unless it is off.
+  // Item similarity: one shard per scheduler thread, unless it is off;
+  // each starts from what the last checkpoint stored.
   if (shared_params->similarity.window > 0) {
     auto sp = std::shared_ptr<const similarity_params>(
       shared_params, &shared_params->similarity);
+    std::shared_ptr<const stored_similarity> stored;
+    if (s.store) {
+      stored = load_similarity(*ids, *s.store, checkpoint, error);
+      if (!stored) {
+        s.stop();
+        return nullptr;
+      }
+      spdlog::info("restored item similarity of {} titles",
+                   stored->titles.size());
+    }
     for (size_t i = 0; i < n_threads; ++i)
       s.similarity.actors.push_back(
         spawn_similarity_actor(*s.sys, sp, static_cast<uint32_t>(i),
-                               static_cast<uint32_t>(n_threads)));
+                               static_cast<uint32_t>(n_threads), stored));
   }
   for (size_t i = 0; i < n_threads; ++i)
     s.recommenders.push_back(spawn_recommender_actor(
@@ -366,11 +377,17 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     // Runs on the checkpoint writer's thread, after the ingest thread sent
     // the events up to `sequence`: each snapshot request queues behind
     // them, so every actor stored has applied at least those.
-    deps.checkpoint = [sys = s.sys.get(), dir = s.dir, ids, store = s.store](
+    deps.load_ring = [ids, store = s.store](user_key user) {
+      return load_ring(*ids, *store, user);
+    };
+    deps.checkpoint = [sys = s.sys.get(), dir = s.dir, ids, store = s.store,
+                       shards = s.similarity](
                         uint64_t sequence, const std::vector<user_key>& users,
-                        const std::vector<title_key>& titles) {
-      auto res = checkpoint_some(*sys, *dir, *ids, *store, sequence, users,
-                                 titles, std::chrono::seconds{30});
+                        const std::vector<title_key>& titles,
+                        checkpoint_extra& extra) {
+      auto res =
+        checkpoint_some(*sys, *dir, *ids, *store, sequence, users, titles,
+                        extra, shards, std::chrono::seconds{30});
       if (res.error.empty())
         spdlog::debug("checkpoint at stream sequence {}: {} users, {} titles",
                       sequence, res.users, res.titles);

@@ -17,6 +17,7 @@ void co_play_table::add(title_key a, title_key b, float w) {
   auto& e = entries_[a];
   e.co[b] += w;
   e.dirty = true;
+  mark(a);
   if (e.co.size() > 2 * static_cast<size_t>(p_->kept))
     prune(e);
 }
@@ -25,6 +26,7 @@ void co_play_table::count_play(title_key t) {
   if (t >= plays_.size())
     plays_.resize(static_cast<size_t>(t) + 1 + plays_.size() / 2);
   ++plays_[t];
+  mark(t);
   // Its own scores change with its play count. (Partners' counts change
   // its scores too; those are taken up at its next co-play.)
   if (auto i = entries_.find(t); i != entries_.end())
@@ -96,6 +98,14 @@ void co_play_table::set_partners(title_key a, std::vector<co_play> partners) {
   for (const auto& c : partners)
     e.co[c.title] += c.weight;
   e.dirty = true;
+}
+
+std::vector<title_key> co_play_table::take_changed() {
+  std::vector<title_key> out;
+  out.swap(changed_);
+  for (auto t : out)
+    is_changed_[t] = 0;
+  return out;
 }
 
 size_t co_play_table::partners() const {

@@ -56,6 +56,12 @@ struct co_play {
   float weight = 0;
 };
 
+/// What is stored of one title's similarity: its play count and partners.
+struct similarity_record {
+  uint32_t plays = 0;
+  std::vector<co_play> partners;
+};
+
 /// Co-play weights and play counts of the titles one shard owns.
 class co_play_table {
 public:
@@ -90,6 +96,14 @@ public:
   /// Titles with partners.
   size_t titles() const { return entries_.size(); }
 
+  /// Titles whose plays or partners changed since the last call.
+  std::vector<title_key> take_changed();
+
+  /// What is stored of `t`.
+  similarity_record record_of(title_key t) const {
+    return {plays(t), partners_of(t)};
+  }
+
   /// Co-play partners held, over all titles (memory).
   size_t partners() const;
 
@@ -106,6 +120,17 @@ private:
   const similarity_params* p_;
   std::unordered_map<title_key, entry> entries_;
   std::vector<uint32_t> plays_;
+  std::vector<title_key> changed_;
+  std::vector<uint8_t> is_changed_;
+
+  void mark(title_key t) {
+    if (t >= is_changed_.size())
+      is_changed_.resize(static_cast<size_t>(t) + 1 + is_changed_.size() / 2);
+    if (is_changed_[t] == 0) {
+      is_changed_[t] = 1;
+      changed_.push_back(t);
+    }
+  }
   static inline const std::vector<neighbour> none_{};
 };
 

@@ -38,6 +38,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::neighbours_query))
   CAF_ADD_TYPE_ID(marquee, (marquee::neighbours_result))
   CAF_ADD_TYPE_ID(marquee, (marquee::similarity_dump))
+  CAF_ADD_TYPE_ID(marquee, (marquee::similarity_snapshot))
 
   CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
   CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot_data))
@@ -45,6 +46,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
 
   CAF_ADD_ATOM(marquee, marquee, dump_atom, "dump")
   CAF_ADD_ATOM(marquee, marquee, snapshot_atom, "snapshot")
+  CAF_ADD_ATOM(marquee, marquee, freeze_atom, "freeze")
 
 CAF_END_TYPE_ID_BLOCK(marquee)
 // clang-format on
@@ -112,7 +114,13 @@ using similarity_actor = caf::typed_actor<
   /// Returns the best neighbours of some of its titles.
   caf::replies_to<neighbours_query>::with<neighbours_result>,
   /// Returns what it holds of one of its titles, for operators.
-  caf::replies_to<dump_atom, title_key>::with<similarity_dump>>;
+  caf::replies_to<dump_atom, title_key>::with<similarity_dump>,
+  /// From the ingest thread, between the rounds up to a checkpoint's
+  /// sequence and the later ones: sets aside the titles changed since the
+  /// last freeze, exactly as of that sequence.
+  caf::reacts_to<freeze_atom, uint64_t>,
+  /// Returns (once) what the freeze at that sequence set aside.
+  caf::replies_to<snapshot_atom, uint64_t>::with<similarity_snapshot>>;
 
 /// Assembles recommendations; stateless, one per scheduler thread.
 using recommender_actor = caf::typed_actor<

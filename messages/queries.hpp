@@ -39,6 +39,18 @@ struct neighbours_result {
   std::vector<std::vector<neighbour>> lists;
 };
 
+/// A shard's titles changed up to a checkpoint's sequence, set aside when
+/// the ingest thread's freeze for that sequence reached it.
+struct similarity_snapshot {
+  std::vector<std::pair<title_key, similarity_record>> titles;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, similarity_snapshot& x) {
+  auto n = x.titles.size();
+  return f(caf::meta::type_name("similarity_snapshot"), n);
+}
+
 /// What a shard holds of one title, for operators.
 struct similarity_dump {
   uint32_t plays = 0;
@@ -166,6 +178,9 @@ struct user_snapshot {
 struct filter_query {
   user_view view;
   std::vector<title_key> titles;
+  /// Not for one user: keep what any listing may show (available, or with
+  /// no catalog entry), as `P.v1.rec.similar` does; `view` is ignored.
+  bool listing = false;
 };
 
 /// Trending candidates for one user: the best `k` of window `window` that

@@ -29,6 +29,8 @@ enum class value_kind : uint8_t {
   meta = 1,
   user = 2,
   title = 3,
+  similarity = 4,
+  ring = 5,
 };
 
 constexpr size_t value_header_size = 16;

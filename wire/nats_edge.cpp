@@ -53,6 +53,17 @@ struct deferred_rec {
   reply_ctx ctx;
 };
 
+/// `P.v1.rec.similar.<title>`, decoded.
+struct similar_request {
+  title_key title = 0;
+  uint32_t k = 10;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, similar_request& x) {
+  return f(caf::meta::type_name("similar_request"), x.title, x.k);
+}
+
 /// To the gateway holding deferred request `id`: go on, or time out.
 struct deferred_due {
   uint64_t id = 0;
@@ -104,6 +115,8 @@ struct nats_edge::impl {
   void pair_play(const play_event& ev, uint64_t sequence) {
     if (deps.similarity.empty())
       return;
+    if (deps.load_ring && pairer.needs_ring(ev.user))
+      pairer.load(ev.user, deps.load_ring(ev.user));
     pairer.add(ev.user, ev.title, sequence);
   }
 
@@ -548,9 +561,13 @@ struct nats_edge::impl {
                    "title '" + std::string{token} + "' was never seen");
       return;
     }
-    answer_error(ctx, 503,
-                 "similar titles are not available yet: item "
-                 "similarity is not built in this version");
+    if (deps.similarity.empty()) {
+      answer_error(ctx, 503, "item similarity is off (similarity.window = 0)");
+      return;
+    }
+    ctx.subject_id = std::string{token};
+    caf::anon_send(gateway(), similar_request{*key, std::get<uint32_t>(k)},
+                   std::move(ctx));
   }
 
   void on_admin(natsMsg* msg, size_t head_len) {
@@ -794,6 +811,40 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
           .value_or(no_user);
       edge->recommend(std::move(d.ctx), user, d.body);
     },
+    [=](const similar_request& q, reply_ctx& ctx) {
+      const auto& shards = edge->deps.similarity;
+      const auto& shard = shards[q.title % shards.size()];
+      // More than k: unavailable titles drop out below.
+      neighbours_query nq{{q.title}, q.k * 2 + 10};
+      self->request(shard, budget, std::move(nq))
+        .then(
+          [=](neighbours_result& res) {
+            auto found = res.lists.empty() ? std::vector<neighbour>{}
+                                           : std::move(res.lists[0]);
+            filter_query fq;
+            fq.listing = true;
+            for (const auto& n : found)
+              fq.titles.push_back(n.title);
+            self->request(edge->deps.trending, budget, std::move(fq))
+              .then(
+                [=](const std::vector<title_key>& kept) {
+                  std::vector<neighbour> items;
+                  size_t next = 0;
+                  for (const auto& n : found) {
+                    if (items.size() >= q.k || next >= kept.size())
+                      break;
+                    if (kept[next] == n.title) {
+                      items.push_back(n);
+                      ++next;
+                    }
+                  }
+                  edge->answer(ctx, encode_similar(ctx.subject_id, items,
+                                                   *edge->deps.ids));
+                },
+                [=](caf::error& err) { fail(ctx, err); });
+          },
+          [=](caf::error& err) { fail(ctx, err); });
+    },
     [=](rec_query& q, reply_ctx& ctx) {
       auto& rec =
         edge->deps.recommenders[q.user % edge->deps.recommenders.size()];
@@ -839,9 +890,22 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
       self->request(title, budget, dump_atom_v, now)
         .then(
           [=](const title_dump& d) {
-            edge->answer(ctx, encode_title_dump(ctx.subject_id, d,
-                                                *edge->deps.params,
-                                                *edge->deps.ids));
+            const auto& shards = edge->deps.similarity;
+            if (shards.empty())
+              return edge->answer(
+                ctx, encode_title_dump(ctx.subject_id, d, nullptr,
+                                       *edge->deps.params, *edge->deps.ids));
+            auto key = edge->deps.ids->titles.find(ctx.subject_id);
+            self
+              ->request(shards[key.value_or(0) % shards.size()], budget,
+                        dump_atom_v, key.value_or(0))
+              .then(
+                [=](const similarity_dump& s) {
+                  edge->answer(ctx, encode_title_dump(ctx.subject_id, d, &s,
+                                                      *edge->deps.params,
+                                                      *edge->deps.ids));
+                },
+                [=](caf::error& err) { fail(ctx, err); });
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -958,8 +1022,17 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
       copts.every_events = e.cfg.checkpoint_events;
       copts.interval = e.cfg.checkpoint_interval;
       copts.passivation = e.cfg.passivation;
+      // At the checkpoint's sequence, on the ingest thread: the rings that
+      // changed, and a freeze to every shard behind the rounds sent so far.
+      auto begin = [&e](uint64_t sequence) {
+        checkpoint_extra extra;
+        extra.rings = e.pairer.take_changed();
+        for (const auto& shard : e.deps.similarity)
+          caf::anon_send(shard, freeze_atom_v, sequence);
+        return extra;
+      };
       e.checkpoints = std::make_unique<checkpointer>(
-        copts, e.deps.dir, e.deps.checkpoint, e.cfg.start_sequence - 1);
+        copts, e.deps.dir, e.deps.checkpoint, e.cfg.start_sequence - 1, begin);
     }
   } else {
     ok = e.subscribe(p + "events.>", nullptr, call_member_event, error) &&

@@ -11,6 +11,7 @@
 /// (`SendAsap`). `start`, `drain` and the destructor belong to the thread
 /// that runs the service.
 
+#include "actors/checkpointer.hpp"
 #include "actors/directory.hpp"
 #include "actors/router.hpp"
 #include "domain/ids.hpp"
@@ -84,10 +85,10 @@ struct edge_deps {
   /// checkpoint writer's thread after the events up to `sequence` were
   /// sent (see actors/checkpointer.hpp), and once more at drain. Null: no
   /// checkpoints.
-  std::function<std::string(uint64_t sequence,
-                            const std::vector<user_key>& users,
-                            const std::vector<title_key>& titles)>
-    checkpoint;
+  checkpointer::write_fn checkpoint;
+  /// Durable mode with a store: the stored play ring of a user whose ring
+  /// is not in memory (after a restart), or empty.
+  std::function<std::vector<title_key>(user_key)> load_ring;
 };
 
 /// Counters of the edge, readable from any thread.

@@ -539,6 +539,29 @@ std::string encode_trending(const trending_result& res, int64_t window_ms,
   return done(buf);
 }
 
+std::string encode_similar(std::string_view title,
+                           const std::vector<neighbour>& items,
+                           const id_tables& ids) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  key(w, "title");
+  str(w, title);
+  key(w, "items");
+  w.StartArray();
+  for (const auto& n : items) {
+    w.StartObject();
+    key(w, "title");
+    str(w, ids.titles.name(n.title));
+    key(w, "score");
+    w.Double(n.score);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return done(buf);
+}
+
 std::string encode_user_dump(std::string_view user, const user_dump& d,
                              const service_params& p, const id_tables& ids) {
   rapidjson::StringBuffer buf;
@@ -620,6 +643,7 @@ std::string encode_user_dump(std::string_view user, const user_dump& d,
 }
 
 std::string encode_title_dump(std::string_view title, const title_dump& d,
+                              const similarity_dump* similar,
                               const service_params& p, const id_tables& ids) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
@@ -693,7 +717,18 @@ std::string encode_title_dump(std::string_view title, const title_dump& d,
   w.EndArray();
   key(w, "neighbours");
   w.StartArray();
+  if (similar != nullptr)
+    for (const auto& n : similar->neighbours) {
+      w.StartObject();
+      key(w, "title");
+      str(w, ids.titles.name(n.title));
+      key(w, "score");
+      w.Double(n.score);
+      w.EndObject();
+    }
   w.EndArray();
+  key(w, "co_play_partners");
+  w.Uint64(similar != nullptr ? similar->partners : 0);
   w.EndObject();
   return done(buf);
 }

@@ -66,13 +66,21 @@ std::string encode_impressions(std::string_view user,
 std::string encode_rec(std::string_view user, const rec_result& res,
                        int64_t took_us, const id_tables& ids);
 
+/// `{"title":..,"items":[{"title":..,"score":..}]}`.
+std::string encode_similar(std::string_view title,
+                           const std::vector<neighbour>& items,
+                           const id_tables& ids);
+
 std::string encode_trending(const trending_result& res, int64_t window_ms,
                             const id_tables& ids);
 
 std::string encode_user_dump(std::string_view user, const user_dump& d,
                              const service_params& p, const id_tables& ids);
 
+/// `similar`: what the title's similarity shard holds (none: similarity
+/// is off).
 std::string encode_title_dump(std::string_view title, const title_dump& d,
+                              const similarity_dump* similar,
                               const service_params& p, const id_tables& ids);
 
 const char* to_string(rec_row row);

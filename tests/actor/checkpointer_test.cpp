@@ -69,9 +69,8 @@ public:
 
   checkpointer::write_fn fn() {
     return [this](uint64_t sequence, const std::vector<user_key>& users,
-                  const std::vector<title_key>& titles) {
-      return write(sequence, users, titles);
-    };
+                  const std::vector<title_key>& titles,
+                  checkpoint_extra&) { return write(sequence, users, titles); };
   }
 
   /// The next write fails with `why`.

@@ -1,0 +1,158 @@
+#include "persistence/similarity_codec.hpp"
+
+#include "persistence/errors.hpp"
+#include "persistence/value_codec.hpp"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+namespace marquee {
+
+namespace {
+
+/// The sorted, distinct ids of `keys`, and each key's slot among them.
+struct dictionary {
+  std::vector<std::string> names;
+  std::vector<uint32_t> slots; // parallel to the keys given
+
+  dictionary(const std::vector<title_key>& keys, const interner& titles) {
+    for (auto k : keys)
+      names.emplace_back(titles.name(k));
+    auto sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    for (const auto& n : names)
+      slots.push_back(static_cast<uint32_t>(
+        std::lower_bound(sorted.begin(), sorted.end(), n) - sorted.begin()));
+    names = std::move(sorted);
+  }
+};
+
+/// Interns the dictionary and maps slots to keys; false if any id or slot
+/// is invalid.
+bool resolve(const std::vector<std::string>& names,
+             const std::vector<uint32_t>& slots, interner& titles,
+             std::vector<title_key>& out) {
+  std::vector<title_key> keys;
+  keys.reserve(names.size());
+  for (const auto& n : names) {
+    auto k = is_valid_id(n) ? titles.intern(n) : std::nullopt;
+    if (!k)
+      return false;
+    keys.push_back(*k);
+  }
+  out.clear();
+  for (auto s : slots) {
+    if (s >= keys.size())
+      return false;
+    out.push_back(keys[s]);
+  }
+  return true;
+}
+
+template <class Fn>
+std::string write_payload(Fn fn) {
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar{os};
+    fn(ar);
+  }
+  return os.str();
+}
+
+template <class Fn>
+bool read_payload(std::string_view payload, Fn fn) {
+  try {
+    std::istringstream is{std::string{payload}};
+    cereal::PortableBinaryInputArchive ar{is};
+    fn(ar);
+    return is.peek() == std::char_traits<char>::eof();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+} // namespace
+
+std::string encode_similarity_value(const similarity_record& r,
+                                    const id_tables& ids) {
+  // Partners in id order: the same state encodes to the same bytes.
+  auto partners = r.partners;
+  std::sort(partners.begin(), partners.end(),
+            [&](const auto& a, const auto& b) {
+              return ids.titles.name(a.title) < ids.titles.name(b.title);
+            });
+  std::vector<title_key> keys;
+  std::vector<float> weights;
+  for (const auto& p : partners) {
+    keys.push_back(p.title);
+    weights.push_back(p.weight);
+  }
+  dictionary dict{keys, ids.titles};
+  auto payload = write_payload(
+    [&](auto& ar) { ar(dict.names, r.plays, dict.slots, weights); });
+  return frame_value(value_kind::similarity, similarity_value_version, payload);
+}
+
+std::error_code decode_similarity_value(std::string_view value, id_tables& ids,
+                                        similarity_record& out) {
+  framed_value framed;
+  if (auto ec = unframe_value(value, value_kind::similarity,
+                              similarity_value_version, framed))
+    return ec;
+  std::vector<std::string> names;
+  uint32_t plays = 0;
+  std::vector<uint32_t> slots;
+  std::vector<float> weights;
+  if (!read_payload(framed.payload,
+                    [&](auto& ar) { ar(names, plays, slots, weights); }) ||
+      slots.size() != weights.size())
+    return persistence_errc::undecodable;
+  std::vector<title_key> keys;
+  if (!resolve(names, slots, ids.titles, keys))
+    return persistence_errc::undecodable;
+  out.plays = plays;
+  out.partners.clear();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!(weights[i] > 0)) // also refuses NaN
+      return persistence_errc::undecodable;
+    out.partners.push_back({keys[i], weights[i]});
+  }
+  return {};
+}
+
+std::string encode_ring_value(const std::vector<title_key>& ring,
+                              const id_tables& ids) {
+  dictionary dict{ring, ids.titles};
+  auto payload = write_payload([&](auto& ar) { ar(dict.names, dict.slots); });
+  return frame_value(value_kind::ring, ring_value_version, payload);
+}
+
+std::error_code decode_ring_value(std::string_view value, id_tables& ids,
+                                  std::vector<title_key>& out) {
+  framed_value framed;
+  if (auto ec =
+        unframe_value(value, value_kind::ring, ring_value_version, framed))
+    return ec;
+  std::vector<std::string> names;
+  std::vector<uint32_t> slots;
+  if (!read_payload(framed.payload, [&](auto& ar) { ar(names, slots); }))
+    return persistence_errc::undecodable;
+  if (!resolve(names, slots, ids.titles, out))
+    return persistence_errc::undecodable;
+  return {};
+}
+
+std::string similarity_store_key(std::string_view title_id) {
+  return "s/" + std::string{title_id};
+}
+
+std::string ring_store_key(std::string_view user_id) {
+  return "r/" + std::string{user_id};
+}
+
+} // namespace marquee
