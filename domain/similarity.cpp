@@ -22,10 +22,18 @@ void co_play_table::add(title_key a, title_key b, float w) {
     prune(e);
 }
 
+void co_play_table::grow(title_key t) {
+  if (t < plays_.size())
+    return;
+  auto n = static_cast<size_t>(t) + 1 + plays_.size() / 2;
+  plays_.resize(n);
+  norms_.resize(n, 1.0);
+}
+
 void co_play_table::count_play(title_key t) {
-  if (t >= plays_.size())
-    plays_.resize(static_cast<size_t>(t) + 1 + plays_.size() / 2);
+  grow(t);
   ++plays_[t];
+  norms_[t] = std::pow(static_cast<double>(plays_[t]), p_->popularity_exponent);
   mark(t);
   // Its own scores change with its play count. (Partners' counts change
   // its scores too; those are taken up at its next co-play.)
@@ -34,9 +42,9 @@ void co_play_table::count_play(title_key t) {
 }
 
 void co_play_table::set_plays(title_key t, uint32_t plays) {
-  if (t >= plays_.size())
-    plays_.resize(static_cast<size_t>(t) + 1 + plays_.size() / 2);
+  grow(t);
   plays_[t] = plays;
+  norms_[t] = std::pow(std::max<double>(plays, 1.0), p_->popularity_exponent);
 }
 
 void co_play_table::prune(entry& e) const {
@@ -62,9 +70,6 @@ const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
   auto& e = i->second;
   if (!e.dirty)
     return e.top;
-  auto norm = [this](title_key t) {
-    return std::pow(std::max<double>(plays(t), 1.0), p_->popularity_exponent);
-  };
   auto na = norm(a);
   e.top.clear();
   e.top.reserve(e.co.size());

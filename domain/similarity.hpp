@@ -120,8 +120,14 @@ private:
   const similarity_params* p_;
   std::unordered_map<title_key, entry> entries_;
   std::vector<uint32_t> plays_;
+  /// max(plays, 1)^e per title, kept with `plays_`.
+  std::vector<double> norms_;
   std::vector<title_key> changed_;
   std::vector<uint8_t> is_changed_;
+
+  double norm(title_key t) const { return t < norms_.size() ? norms_[t] : 1.0; }
+
+  void grow(title_key t);
 
   void mark(title_key t) {
     if (t >= is_changed_.size())
