@@ -50,16 +50,18 @@ const std::vector<config_key>& config_keys() {
     {"trending.capacity", "1000", "titles kept per window and region"},
     {"user.recent_max", "50", "recent plays kept per user"},
     {"user.in_progress_max", "50", "titles in progress kept per user"},
-    {"similarity.window", "20",
+    {"similarity.window", "64",
      "earlier plays a new play pairs with (at most 64)"},
-    {"similarity.position_decay", "0.9",
+    {"similarity.position_decay", "0.95",
      "co-play weight factor per position further back"},
-    {"similarity.neighbours", "100", "neighbours served per title"},
+    {"similarity.neighbours", "200", "neighbours served per title"},
     {"similarity.kept", "400", "co-play partners kept per title"},
     {"similarity.popularity_exponent", "0.5",
      "e in co(a,b) / (plays(a)^e plays(b)^e)"},
-    {"rec.seeds", "10", "recent plays whose neighbours are candidates"},
+    {"rec.seeds", "20", "recent plays whose neighbours are candidates"},
     {"rec.seed_decay", "0.8", "seed weight factor per play further back"},
+    {"rec.thumbs_down_weight", "0.5",
+     "titles similar to a thumbed-down one sink by this much (0: off)"},
     {"rec.default_k", "20", "items when a request gives no k"},
     {"rec.max_k", "200", "largest k accepted"},
     {"rec.trending_window", "1d", "trending window of rows and fallbacks"},
@@ -340,6 +342,8 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto budget = get_int("rec.budget_ms", 1, 60'000, error);
   auto seeds = get_int("rec.seeds", 1, 1000, error);
   auto seed_decay = get_number(*this, "rec.seed_decay", 0.0, 1.0, error);
+  auto thumbs_down =
+    get_number(*this, "rec.thumbs_down_weight", 0.0, 10.0, error);
   auto s_window = get_int("similarity.window", 0, 64, error);
   auto s_decay =
     get_number(*this, "similarity.position_decay", 0.0, 1.0, error);
@@ -350,8 +354,9 @@ std::optional<service_params> config::to_params(std::string& error) const {
   if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows ||
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
       !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
-      !s_exponent || !seeds || !seed_decay)
+      !s_exponent || !seeds || !seed_decay || !thumbs_down)
     return std::nullopt;
+  p.rec.ranking.thumbs_down_weight = *thumbs_down;
   p.rec.ranking.seeds = static_cast<uint32_t>(*seeds);
   p.rec.ranking.seed_decay = *seed_decay;
   if (*s_kept < *s_neighbours) {

@@ -7,6 +7,7 @@
 namespace marquee {
 
 std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
+                             const std::vector<title_key>& thumbed_down,
                              const ranking_params& p) {
   std::vector<seed> out;
   double w = 1.0;
@@ -20,6 +21,9 @@ std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
     out.push_back({r.title, w});
     w *= p.seed_decay;
   }
+  if (p.thumbs_down_weight > 0)
+    for (size_t i = 0; i < thumbed_down.size() && i < p.negative_seeds; ++i)
+      out.push_back({thumbed_down[i], -p.thumbs_down_weight});
   return out;
 }
 
@@ -46,7 +50,8 @@ score_candidates(const std::vector<seed>& seeds,
         contains_sorted(view.thumbed_down, t) ||
         contains_sorted(view.exclude, t))
       continue;
-    if (std::any_of(seeds.begin(), seeds.end(),
+    if (c.score <= 0 ||
+        std::any_of(seeds.begin(), seeds.end(),
                     [t = t](const seed& s) { return s.title == t; }))
       continue;
     out.push_back(c);

@@ -23,10 +23,15 @@
 namespace marquee {
 
 struct ranking_params {
-  /// Recent distinct plays used as seeds (default 10).
-  uint32_t seeds = 10;
+  /// Recent distinct plays used as seeds (default 20).
+  uint32_t seeds = 20;
   /// Weight factor per seed further back (default 0.8).
   double seed_decay = 0.8;
+  /// Weight of each thumbed-down title as a negative seed: titles similar
+  /// to it sink (default 0.5; 0: off).
+  double thumbs_down_weight = 0.5;
+  /// Thumbed-down titles used as negative seeds, at most (default 20).
+  uint32_t negative_seeds = 20;
 };
 
 struct seed {
@@ -35,8 +40,10 @@ struct seed {
 };
 
 /// The seeds of `recent` (newest first): its first `p.seeds` distinct
-/// titles, weighted `seed_decay^j`.
+/// titles, weighted `seed_decay^j`; then up to `p.negative_seeds` of
+/// `thumbed_down`, weighted `-thumbs_down_weight`.
 std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
+                             const std::vector<title_key>& thumbed_down,
                              const ranking_params& p);
 
 /// A candidate with its score and the seed that contributed most.
@@ -48,9 +55,10 @@ struct scored_title {
 };
 
 /// Scores the neighbours of the seeds (`lists[i]` the neighbours of
-/// `seeds[i]`) and returns the best `limit`, best first (ties: lower key
-/// first), leaving out seeds and what `view` rules out by the user's own
-/// state (watched, thumbed down, excluded).
+/// `seeds[i]`) and returns the best `limit` with a positive score, best
+/// first (ties: lower key first), leaving out seeds and what `view` rules
+/// out by the user's own state (watched, thumbed down, excluded). The
+/// `source` of a candidate is the positive seed that contributed most.
 std::vector<scored_title>
 score_candidates(const std::vector<seed>& seeds,
                  const std::vector<std::vector<neighbour>>& lists,

@@ -29,12 +29,12 @@
 namespace marquee {
 
 struct similarity_params {
-  /// Previous plays a new play pairs with (default 20, at most 64).
-  uint32_t window = 20;
-  /// Weight factor per position further back (default 0.9).
-  double position_decay = 0.9;
-  /// Neighbours served per title (default 100).
-  uint32_t neighbours = 100;
+  /// Previous plays a new play pairs with (default 64, at most 64).
+  uint32_t window = 64;
+  /// Weight factor per position further back (default 0.95).
+  double position_decay = 0.95;
+  /// Neighbours served per title (default 200).
+  uint32_t neighbours = 200;
   /// Co-play partners kept per title (default 400, at least `neighbours`).
   uint32_t kept = 400;
   /// e in co(a,b) / (plays(a)^e plays(b)^e) (default 0.5).

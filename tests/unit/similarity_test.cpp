@@ -180,14 +180,38 @@ TEST_CASE("seeds are the recent distinct plays, weighted by recency",
   p.seed_decay = 0.5;
   std::vector<play_record> recent = {
     {4, 0, 1.0}, {4, 0, 0.3}, {9, 0, 1.0}, {2, 0, 1.0}, {1, 0, 1.0}};
-  auto seeds = pick_seeds(recent, p);
-  REQUIRE(seeds.size() == 3);
+  auto seeds = pick_seeds(recent, {30, 31, 32}, p);
+  REQUIRE(seeds.size() == 6);
   CHECK(seeds[0].title == 4);
   CHECK(seeds[0].weight == 1.0);
   CHECK(seeds[1].title == 9);
   CHECK(seeds[1].weight == 0.5);
   CHECK(seeds[2].title == 2);
   CHECK(seeds[2].weight == 0.25);
+  // Thumbed-down titles follow as negative seeds, at most negative_seeds.
+  CHECK(seeds[3].title == 30);
+  CHECK(seeds[3].weight == -0.5);
+  p.negative_seeds = 1;
+  CHECK(pick_seeds(recent, {30, 31, 32}, p).size() == 4);
+  p.thumbs_down_weight = 0;
+  CHECK(pick_seeds(recent, {30, 31, 32}, p).size() == 3);
+}
+
+TEST_CASE("titles similar to a thumbed-down one sink, and drop out when "
+          "nothing else recommends them",
+          "[ranking]") {
+  // Seed 1 (played) and seed 2 (thumbed down). Title 10 is close to both,
+  // 11 only to the played one, 12 only to the thumbed-down one.
+  std::vector<seed> seeds = {{1, 1.0}, {2, -0.5}};
+  std::vector<std::vector<neighbour>> lists = {{{10, 0.9}, {11, 0.5}},
+                                               {{10, 0.9}, {12, 0.8}}};
+  auto got = score_candidates(seeds, lists, user_view{}, 10);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].title == 11); // 0.5 beats 0.9 - 0.45
+  CHECK(got[0].source == 1);
+  CHECK(got[1].title == 10);
+  CHECK(got[1].score == Approx(0.45));
+  CHECK(got[1].source == 1);
 }
 
 TEST_CASE("candidates score the weighted sum of their similarities, without "
