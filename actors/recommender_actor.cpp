@@ -113,7 +113,9 @@ rec_item similar_item(const scored_title& c, bool explain) {
   rec_item item{
     c.title, c.score, rec_reason::because_you_watched, c.source, {}};
   if (explain)
-    item.features = {{"similarity", c.score}, {"from_source", c.source_part}};
+    item.features = {{"similarity", c.similarity},
+                     {"genre_affinity", c.affinity},
+                     {"from_source", c.source_part}};
   return item;
 }
 
@@ -133,21 +135,15 @@ void answer_similar(recommender_actor::pointer self, const context& ctx,
         return answer_trending(self, ctx, rp, std::move(q),
                                std::move(snap.view), std::move(res), deadline);
       }
-      filter_query fq{snap.view, {}};
-      for (const auto& c : ranked)
-        fq.titles.push_back(c.title);
-      self->request(ctx.trending, left(deadline), std::move(fq))
+      rank_query rq{snap.view, std::move(ranked), seeds,
+                    ctx.params->rec.ranking.genre_weight};
+      self->request(ctx.trending, left(deadline), std::move(rq))
         .then(
-          [=](const std::vector<title_key>& kept) mutable {
-            size_t next = 0;
-            for (const auto& c : ranked) {
+          [=](const rank_result& kept) mutable {
+            for (const auto& c : kept.items) {
               if (res.items.size() >= q.k)
                 break;
-              // `kept` keeps the order of `ranked`.
-              if (next < kept.size() && kept[next] == c.title) {
-                res.items.push_back(similar_item(c, q.explain));
-                ++next;
-              }
+              res.items.push_back(similar_item(c, q.explain));
             }
             if (res.items.size() >= q.k || res.items.empty()) {
               res.fallback = res.items.empty();

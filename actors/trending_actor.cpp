@@ -94,6 +94,24 @@ trending_actor_impl(trending_pointer self,
         });
       return res;
     },
+    [self](rank_query& q) {
+      const auto& st = self->state;
+      auto genres_of = [&st](title_key t) {
+        auto meta = st.meta(t);
+        return meta != nullptr ? meta->genres : std::vector<genre_key>{};
+      };
+      auto profile = make_genre_profile(q.seeds, genres_of);
+      rank_result res;
+      for (auto& c : q.candidates) {
+        auto meta = st.meta(c.title);
+        if (judge(c.title, meta, q.view) != filter_verdict::none)
+          continue;
+        c.affinity = genre_affinity(profile, meta->genres);
+        res.items.push_back(c);
+      }
+      apply_genre_affinity(res.items, q.genre_weight);
+      return res;
+    },
     [self](const filter_query& q) {
       const auto& st = self->state;
       std::vector<title_key> kept;

@@ -27,6 +27,31 @@ std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
   return out;
 }
 
+double genre_affinity(const genre_profile& profile,
+                      const std::vector<genre_key>& genres) {
+  if (profile.empty() || genres.empty())
+    return 0;
+  double dot = 0;
+  for (auto g : genres) {
+    auto i = std::lower_bound(
+      profile.begin(), profile.end(), g,
+      [](const auto& entry, genre_key key) { return entry.first < key; });
+    if (i != profile.end() && i->first == g)
+      dot += i->second;
+  }
+  return dot / std::sqrt(static_cast<double>(genres.size()));
+}
+
+void apply_genre_affinity(std::vector<scored_title>& candidates,
+                          double genre_weight) {
+  for (auto& c : candidates)
+    c.score = c.similarity * (1.0 + genre_weight * c.affinity);
+  std::sort(candidates.begin(), candidates.end(),
+            [](const scored_title& a, const scored_title& b) {
+              return a.score != b.score ? a.score > b.score : a.title < b.title;
+            });
+}
+
 std::vector<scored_title>
 score_candidates(const std::vector<seed>& seeds,
                  const std::vector<std::vector<neighbour>>& lists,
@@ -55,6 +80,7 @@ score_candidates(const std::vector<seed>& seeds,
                     [t = t](const seed& s) { return s.title == t; }))
       continue;
     out.push_back(c);
+    out.back().similarity = c.score;
   }
   auto better = [](const scored_title& a, const scored_title& b) {
     return a.score != b.score ? a.score > b.score : a.title < b.title;

@@ -17,6 +17,8 @@
 #include "domain/similarity.hpp"
 #include "domain/user_state.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -32,6 +34,8 @@ struct ranking_params {
   double thumbs_down_weight = 0.5;
   /// Thumbed-down titles used as negative seeds, at most (default 20).
   uint32_t negative_seeds = 20;
+  /// g in score * (1 + g * genre affinity) (default 0.15; 0: off).
+  double genre_weight = 0.15;
 };
 
 struct seed {
@@ -52,7 +56,53 @@ struct scored_title {
   double score = 0;
   title_key source = 0;
   double source_part = 0;
+  /// The score from similarity alone, before other features.
+  double similarity = 0;
+  /// Cosine of the user's genre profile and the title's genres.
+  double affinity = 0;
 };
+
+/// A user's taste in genres: the genres of the positive seeds, each seed
+/// counting its weight, as a unit vector (sorted by genre; empty when no
+/// seed has genres).
+using genre_profile = std::vector<std::pair<genre_key, double>>;
+
+/// `genres_of(title)` returns the sorted genres of a title (empty if
+/// unknown).
+template <class GenresOf>
+genre_profile make_genre_profile(const std::vector<seed>& seeds,
+                                 GenresOf genres_of) {
+  genre_profile out;
+  for (const auto& s : seeds) {
+    if (s.weight <= 0)
+      continue;
+    for (auto g : genres_of(s.title)) {
+      auto i = std::lower_bound(
+        out.begin(), out.end(), g,
+        [](const auto& entry, genre_key key) { return entry.first < key; });
+      if (i == out.end() || i->first != g)
+        i = out.insert(i, {g, 0.0});
+      i->second += s.weight;
+    }
+  }
+  double norm = 0;
+  for (const auto& [g, w] : out)
+    norm += w * w;
+  norm = std::sqrt(norm);
+  for (auto& entry : out)
+    entry.second /= norm;
+  return out;
+}
+
+/// The cosine of `profile` and a title's sorted `genres` (as a 0/1
+/// vector); 0 when either is empty.
+double genre_affinity(const genre_profile& profile,
+                      const std::vector<genre_key>& genres);
+
+/// Multiplies each candidate's score by (1 + genre_weight * affinity) and
+/// orders them again, best first (ties: lower key first).
+void apply_genre_affinity(std::vector<scored_title>& candidates,
+                          double genre_weight);
 
 /// Scores the neighbours of the seeds (`lists[i]` the neighbours of
 /// `seeds[i]`) and returns the best `limit` with a positive score, best

@@ -39,6 +39,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::neighbours_result))
   CAF_ADD_TYPE_ID(marquee, (marquee::similarity_dump))
   CAF_ADD_TYPE_ID(marquee, (marquee::similarity_snapshot))
+  CAF_ADD_TYPE_ID(marquee, (marquee::rank_query))
+  CAF_ADD_TYPE_ID(marquee, (marquee::rank_result))
 
   CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
   CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot_data))
@@ -104,7 +106,10 @@ using trending_actor = caf::typed_actor<
   /// Returns the best trending titles that one user may be shown.
   caf::replies_to<candidates_query>::with<trending_result>,
   /// Keeps those of the given titles that the user may be shown, in order.
-  caf::replies_to<filter_query>::with<std::vector<title_key>>>;
+  caf::replies_to<filter_query>::with<std::vector<title_key>>,
+  /// Keeps the similar titles the user may be shown, ranked with their
+  /// genre affinity.
+  caf::replies_to<rank_query>::with<rank_result>>;
 
 /// Item similarity of the titles whose key is its index modulo the number
 /// of shards (domain/similarity.hpp).

@@ -5,6 +5,7 @@
 
 #include "domain/catalog.hpp"
 #include "domain/impressions.hpp"
+#include "domain/ranking.hpp"
 #include "domain/similarity.hpp"
 #include "domain/snapshot.hpp"
 #include "domain/trending.hpp"
@@ -182,6 +183,33 @@ struct filter_query {
   /// no catalog entry), as `P.v1.rec.similar` does; `view` is ignored.
   bool listing = false;
 };
+
+/// Similar titles for one user, to filter and to rank with what the
+/// catalog knows: which of `candidates` pass every filter of `view`, their
+/// genre affinity to the genres of `seeds`, and the score with it.
+struct rank_query {
+  user_view view;
+  std::vector<scored_title> candidates;
+  std::vector<seed> seeds;
+  double genre_weight = 0;
+};
+
+/// The candidates that pass, best first.
+struct rank_result {
+  std::vector<scored_title> items;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rank_query& x) {
+  auto n = x.candidates.size();
+  return f(caf::meta::type_name("rank_query"), n);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rank_result& x) {
+  auto n = x.items.size();
+  return f(caf::meta::type_name("rank_result"), n);
+}
 
 /// Trending candidates for one user: the best `k` of window `window` that
 /// pass every filter of `view`, scored at `at`.

@@ -37,6 +37,7 @@ recording_trending_actor(trending_actor::pointer,
       return trending_result{q.at, {}};
     },
     [](const filter_query&) { return std::vector<title_key>{}; },
+    [](const rank_query&) { return rank_result{}; },
   };
 }
 

@@ -252,3 +252,40 @@ TEST_CASE("candidates score the weighted sum of their similarities, without "
     }
   }
 }
+
+TEST_CASE("genre affinity is the cosine of the seeds' weighted genres and "
+          "the title's genres",
+          "[ranking]") {
+  // Seed titles 1 (genres 0, 1), 2 (genre 1), 3 (thumbed down, genre 2).
+  std::map<title_key, std::vector<genre_key>> genres = {
+    {1, {0, 1}}, {2, {1}}, {3, {2}}, {10, {1, 2}}, {11, {}}};
+  auto genres_of = [&](title_key t) {
+    auto i = genres.find(t);
+    return i == genres.end() ? std::vector<genre_key>{} : i->second;
+  };
+  std::vector<seed> seeds = {{1, 1.0}, {2, 0.5}, {3, -0.5}};
+  auto profile = make_genre_profile(seeds, genres_of);
+  // Brute force: weights g0 = 1, g1 = 1.5 (negative seeds do not count).
+  double norm = std::sqrt(1.0 + 1.5 * 1.5);
+  REQUIRE(profile.size() == 2);
+  CHECK(profile[0].first == 0);
+  CHECK(profile[0].second == Approx(1.0 / norm));
+  CHECK(profile[1].first == 1);
+  CHECK(profile[1].second == Approx(1.5 / norm));
+  // Title 10 has genres {1, 2}: cosine = (1.5 / norm) / sqrt(2).
+  CHECK(genre_affinity(profile, genres_of(10)) ==
+        Approx(1.5 / norm / std::sqrt(2.0)));
+  CHECK(genre_affinity(profile, genres_of(11)) == 0.0);
+  CHECK(genre_affinity({}, genres_of(10)) == 0.0);
+  // The affinity lifts a candidate: 10 (affinity ~0.59) passes 12 (none).
+  std::vector<scored_title> c(2);
+  c[0].title = 12;
+  c[0].similarity = 1.0;
+  c[1].title = 10;
+  c[1].similarity = 0.95;
+  c[1].affinity = genre_affinity(profile, genres_of(10));
+  apply_genre_affinity(c, 0.15);
+  CHECK(c[0].title == 10);
+  CHECK(c[0].score == Approx(0.95 * (1 + 0.15 * c[0].affinity)));
+  CHECK(c[1].score == Approx(1.0));
+}
