@@ -135,8 +135,12 @@ void answer_similar(recommender_actor::pointer self, const context& ctx,
         return answer_trending(self, ctx, rp, std::move(q),
                                std::move(snap.view), std::move(res), deadline);
       }
-      rank_query rq{snap.view, std::move(ranked), seeds,
-                    ctx.params->rec.ranking.genre_weight};
+      rank_query rq{snap.view,
+                    std::move(ranked),
+                    seeds,
+                    ctx.params->rec.ranking.genre_weight,
+                    ctx.params->rec.ranking.diversity,
+                    q.k};
       self->request(ctx.trending, left(deadline), std::move(rq))
         .then(
           [=](const rank_result& kept) mutable {

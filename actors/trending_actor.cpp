@@ -110,6 +110,7 @@ trending_actor_impl(trending_pointer self,
         res.items.push_back(c);
       }
       apply_genre_affinity(res.items, q.genre_weight);
+      diversify(res.items, q.k, q.diversity, genres_of);
       return res;
     },
     [self](const filter_query& q) {

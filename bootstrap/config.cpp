@@ -62,6 +62,8 @@ const std::vector<config_key>& config_keys() {
     {"rec.seed_decay", "0.8", "seed weight factor per play further back"},
     {"rec.genre_weight", "0.15",
      "g in similarity * (1 + g * genre affinity) (0: off)"},
+    {"rec.diversity", "0.25",
+     "d of the genre diversity re-ranking of a row (0: off)"},
     {"rec.thumbs_down_weight", "0.5",
      "titles similar to a thumbed-down one sink by this much (0: off)"},
     {"rec.default_k", "20", "items when a request gives no k"},
@@ -347,6 +349,7 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto thumbs_down =
     get_number(*this, "rec.thumbs_down_weight", 0.0, 10.0, error);
   auto genre_weight = get_number(*this, "rec.genre_weight", 0.0, 10.0, error);
+  auto diversity = get_number(*this, "rec.diversity", 0.0, 10.0, error);
   auto s_window = get_int("similarity.window", 0, 64, error);
   auto s_decay =
     get_number(*this, "similarity.position_decay", 0.0, 1.0, error);
@@ -357,8 +360,10 @@ std::optional<service_params> config::to_params(std::string& error) const {
   if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows ||
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
       !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
-      !s_exponent || !seeds || !seed_decay || !thumbs_down || !genre_weight)
+      !s_exponent || !seeds || !seed_decay || !thumbs_down || !genre_weight ||
+      !diversity)
     return std::nullopt;
+  p.rec.ranking.diversity = *diversity;
   p.rec.ranking.genre_weight = *genre_weight;
   p.rec.ranking.thumbs_down_weight = *thumbs_down;
   p.rec.ranking.seeds = static_cast<uint32_t>(*seeds);

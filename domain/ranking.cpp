@@ -42,6 +42,26 @@ double genre_affinity(const genre_profile& profile,
   return dot / std::sqrt(static_cast<double>(genres.size()));
 }
 
+double genre_cosine(const std::vector<genre_key>& a,
+                    const std::vector<genre_key>& b) {
+  if (a.empty() || b.empty())
+    return 0;
+  size_t common = 0;
+  for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+    if (a[i] == b[j]) {
+      ++common;
+      ++i;
+      ++j;
+    } else if (a[i] < b[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return static_cast<double>(common) /
+         std::sqrt(static_cast<double>(a.size() * b.size()));
+}
+
 void apply_genre_affinity(std::vector<scored_title>& candidates,
                           double genre_weight) {
   for (auto& c : candidates)

@@ -36,6 +36,9 @@ struct ranking_params {
   uint32_t negative_seeds = 20;
   /// g in score * (1 + g * genre affinity) (default 0.15; 0: off).
   double genre_weight = 0.15;
+  /// d in the diversity re-ranking (see `diversify`; default 0.25; 0:
+  /// off).
+  double diversity = 0.25;
 };
 
 struct seed {
@@ -103,6 +106,53 @@ double genre_affinity(const genre_profile& profile,
 /// orders them again, best first (ties: lower key first).
 void apply_genre_affinity(std::vector<scored_title>& candidates,
                           double genre_weight);
+
+/// The cosine of two titles' sorted genre lists (0/1 vectors); 0 when
+/// either is empty.
+double genre_cosine(const std::vector<genre_key>& a,
+                    const std::vector<genre_key>& b);
+
+/// Maximal marginal relevance over genres: picks the first `k` of
+/// `ranked` (best first) greedily, each time the candidate with the
+/// highest `score / best score - d * (its highest genre cosine with a
+/// title picked already)`. With d = 0 the order is unchanged. The
+/// candidates not picked follow in their order.
+template <class GenresOf>
+void diversify(std::vector<scored_title>& ranked, size_t k, double d,
+               GenresOf genres_of) {
+  if (d <= 0 || ranked.size() < 2)
+    return;
+  auto best = ranked.front().score;
+  if (best <= 0)
+    return;
+  std::vector<std::vector<genre_key>> genres;
+  genres.reserve(ranked.size());
+  for (const auto& c : ranked)
+    genres.push_back(genres_of(c.title));
+  // Highest cosine of each remaining candidate with the picked ones.
+  std::vector<double> overlap(ranked.size(), 0.0);
+  auto n = std::min(k, ranked.size());
+  for (size_t slot = 0; slot < n; ++slot) {
+    size_t pick = slot;
+    double pick_value = -1e300;
+    for (size_t i = slot; i < ranked.size(); ++i) {
+      auto value = ranked[i].score / best - d * overlap[i];
+      if (value > pick_value) {
+        pick_value = value;
+        pick = i;
+      }
+    }
+    // Move the pick to `slot`, keeping the others in order.
+    std::rotate(ranked.begin() + slot, ranked.begin() + pick,
+                ranked.begin() + pick + 1);
+    std::rotate(genres.begin() + slot, genres.begin() + pick,
+                genres.begin() + pick + 1);
+    std::rotate(overlap.begin() + slot, overlap.begin() + pick,
+                overlap.begin() + pick + 1);
+    for (size_t i = slot + 1; i < ranked.size(); ++i)
+      overlap[i] = std::max(overlap[i], genre_cosine(genres[i], genres[slot]));
+  }
+}
 
 /// Scores the neighbours of the seeds (`lists[i]` the neighbours of
 /// `seeds[i]`) and returns the best `limit` with a positive score, best

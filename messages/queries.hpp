@@ -192,6 +192,9 @@ struct rank_query {
   std::vector<scored_title> candidates;
   std::vector<seed> seeds;
   double genre_weight = 0;
+  /// Diversity re-ranking of the first `k` (see `diversify`).
+  double diversity = 0;
+  uint32_t k = 0;
 };
 
 /// The candidates that pass, best first.

@@ -289,3 +289,48 @@ TEST_CASE("genre affinity is the cosine of the seeds' weighted genres and "
   CHECK(c[0].score == Approx(0.95 * (1 + 0.15 * c[0].affinity)));
   CHECK(c[1].score == Approx(1.0));
 }
+
+TEST_CASE("diversity re-ranking trades score for genres not yet listed",
+          "[ranking]") {
+  // Titles 1..4: 1, 2, 3 are Drama (genre 0), 4 is Comedy (genre 1).
+  std::map<title_key, std::vector<genre_key>> genres = {
+    {1, {0}}, {2, {0}}, {3, {0}}, {4, {1}}};
+  auto genres_of = [&](title_key t) { return genres.at(t); };
+  auto ranked = [] {
+    std::vector<scored_title> r(4);
+    double scores[] = {1.0, 0.9, 0.8, 0.7};
+    for (int i = 0; i < 4; ++i) {
+      r[i].title = static_cast<title_key>(i + 1);
+      r[i].score = scores[i];
+    }
+    return r;
+  };
+  auto order = [](const std::vector<scored_title>& r) {
+    std::vector<title_key> out;
+    for (const auto& c : r)
+      out.push_back(c.title);
+    return out;
+  };
+  SECTION("off: unchanged") {
+    auto r = ranked();
+    diversify(r, 4, 0.0, genres_of);
+    CHECK(order(r) == std::vector<title_key>{1, 2, 3, 4});
+  }
+  SECTION("d = 0.25: the comedy (0.7) passes the second drama (0.9 - 0.25)") {
+    auto r = ranked();
+    diversify(r, 4, 0.25, genres_of);
+    CHECK(order(r) == std::vector<title_key>{1, 4, 2, 3});
+  }
+  SECTION("d = 0.1: scores still win") {
+    auto r = ranked();
+    diversify(r, 4, 0.1, genres_of);
+    CHECK(order(r) == std::vector<title_key>{1, 2, 3, 4});
+  }
+  SECTION("only the first k are re-ranked; the rest keep their order") {
+    auto r = ranked();
+    diversify(r, 1, 0.25, genres_of);
+    CHECK(order(r) == std::vector<title_key>{1, 2, 3, 4});
+  }
+  CHECK(genre_cosine({0, 1}, {1}) == Approx(1.0 / std::sqrt(2.0)));
+  CHECK(genre_cosine({}, {1}) == 0.0);
+}
