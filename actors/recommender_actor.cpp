@@ -115,6 +115,7 @@ rec_item similar_item(const scored_title& c, bool explain) {
   if (explain)
     item.features = {{"similarity", c.similarity},
                      {"genre_affinity", c.affinity},
+                     {"impression_fatigue", c.fatigue},
                      {"from_source", c.source_part}};
   return item;
 }
@@ -135,11 +136,14 @@ void answer_similar(recommender_actor::pointer self, const context& ctx,
         return answer_trending(self, ctx, rp, std::move(q),
                                std::move(snap.view), std::move(res), deadline);
       }
+      const auto& rp_params = ctx.params->rec.ranking;
       rank_query rq{snap.view,
                     std::move(ranked),
                     seeds,
-                    ctx.params->rec.ranking.genre_weight,
-                    ctx.params->rec.ranking.diversity,
+                    rp_params.genre_weight,
+                    snap.fatigue,
+                    rp_params.fatigue_weight,
+                    rp_params.diversity,
                     q.k};
       self->request(ctx.trending, left(deadline), std::move(rq))
         .then(
@@ -230,7 +234,7 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
                           std::move(res), deadline);
         return rp;
       }
-      self->request(*user, left(deadline), view_atom_v)
+      self->request(*user, left(deadline), view_atom_v, q.at)
         .then(
           [=](user_snapshot& snap) mutable {
             snap.view.exclude = q.exclude;

@@ -107,9 +107,14 @@ trending_actor_impl(trending_pointer self,
         if (judge(c.title, meta, q.view) != filter_verdict::none)
           continue;
         c.affinity = genre_affinity(profile, meta->genres);
+        auto f = std::lower_bound(
+          q.fatigue.begin(), q.fatigue.end(), c.title,
+          [](const auto& entry, title_key t) { return entry.first < t; });
+        c.fatigue =
+          f != q.fatigue.end() && f->first == c.title ? f->second : 0.0;
         res.items.push_back(c);
       }
-      apply_genre_affinity(res.items, q.genre_weight);
+      rescore(res.items, q.genre_weight, q.fatigue_weight);
       diversify(res.items, q.k, q.diversity, genres_of);
       return res;
     },

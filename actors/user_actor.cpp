@@ -65,7 +65,14 @@ user_actor_impl(user_pointer self, user_key user,
     },
     [self](view_atom) {
       const auto& st = self->state.state;
-      return user_snapshot{st.view(), st.in_progress(), st.recent_plays()};
+      return user_snapshot{st.view(), st.in_progress(), st.recent_plays(), {}};
+    },
+    [self](view_atom, int64_t at) {
+      const auto& st = self->state.state;
+      const auto& p = *self->state.params;
+      return user_snapshot{st.view(), st.in_progress(), st.recent_plays(),
+                           st.fatigue(at, p.rec.ranking.fatigue_window,
+                                      p.rec.ranking.fatigue_titles, p.user)};
     },
     [self](const impressions_query& q) -> caf::result<impressions_result> {
       const auto& imp = self->state.state.impressions();

@@ -2,6 +2,7 @@
 
 #include "domain/window.hpp"
 
+#include <cmath>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -62,6 +63,10 @@ const std::vector<config_key>& config_keys() {
     {"rec.seed_decay", "0.8", "seed weight factor per play further back"},
     {"rec.genre_weight", "0.15",
      "g in similarity * (1 + g * genre affinity) (0: off)"},
+    {"rec.fatigue_weight", "0.5",
+     "f in score / (1 + f * impression EMA), titles shown, never played"},
+    {"rec.fatigue_window", "",
+     "impression window of the fatigue (empty: the one nearest 7d)"},
     {"rec.diversity", "0.25",
      "d of the genre diversity re-ranking of a row (0: off)"},
     {"rec.thumbs_down_weight", "0.5",
@@ -350,6 +355,11 @@ std::optional<service_params> config::to_params(std::string& error) const {
     get_number(*this, "rec.thumbs_down_weight", 0.0, 10.0, error);
   auto genre_weight = get_number(*this, "rec.genre_weight", 0.0, 10.0, error);
   auto diversity = get_number(*this, "rec.diversity", 0.0, 10.0, error);
+  auto fatigue_weight =
+    get_number(*this, "rec.fatigue_weight", 0.0, 100.0, error);
+  std::optional<int64_t> fatigue_window = int64_t{0};
+  if (!get("rec.fatigue_window").empty())
+    fatigue_window = get_window(*this, "rec.fatigue_window", error);
   auto s_window = get_int("similarity.window", 0, 64, error);
   auto s_decay =
     get_number(*this, "similarity.position_decay", 0.0, 1.0, error);
@@ -361,8 +371,9 @@ std::optional<service_params> config::to_params(std::string& error) const {
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
       !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
       !s_exponent || !seeds || !seed_decay || !thumbs_down || !genre_weight ||
-      !diversity)
+      !diversity || !fatigue_weight || !fatigue_window)
     return std::nullopt;
+  p.rec.ranking.fatigue_weight = *fatigue_weight;
   p.rec.ranking.diversity = *diversity;
   p.rec.ranking.genre_weight = *genre_weight;
   p.rec.ranking.thumbs_down_weight = *thumbs_down;
@@ -381,6 +392,22 @@ std::optional<service_params> config::to_params(std::string& error) const {
   p.similarity.popularity_exponent = *s_exponent;
   p.user.impressions = impression_params::make(*alpha, *windows, *retention,
                                                static_cast<uint32_t>(*raw_max));
+  {
+    const auto& ws = p.user.impressions.windows_ms;
+    auto w = std::find(ws.begin(), ws.end(), *fatigue_window);
+    if (*fatigue_window == 0) // unset: the window nearest a week
+      w = std::min_element(ws.begin(), ws.end(), [](int64_t a, int64_t b) {
+        auto week = 7.0 * 86'400'000;
+        return std::abs(std::log(a / week)) < std::abs(std::log(b / week));
+      });
+    if (w == ws.end()) {
+      error = "'rec.fatigue_window' (" + get("rec.fatigue_window") +
+              ") must be one of 'impressions.windows' (" +
+              get("impressions.windows") + ")";
+      return std::nullopt;
+    }
+    p.rec.ranking.fatigue_window = static_cast<uint32_t>(w - ws.begin());
+  }
   p.user.recent_max = static_cast<uint32_t>(*recent);
   p.user.in_progress_max = static_cast<uint32_t>(*in_prog);
   p.trending = trending_params::make(*t_alpha, *t_windows,

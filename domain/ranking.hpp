@@ -36,6 +36,14 @@ struct ranking_params {
   uint32_t negative_seeds = 20;
   /// g in score * (1 + g * genre affinity) (default 0.15; 0: off).
   double genre_weight = 0.15;
+  /// f in score / (1 + f * impression EMA) for titles shown and never
+  /// played (default 0.5; 0: off).
+  double fatigue_weight = 0.5;
+  /// The configured impression window whose EMA measures fatigue (index;
+  /// the config names it, default 7d).
+  uint32_t fatigue_window = 1;
+  /// Most-shown titles considered per user (default 200).
+  uint32_t fatigue_titles = 200;
   /// d in the diversity re-ranking (see `diversify`; default 0.25; 0:
   /// off).
   double diversity = 0.25;
@@ -63,6 +71,8 @@ struct scored_title {
   double similarity = 0;
   /// Cosine of the user's genre profile and the title's genres.
   double affinity = 0;
+  /// The impression EMA of a title shown to the user and never played.
+  double fatigue = 0;
 };
 
 /// A user's taste in genres: the genres of the positive seeds, each seed
@@ -102,10 +112,11 @@ genre_profile make_genre_profile(const std::vector<seed>& seeds,
 double genre_affinity(const genre_profile& profile,
                       const std::vector<genre_key>& genres);
 
-/// Multiplies each candidate's score by (1 + genre_weight * affinity) and
-/// orders them again, best first (ties: lower key first).
-void apply_genre_affinity(std::vector<scored_title>& candidates,
-                          double genre_weight);
+/// Sets each candidate's score to
+/// `similarity * (1 + genre_weight * affinity) / (1 + fatigue_weight *
+/// fatigue)` and orders them again, best first (ties: lower key first).
+void rescore(std::vector<scored_title>& candidates, double genre_weight,
+             double fatigue_weight);
 
 /// The cosine of two titles' sorted genre lists (0/1 vectors); 0 when
 /// either is empty.

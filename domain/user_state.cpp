@@ -79,6 +79,26 @@ void user_state::apply_profile(const user_profile& profile) {
   profile_ = profile;
 }
 
+std::vector<std::pair<title_key, double>>
+user_state::fatigue(int64_t at, size_t window, size_t limit,
+                    const user_params& p) const {
+  std::vector<std::pair<title_key, double>> out;
+  if (window >= p.impressions.windows_ms.size())
+    return out;
+  auto played = [this](title_key t) {
+    auto is = [t](const play_record& r) { return r.title == t; };
+    return std::binary_search(watched_.begin(), watched_.end(), t) ||
+           std::any_of(recent_.begin(), recent_.end(), is) ||
+           std::any_of(in_progress_.begin(), in_progress_.end(), is);
+  };
+  for (const auto& row : impressions_.top(
+         limit, std::max(at, impressions_.newest_ts()), p.impressions))
+    if (window < row.ema.size() && !played(row.title))
+      out.emplace_back(row.title, row.ema[window]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 user_view user_state::view() const {
   user_view v;
   v.max_age = profile_.max_age;

@@ -63,6 +63,13 @@ public:
   /// The region is the profile's, else that of the newest play with one.
   user_view view() const;
 
+  /// Impression fatigue: for the (at most `limit`) titles shown to the user
+  /// most, by the first configured window, that the user never played
+  /// (among recent, watched and in-progress titles), the impression EMA of
+  /// configured window `window` at `at`. Sorted by title.
+  std::vector<std::pair<title_key, double>>
+  fatigue(int64_t at, size_t window, size_t limit, const user_params& p) const;
+
 private:
   friend struct snapshot_access; // domain/snapshot.cpp
 

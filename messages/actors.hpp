@@ -69,6 +69,8 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<event_batch>,
   /// Returns what a recommendation needs of this user.
   caf::replies_to<view_atom>::with<user_snapshot>,
+  /// The same, with the impression fatigue at the given time.
+  caf::replies_to<view_atom, int64_t>::with<user_snapshot>,
   /// Answers an impression-history question (400 when it cannot).
   caf::replies_to<impressions_query>::with<impressions_result>,
   /// Returns the live state at the given time, for operators.

@@ -173,6 +173,9 @@ struct user_snapshot {
   user_view view;
   std::vector<play_record> in_progress; // newest first
   std::vector<play_record> recent;      // newest first
+  /// Titles shown and never played, with their impression EMA (sorted by
+  /// title; only when asked with a time).
+  std::vector<std::pair<title_key, double>> fatigue;
 };
 
 /// A filter request: which of `titles` may be shown to `view`, in order.
@@ -192,6 +195,9 @@ struct rank_query {
   std::vector<scored_title> candidates;
   std::vector<seed> seeds;
   double genre_weight = 0;
+  /// The user's impression fatigue (sorted by title) and its weight.
+  std::vector<std::pair<title_key, double>> fatigue;
+  double fatigue_weight = 0;
   /// Diversity re-ranking of the first `k` (see `diversify`).
   double diversity = 0;
   uint32_t k = 0;

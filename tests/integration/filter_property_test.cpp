@@ -192,3 +192,46 @@ TEST_CASE("no recommendation ever breaks a filter, over random catalogs, "
   CHECK(items > 100);
   CHECK(similar_items > 20);
 }
+
+TEST_CASE("a title shown often and never played sinks in the home row; "
+          "explain names the fatigue",
+          "[integration][rec]") {
+  harness h{{{"ingest.mode", "durable"}}};
+  const int64_t ts = now_ms() - 3'600'000;
+  for (int t = 0; t < 4; ++t)
+    h.publish("catalog.t" + std::to_string(t), R"({"genres":["Drama"]})");
+  // Everyone plays t0 then t1, t2, t3: all three are equally similar to t0.
+  int64_t at = ts;
+  for (int u = 0; u < 5; ++u)
+    for (int t = 0; t < 4; ++t)
+      h.publish("events.play.c" + std::to_string(u),
+                R"({"title":"t)" + std::to_string(t) + R"(","ts":)" +
+                  std::to_string(++at) + "}");
+  h.publish("events.play.viewer",
+            R"({"title":"t0","ts":)" + std::to_string(++at) + "}");
+  auto ask_home = [&](const std::string& last_event_tail,
+                      const std::string& last_event_body) {
+    auto ack = h.ask_v1(last_event_tail, last_event_body);
+    REQUIRE(ack.json.HasMember("seq"));
+    return h.ask_v1("rec.user.viewer",
+                    R"({"k":3,"explain":true,"after":)" +
+                      std::to_string(ack.json["seq"].GetUint64()) + "}");
+  };
+  auto before = ask_home("events.impression.viewer",
+                         R"({"title":"t0","ts":)" + std::to_string(++at) + "}");
+  INFO(before.msg.body);
+  REQUIRE(before.json["items"].Size() == 3);
+  // t2 is shown five times and never played.
+  for (int i = 0; i < 4; ++i)
+    h.publish("events.impression.viewer",
+              R"({"title":"t2","ts":)" + std::to_string(++at) + "}");
+  auto after = ask_home("events.impression.viewer",
+                        R"({"title":"t2","ts":)" + std::to_string(++at) + "}");
+  INFO(after.msg.body);
+  const auto& items = after.json["items"];
+  REQUIRE(items.Size() == 3);
+  CHECK(std::string{items[2]["title"].GetString()} == "t2");
+  CHECK(items[2]["features"]["impression_fatigue"].GetDouble() > 4.0);
+  CHECK(items[0]["features"]["impression_fatigue"].GetDouble() == 0.0);
+  CHECK(items[2]["score"].GetDouble() < items[1]["score"].GetDouble() / 2);
+}

@@ -284,10 +284,17 @@ TEST_CASE("genre affinity is the cosine of the seeds' weighted genres and "
   c[1].title = 10;
   c[1].similarity = 0.95;
   c[1].affinity = genre_affinity(profile, genres_of(10));
-  apply_genre_affinity(c, 0.15);
+  rescore(c, 0.15, 0.5);
   CHECK(c[0].title == 10);
   CHECK(c[0].score == Approx(0.95 * (1 + 0.15 * c[0].affinity)));
   CHECK(c[1].score == Approx(1.0));
+  // Fatigue: a title shown often and never played sinks.
+  c[0].fatigue = 2.0; // title 10: 0.95 * 1.088 / 2 < 1
+  rescore(c, 0.15, 0.5);
+  CHECK(c[0].title == 12);
+  CHECK(c[1].title == 10);
+  CHECK(c[1].score ==
+        Approx(0.95 * (1 + 0.15 * c[1].affinity) / (1 + 0.5 * 2.0)));
 }
 
 TEST_CASE("diversity re-ranking trades score for genres not yet listed",

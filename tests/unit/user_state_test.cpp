@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -245,4 +246,44 @@ TEST_CASE("impressions go to the user's impression history", "[domain][user]") {
   CHECK(top[0].title == 3);
   CHECK(top[0].ema[0] == Approx(1.5));
   CHECK(u.events_applied() == 3);
+}
+
+TEST_CASE("impression fatigue is the EMA of titles shown and never played",
+          "[domain][user]") {
+  auto p = params();
+  user_state s;
+  // Title 1 shown three times, 2 once, 3 twice but then played.
+  std::vector<std::pair<title_key, int64_t>> shown = {
+    {1, base_ts},
+    {1, base_ts + ms_per_day},
+    {2, base_ts + 2 * ms_per_day},
+    {1, base_ts + 3 * ms_per_day},
+    {3, base_ts},
+    {3, base_ts + 1}};
+  std::sort(shown.begin(), shown.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+  for (const auto& [t, ts] : shown)
+    s.apply_impression(t, ts, p);
+  s.apply_play(3, base_ts + 4 * ms_per_day, 0.5, std::nullopt, p);
+  auto at = base_ts + 5 * ms_per_day;
+  // The literal sum: 0.5 ^ ((at - ts) / 7d) over the title's impressions.
+  auto literal = [&](title_key t) {
+    double sum = 0;
+    for (const auto& [title, ts] : shown)
+      if (title == t)
+        sum += std::pow(0.5, static_cast<double>(at - ts) /
+                               static_cast<double>(7 * ms_per_day));
+    return sum;
+  };
+  auto f = s.fatigue(at, 1, 10, p); // window 1: 7d
+  REQUIRE(f.size() == 2);           // title 3 was played
+  CHECK(f[0].first == 1);
+  CHECK(f[0].second == Approx(literal(1)));
+  CHECK(f[1].first == 2);
+  CHECK(f[1].second == Approx(literal(2)));
+  // Only the most shown, by the first window.
+  auto top = s.fatigue(at, 1, 1, p);
+  REQUIRE(top.size() == 1);
+  CHECK(top[0].first == 1);
+  CHECK(s.fatigue(at, 5, 10, p).empty()); // no such window
 }
