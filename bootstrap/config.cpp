@@ -67,7 +67,7 @@ const std::vector<config_key>& config_keys() {
      "f in score / (1 + f * impression EMA), titles shown, never played"},
     {"rec.fatigue_window", "",
      "impression window of the fatigue (empty: the one nearest 7d)"},
-    {"rec.diversity", "0.25",
+    {"rec.diversity", "0.1",
      "d of the genre diversity re-ranking of a row (0: off)"},
     {"rec.thumbs_down_weight", "0.5",
      "titles similar to a thumbed-down one sink by this much (0: off)"},

@@ -44,9 +44,8 @@ struct ranking_params {
   uint32_t fatigue_window = 1;
   /// Most-shown titles considered per user (default 200).
   uint32_t fatigue_titles = 200;
-  /// d in the diversity re-ranking (see `diversify`; default 0.25; 0:
-  /// off).
-  double diversity = 0.25;
+  /// d in the diversity re-ranking (see `diversify`; default 0.1; 0: off).
+  double diversity = 0.1;
 };
 
 struct seed {
