@@ -255,8 +255,9 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
               return;
             }
             case rec_row::home: {
-              auto seeds = pick_seeds(snap.recent, snap.view.thumbed_down,
-                                      ctx.params->rec.ranking);
+              auto seeds =
+                pick_seeds(snap.recent, snap.view.thumbed_down,
+                           snap.view.thumbed_up, ctx.params->rec.ranking);
               answer_similar(self, ctx, rp, std::move(q), std::move(snap),
                              std::move(res), std::move(seeds), deadline);
               return;

@@ -69,6 +69,8 @@ const std::vector<config_key>& config_keys() {
      "impression window of the fatigue (empty: the one nearest 7d)"},
     {"rec.diversity", "0.1",
      "d of the genre diversity re-ranking of a row (0: off)"},
+    {"rec.thumbs_up_weight", "0.5",
+     "a thumbs up adds this to its title's seed weight (0: off)"},
     {"rec.thumbs_down_weight", "0.5",
      "titles similar to a thumbed-down one sink by this much (0: off)"},
     {"rec.default_k", "20", "items when a request gives no k"},
@@ -354,6 +356,7 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto thumbs_down =
     get_number(*this, "rec.thumbs_down_weight", 0.0, 10.0, error);
   auto genre_weight = get_number(*this, "rec.genre_weight", 0.0, 10.0, error);
+  auto thumbs_up = get_number(*this, "rec.thumbs_up_weight", 0.0, 10.0, error);
   auto diversity = get_number(*this, "rec.diversity", 0.0, 10.0, error);
   auto fatigue_weight =
     get_number(*this, "rec.fatigue_weight", 0.0, 100.0, error);
@@ -371,8 +374,9 @@ std::optional<service_params> config::to_params(std::string& error) const {
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
       !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
       !s_exponent || !seeds || !seed_decay || !thumbs_down || !genre_weight ||
-      !diversity || !fatigue_weight || !fatigue_window)
+      !diversity || !fatigue_weight || !fatigue_window || !thumbs_up)
     return std::nullopt;
+  p.rec.ranking.thumbs_up_weight = *thumbs_up;
   p.rec.ranking.fatigue_weight = *fatigue_weight;
   p.rec.ranking.diversity = *diversity;
   p.rec.ranking.genre_weight = *genre_weight;

@@ -36,6 +36,7 @@ struct user_view {
   std::optional<region_key> region;
   std::vector<title_key> watched;      // sorted
   std::vector<title_key> thumbed_down; // sorted
+  std::vector<title_key> thumbed_up;   // sorted; not a filter, a taste
   std::vector<title_key> exclude;      // sorted, from the request
   std::vector<genre_key> genres;       // sorted, from the request; empty: any
 };

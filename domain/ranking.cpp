@@ -8,6 +8,7 @@ namespace marquee {
 
 std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
                              const std::vector<title_key>& thumbed_down,
+                             const std::vector<title_key>& thumbed_up,
                              const ranking_params& p) {
   std::vector<seed> out;
   double w = 1.0;
@@ -20,6 +21,17 @@ std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
       continue;
     out.push_back({r.title, w});
     w *= p.seed_decay;
+  }
+  if (p.thumbs_up_weight > 0) {
+    size_t added = 0;
+    for (auto t : thumbed_up) {
+      auto i = std::find_if(out.begin(), out.end(),
+                            [t](const seed& s) { return s.title == t; });
+      if (i != out.end())
+        i->weight += p.thumbs_up_weight;
+      else if (added++ < p.seeds)
+        out.push_back({t, p.thumbs_up_weight});
+    }
   }
   if (p.thumbs_down_weight > 0)
     for (size_t i = 0; i < thumbed_down.size() && i < p.negative_seeds; ++i)

@@ -34,6 +34,8 @@ struct ranking_params {
   double thumbs_down_weight = 0.5;
   /// Thumbed-down titles used as negative seeds, at most (default 20).
   uint32_t negative_seeds = 20;
+  /// Weight a thumbs up adds to its title as a seed (default 0.5; 0: off).
+  double thumbs_up_weight = 0.5;
   /// g in score * (1 + g * genre affinity) (default 0.15; 0: off).
   double genre_weight = 0.15;
   /// f in score / (1 + f * impression EMA) for titles shown and never
@@ -54,10 +56,13 @@ struct seed {
 };
 
 /// The seeds of `recent` (newest first): its first `p.seeds` distinct
-/// titles, weighted `seed_decay^j`; then up to `p.negative_seeds` of
-/// `thumbed_down`, weighted `-thumbs_down_weight`.
+/// titles, weighted `seed_decay^j`; each of `thumbed_up` adds
+/// `thumbs_up_weight` to its seed (a new seed if it is not one, up to
+/// `p.seeds` more); then up to `p.negative_seeds` of `thumbed_down`,
+/// weighted `-thumbs_down_weight`.
 std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
                              const std::vector<title_key>& thumbed_down,
+                             const std::vector<title_key>& thumbed_up,
                              const ranking_params& p);
 
 /// A candidate with its score and the seed that contributed most.

@@ -107,6 +107,8 @@ user_view user_state::view() const {
   for (const auto& f : feedback_)
     if (f.value < 0)
       v.thumbed_down.push_back(f.title);
+    else if (f.value > 0)
+      v.thumbed_up.push_back(f.title);
   return v;
 }
 

@@ -180,7 +180,8 @@ TEST_CASE("seeds are the recent distinct plays, weighted by recency",
   p.seed_decay = 0.5;
   std::vector<play_record> recent = {
     {4, 0, 1.0}, {4, 0, 0.3}, {9, 0, 1.0}, {2, 0, 1.0}, {1, 0, 1.0}};
-  auto seeds = pick_seeds(recent, {30, 31, 32}, p);
+  p.thumbs_up_weight = 0; // see below
+  auto seeds = pick_seeds(recent, {30, 31, 32}, {}, p);
   REQUIRE(seeds.size() == 6);
   CHECK(seeds[0].title == 4);
   CHECK(seeds[0].weight == 1.0);
@@ -192,9 +193,17 @@ TEST_CASE("seeds are the recent distinct plays, weighted by recency",
   CHECK(seeds[3].title == 30);
   CHECK(seeds[3].weight == -0.5);
   p.negative_seeds = 1;
-  CHECK(pick_seeds(recent, {30, 31, 32}, p).size() == 4);
+  CHECK(pick_seeds(recent, {30, 31, 32}, {}, p).size() == 4);
   p.thumbs_down_weight = 0;
-  CHECK(pick_seeds(recent, {30, 31, 32}, p).size() == 3);
+  CHECK(pick_seeds(recent, {30, 31, 32}, {}, p).size() == 3);
+  // A thumbs up adds to its seed, or becomes one.
+  p.thumbs_up_weight = 0.5;
+  auto up = pick_seeds(recent, {}, {9, 40}, p);
+  REQUIRE(up.size() == 4);
+  CHECK(up[1].title == 9);
+  CHECK(up[1].weight == Approx(1.0)); // 0.5 from recency + 0.5
+  CHECK(up[3].title == 40);
+  CHECK(up[3].weight == Approx(0.5));
 }
 
 TEST_CASE("titles similar to a thumbed-down one sink, and drop out when "
