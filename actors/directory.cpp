@@ -9,8 +9,9 @@ directory::directory(caf::actor_system& sys,
                      std::shared_ptr<const service_params> p,
                      trending_actor trending,
                      std::shared_ptr<state_source> source)
-  : sys_(sys), params_(std::move(p)), trending_(std::move(trending)),
-    source_(std::move(source)) {
+  : sys_(sys), params_(std::move(p)), stats_(std::make_shared<variant_stats>(
+                                        params_->experiments.variants.size())),
+    trending_(std::move(trending)), source_(std::move(source)) {
   // nop
 }
 
@@ -103,7 +104,7 @@ std::optional<stored_title> directory::stored_title_of(title_key title) {
 
 user_actor directory::user(user_key user) {
   return get_or_spawn(users_, live_users_, user, [&] {
-    return spawn_user_actor(sys_, user, params_, stored_user_of(user));
+    return spawn_user_actor(sys_, user, params_, stored_user_of(user), stats_);
   });
 }
 
@@ -112,7 +113,7 @@ std::optional<user_actor> directory::find_user(user_key user) {
     auto stored = stored_user_of(user);
     if (!stored)
       return std::nullopt;
-    return spawn_user_actor(sys_, user, params_, std::move(stored));
+    return spawn_user_actor(sys_, user, params_, std::move(stored), stats_);
   });
 }
 

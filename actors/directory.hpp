@@ -107,6 +107,12 @@ public:
   /// Drops every handle; actors end once their mailboxes are done.
   void clear();
 
+  /// The requests, recommended titles and plays per experiment variant,
+  /// counted by the recommenders and the user actors this directory spawns.
+  const std::shared_ptr<variant_stats>& experiment_stats() const {
+    return stats_;
+  }
+
 private:
   static constexpr size_t shard_count = 64;
 
@@ -148,6 +154,7 @@ private:
 
   caf::actor_system& sys_;
   std::shared_ptr<const service_params> params_;
+  std::shared_ptr<variant_stats> stats_;
   trending_actor trending_;
   std::shared_ptr<state_source> source_;
   std::atomic<uint64_t> restored_{0};

@@ -40,7 +40,38 @@ struct context {
   similarity_shards similarity;
 };
 
-using response = caf::typed_response_promise<rec_result>;
+/// The promise of one answer. Counts the answer for its variant and tells
+/// the user's actor (if it has one) which titles it was recommended.
+struct response {
+  caf::typed_response_promise<rec_result> promise;
+  std::shared_ptr<variant_stats> stats;
+  std::optional<user_actor> user;
+  uint32_t variant = 0;
+
+  void deliver(rec_result res) {
+    size_t listed = 0;
+    if (user && res.row != rec_row::continue_watching && !res.items.empty()) {
+      recommended_list shown{{}, res.at, variant};
+      shown.titles.reserve(res.items.size());
+      for (const auto& item : res.items)
+        shown.titles.push_back(item.title);
+      listed = shown.titles.size();
+      caf::anon_send(*user, std::move(shown));
+    }
+    if (stats)
+      stats->count_request(variant, listed);
+    promise.deliver(std::move(res));
+  }
+
+  void deliver(caf::error err) { promise.deliver(std::move(err)); }
+};
+
+/// The ranking parameters of the query's variant.
+const ranking_params& ranking_of(const context& ctx, const rec_query& q) {
+  const auto& vs = ctx.params->experiments.variants;
+  return q.variant < vs.size() ? vs[q.variant].ranking
+                               : ctx.params->rec.ranking;
+}
 
 /// Fills the reply with trending titles that pass the filters of `view`.
 void answer_trending(recommender_actor::pointer self, const context& ctx,
@@ -55,6 +86,65 @@ void answer_trending(recommender_actor::pointer self, const context& ctx,
         for (const auto& e : found.items)
           res.items.push_back(trending_item(e, q.explain));
         rp.deliver(std::move(res));
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+rec_item popular_item(const trending_entry& e, bool explain) {
+  rec_item item{e.title, e.score, rec_reason::popular, no_title, {}};
+  if (explain)
+    item.features = {{"popular", e.score},
+                     {"plays", static_cast<double>(e.plays)}};
+  return item;
+}
+
+/// Fills the reply with the fallback blend: trending titles (the trending
+/// row's window) and popular ones (the longest trending window) in turn,
+/// each once, all passing the filters of `view`. With a single trending
+/// window it is the trending row.
+void answer_blend(recommender_actor::pointer self, const context& ctx,
+                  response rp, rec_query q, user_view view, rec_result res,
+                  clock_type::time_point deadline) {
+  auto trending_window = ctx.params->rec.trending_window;
+  auto popular_window =
+    static_cast<uint32_t>(ctx.params->trending.windows_ms.size()) - 1;
+  if (ctx.params->trending.windows_ms.empty() ||
+      popular_window == trending_window)
+    return answer_trending(self, ctx, rp, std::move(q), std::move(view),
+                           std::move(res), deadline);
+  candidates_query tq{view, q.k, trending_window, q.at, q.at_given};
+  candidates_query pq{std::move(view), q.k, popular_window, q.at, q.at_given};
+  self->request(ctx.trending, left(deadline), std::move(tq))
+    .then(
+      [=](const trending_result& trending) mutable {
+        self->request(ctx.trending, left(deadline), std::move(pq))
+          .then(
+            [=](const trending_result& popular) mutable {
+              res.at = trending.at;
+              std::vector<title_key> listed;
+              for (const auto& item : res.items)
+                listed.push_back(item.title);
+              auto add = [&](const trending_entry& e, bool is_popular) {
+                if (std::find(listed.begin(), listed.end(), e.title) !=
+                    listed.end())
+                  return;
+                listed.push_back(e.title);
+                res.items.push_back(is_popular ? popular_item(e, q.explain)
+                                               : trending_item(e, q.explain));
+              };
+              auto wanted = res.items.size() + q.k;
+              for (size_t i = 0;
+                   res.items.size() < wanted &&
+                   (i < trending.items.size() || i < popular.items.size());
+                   ++i) {
+                if (i < trending.items.size())
+                  add(trending.items[i], false);
+                if (i < popular.items.size() && res.items.size() < wanted)
+                  add(popular.items[i], true);
+              }
+              rp.deliver(std::move(res));
+            },
+            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
@@ -116,6 +206,7 @@ rec_item similar_item(const scored_title& c, bool explain) {
     item.features = {{"similarity", c.similarity},
                      {"genre_affinity", c.affinity},
                      {"impression_fatigue", c.fatigue},
+                     {"trending", c.trending},
                      {"from_source", c.source_part}};
   return item;
 }
@@ -125,26 +216,25 @@ void answer_similar(recommender_actor::pointer self, const context& ctx,
                     response rp, rec_query q, user_snapshot snap,
                     rec_result res, std::vector<seed> seeds,
                     clock_type::time_point deadline) {
+  // The shards get 60% of the time left, so that past a late shard the
+  // ranking and the fallback still fit in the budget.
+  auto now = clock_type::now();
+  auto shard_deadline =
+    deadline > now ? now + (deadline - now) * 6 / 10 : deadline;
   gather_neighbours(
-    self, ctx, seeds, deadline,
+    self, ctx, seeds, shard_deadline,
     [=](std::vector<std::vector<neighbour>> lists) mutable {
       // More than k: the catalog filters may drop some.
       auto limit = static_cast<size_t>(q.k) * 2 + 20;
       auto ranked = score_candidates(seeds, lists, snap.view, limit);
       if (ranked.empty()) {
         res.fallback = true;
-        return answer_trending(self, ctx, rp, std::move(q),
-                               std::move(snap.view), std::move(res), deadline);
+        return answer_blend(self, ctx, rp, std::move(q), std::move(snap.view),
+                            std::move(res), deadline);
       }
-      const auto& rp_params = ctx.params->rec.ranking;
-      rank_query rq{snap.view,
-                    std::move(ranked),
-                    seeds,
-                    rp_params.genre_weight,
-                    snap.fatigue,
-                    rp_params.fatigue_weight,
-                    rp_params.diversity,
-                    q.k};
+      rank_query rq{snap.view,    std::move(ranked),  seeds,
+                    snap.fatigue, ranking_of(ctx, q), q.k,
+                    q.at};
       self->request(ctx.trending, left(deadline), std::move(rq))
         .then(
           [=](const rank_result& kept) mutable {
@@ -156,9 +246,9 @@ void answer_similar(recommender_actor::pointer self, const context& ctx,
             if (res.items.size() >= q.k || res.items.empty()) {
               res.fallback = res.items.empty();
               if (res.items.empty())
-                return answer_trending(self, ctx, rp, std::move(q),
-                                       std::move(snap.view), std::move(res),
-                                       deadline);
+                return answer_blend(self, ctx, rp, std::move(q),
+                                    std::move(snap.view), std::move(res),
+                                    deadline);
               rp.deliver(std::move(res));
               return;
             }
@@ -170,8 +260,8 @@ void answer_similar(recommender_actor::pointer self, const context& ctx,
             auto wanted = q.k - static_cast<uint32_t>(res.items.size());
             auto fill_q = q;
             fill_q.k = wanted;
-            answer_trending(self, ctx, rp, std::move(fill_q), std::move(view),
-                            std::move(res), deadline);
+            answer_blend(self, ctx, rp, std::move(fill_q), std::move(view),
+                         std::move(res), deadline);
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
     });
@@ -209,18 +299,20 @@ recommender_actor::behavior_type
 recommender_actor_impl(recommender_actor::pointer self, context ctx) {
   return {
     [self, ctx](rec_query& q) -> caf::result<rec_result> {
-      if (!q.variant.empty() && q.variant != default_variant)
+      const auto& variants = ctx.params->experiments.variants;
+      if (q.variant >= variants.size())
         return make_error(errc::bad_request,
-                          "unknown variant '" + q.variant +
-                            "'; variants: " + default_variant);
+                          "unknown variant " + std::to_string(q.variant) +
+                            "; variants: " + ctx.params->experiments.names());
       auto deadline = clock_type::now() +
                       std::chrono::milliseconds{ctx.params->rec.budget_ms};
       rec_result res;
       res.row = q.row;
-      res.variant = default_variant;
+      res.variant = variants[q.variant].name;
       res.at = q.at;
-      auto rp = self->make_response_promise<rec_result>();
+      auto promise = self->make_response_promise<rec_result>();
       auto user = ctx.dir->find_user(q.user);
+      response rp{promise, ctx.dir->experiment_stats(), user, q.variant};
       if (!user) {
         // Never seen: the cold-start blend, trending for everyone.
         res.fallback = true;
@@ -229,10 +321,13 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
         view.genres = q.genres;
         if (q.row == rec_row::continue_watching)
           rp.deliver(std::move(res));
-        else
+        else if (q.row == rec_row::trending)
           answer_trending(self, ctx, rp, std::move(q), std::move(view),
                           std::move(res), deadline);
-        return rp;
+        else
+          answer_blend(self, ctx, rp, std::move(q), std::move(view),
+                       std::move(res), deadline);
+        return promise;
       }
       self->request(*user, left(deadline), view_atom_v, q.at)
         .then(
@@ -255,9 +350,8 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
               return;
             }
             case rec_row::home: {
-              auto seeds =
-                pick_seeds(snap.recent, snap.view.thumbed_down,
-                           snap.view.thumbed_up, ctx.params->rec.ranking);
+              auto seeds = pick_seeds(snap.recent, snap.view.thumbed_down,
+                                      snap.view.thumbed_up, ranking_of(ctx, q));
               answer_similar(self, ctx, rp, std::move(q), std::move(snap),
                              std::move(res), std::move(seeds), deadline);
               return;
@@ -271,7 +365,7 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
           // Without the user's state no filter can be trusted: no answer
           // that might show a watched title, an error instead.
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      return promise;
     },
   };
 }

@@ -21,9 +21,6 @@
 
 namespace marquee {
 
-/// The experiment variant every user is in until experiments exist.
-constexpr const char* default_variant = "control";
-
 recommender_actor
 spawn_recommender_actor(caf::actor_system& sys,
                         std::shared_ptr<const service_params> p,

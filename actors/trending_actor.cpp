@@ -101,6 +101,13 @@ trending_actor_impl(trending_pointer self,
         return meta != nullptr ? meta->genres : std::vector<genre_key>{};
       };
       auto profile = make_genre_profile(q.seeds, genres_of);
+      const auto& tp = st.params->trending;
+      auto w = std::min<size_t>(q.params.trending_window, tp.rates.size() - 1);
+      auto trend = q.params.trending_weight > 0 && !tp.rates.empty()
+                     ? st.board->list(w, all_regions)
+                     : nullptr;
+      auto at = std::max(q.at, st.newest_play);
+      auto best = trend != nullptr ? trend->best_at(at, tp.rates[w]) : 0.0;
       rank_result res;
       for (auto& c : q.candidates) {
         auto meta = st.meta(c.title);
@@ -112,10 +119,12 @@ trending_actor_impl(trending_pointer self,
           [](const auto& entry, title_key t) { return entry.first < t; });
         c.fatigue =
           f != q.fatigue.end() && f->first == c.title ? f->second : 0.0;
+        if (best > 0)
+          c.trending = trend->score_of(c.title, at, tp.rates[w]) / best;
         res.items.push_back(c);
       }
-      rescore(res.items, q.genre_weight, q.fatigue_weight);
-      diversify(res.items, q.k, q.diversity, genres_of);
+      rescore(res.items, q.params);
+      diversify(res.items, q.k, q.params.diversity, genres_of);
       return res;
     },
     [self](const filter_query& q) {

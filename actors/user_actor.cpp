@@ -21,9 +21,16 @@ struct user_actor_state {
   user_state state;
   /// Stream sequence of the last event applied (0: none, or core mode).
   uint64_t applied_through = 0;
+  /// Titles recently recommended (not stored: the count is since start).
+  recommended_titles recommended;
+  std::shared_ptr<variant_stats> stats;
   static inline const char* name = "user";
 
   void apply(const play_event& ev) {
+    if (recommended.size() > 0 && stats != nullptr)
+      if (auto v = recommended.take(ev.title, ev.ts,
+                                    params->experiments.attribution_ms))
+        stats->count_play(*v);
     std::optional<region_key> region;
     if (ev.region != all_regions)
       region = ev.region;
@@ -41,12 +48,12 @@ struct user_actor_state {
 
 using user_pointer = user_actor::stateful_pointer<user_actor_state>;
 
-user_actor::behavior_type
-user_actor_impl(user_pointer self, user_key user,
-                std::shared_ptr<const service_params> p,
-                std::optional<stored_user> stored) {
+user_actor::behavior_type user_actor_impl(
+  user_pointer self, user_key user, std::shared_ptr<const service_params> p,
+  std::optional<stored_user> stored, std::shared_ptr<variant_stats> stats) {
   self->state.user = user;
   self->state.params = std::move(p);
+  self->state.stats = std::move(stats);
   if (stored) {
     self->state.state = std::move(stored->state);
     self->state.applied_through = stored->applied_through;
@@ -58,6 +65,10 @@ user_actor_impl(user_pointer self, user_key user,
     [self](const event_batch& batch) {
       apply_batch(batch, self->state.applied_through,
                   [self](const auto& x) { self->state.apply(x); });
+    },
+    [self](const recommended_list& r) {
+      self->state.recommended.remember(
+        r.titles, r.at, r.variant, self->state.params->experiments.remembered);
     },
     [self](const profile_event& ev) {
       if (take_sequence(ev.sequence, self->state.applied_through))
@@ -116,8 +127,10 @@ user_actor_impl(user_pointer self, user_key user,
 
 user_actor spawn_user_actor(caf::actor_system& sys, user_key user,
                             std::shared_ptr<const service_params> p,
-                            std::optional<stored_user> stored) {
-  return sys.spawn(user_actor_impl, user, std::move(p), std::move(stored));
+                            std::optional<stored_user> stored,
+                            std::shared_ptr<variant_stats> stats) {
+  return sys.spawn(user_actor_impl, user, std::move(p), std::move(stored),
+                   std::move(stats));
 }
 
 } // namespace marquee

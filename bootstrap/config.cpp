@@ -59,6 +59,8 @@ const std::vector<config_key>& config_keys() {
     {"similarity.kept", "400", "co-play partners kept per title"},
     {"similarity.popularity_exponent", "0.5",
      "e in co(a,b) / (plays(a)^e plays(b)^e)"},
+    {"similarity.shrink", "0",
+     "c in the confidence factor co / (co + c) of a similarity (0: off)"},
     {"rec.seeds", "20", "recent plays whose neighbours are candidates"},
     {"rec.seed_decay", "0.8", "seed weight factor per play further back"},
     {"rec.genre_weight", "0.15",
@@ -67,6 +69,10 @@ const std::vector<config_key>& config_keys() {
      "f in score / (1 + f * impression EMA), titles shown, never played"},
     {"rec.fatigue_window", "",
      "impression window of the fatigue (empty: the one nearest 7d)"},
+    {"rec.trending_weight", "0",
+     "t in score * (1 + t * trending / best trending) (0: off)"},
+    {"rec.trending_feature_window", "7d",
+     "trending window of that feature (one of trending.windows)"},
     {"rec.diversity", "0.1",
      "d of the genre diversity re-ranking of a row (0: off)"},
     {"rec.thumbs_up_weight", "0.5",
@@ -77,6 +83,14 @@ const std::vector<config_key>& config_keys() {
     {"rec.max_k", "200", "largest k accepted"},
     {"rec.trending_window", "1d", "trending window of rows and fallbacks"},
     {"rec.budget_ms", "100", "time budget of one request"},
+    {"experiments.variants", "control",
+     "variants as name:share (share of users; name alone: 1)"},
+    {"experiments.salt", "marquee",
+     "mixed into the user hash (a new salt reshuffles users)"},
+    {"experiments.attribution", "1h",
+     "a play counts for a recommendation this long after it"},
+    {"experiments.remembered", "50",
+     "recommended titles remembered per user for that count"},
   };
   return keys;
 }
@@ -97,6 +111,63 @@ std::vector<std::string> split_list(const std::string& text) {
     if (auto b = item.find_first_not_of(" \t"); b != std::string::npos)
       out.push_back(item.substr(b, item.find_last_not_of(" \t") - b + 1));
   return out;
+}
+
+/// A ranking parameter a variant may set (`variant.<name>.<key>`), read
+/// from `rec.<key>` for every variant that does not.
+struct ranking_key {
+  const char* key;
+  double lo;
+  double hi;
+  double ranking_params::*number;
+  uint32_t ranking_params::*count;
+};
+
+const std::vector<ranking_key>& ranking_keys() {
+  static const std::vector<ranking_key> keys = {
+    {"seeds", 1, 1000, nullptr, &ranking_params::seeds},
+    {"seed_decay", 0, 1, &ranking_params::seed_decay, nullptr},
+    {"genre_weight", 0, 10, &ranking_params::genre_weight, nullptr},
+    {"fatigue_weight", 0, 100, &ranking_params::fatigue_weight, nullptr},
+    {"trending_weight", 0, 100, &ranking_params::trending_weight, nullptr},
+    {"diversity", 0, 10, &ranking_params::diversity, nullptr},
+    {"thumbs_up_weight", 0, 10, &ranking_params::thumbs_up_weight, nullptr},
+    {"thumbs_down_weight", 0, 10, &ranking_params::thumbs_down_weight, nullptr},
+  };
+  return keys;
+}
+
+bool is_ranking_key(std::string_view key) {
+  const auto& keys = ranking_keys();
+  return std::any_of(keys.begin(), keys.end(),
+                     [&](const ranking_key& k) { return key == k.key; });
+}
+
+std::string ranking_key_names() {
+  std::string out;
+  for (const auto& k : ranking_keys())
+    out += (out.empty() ? "" : ", ") + std::string{k.key};
+  return out;
+}
+
+bool valid_variant_name(std::string_view name) {
+  return !name.empty() && name.size() <= 32 &&
+         std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
+/// Splits `variant.<name>.<key>`; false if `name` is not of that form.
+bool split_variant_key(const std::string& name, std::string& variant,
+                       std::string& key) {
+  static const std::string prefix = "variant.";
+  if (name.rfind(prefix, 0) != 0)
+    return false;
+  auto dot = name.find('.', prefix.size());
+  if (dot == std::string::npos)
+    return false;
+  variant = name.substr(prefix.size(), dot - prefix.size());
+  key = name.substr(dot + 1);
+  return true;
 }
 
 /// Renders a TOML value as config text; arrays become comma lists.
@@ -144,6 +215,21 @@ config::config() {
 
 bool config::set(const std::string& name, const std::string& value,
                  std::string& error) {
+  std::string variant;
+  std::string key;
+  if (split_variant_key(name, variant, key)) {
+    if (!valid_variant_name(variant)) {
+      error = "'" + name + "': a variant name is 1 to 32 letters and digits";
+      return false;
+    }
+    if (!is_ranking_key(key)) {
+      error = "'" + name + "': a variant sets only ranking keys (" +
+              ranking_key_names() + ")";
+      return false;
+    }
+    values_[name] = value;
+    return true;
+  }
   if (!known(name)) {
     error = "unknown configuration key '" + name + "'";
     return false;
@@ -183,8 +269,55 @@ std::string config::to_toml() const {
     }
     out += name.substr(dot + 1) + " = " + rendered + "  # " + k.help + "\n";
   }
+  std::string current;
+  for (const auto& [name, value] : values_) {
+    std::string variant;
+    std::string key;
+    if (!split_variant_key(name, variant, key))
+      continue;
+    if (variant != current)
+      out += "\n[variant." + variant + "]\n";
+    current = variant;
+    out += key + " = " + value + "\n";
+  }
   return out;
 }
+
+namespace {
+
+/// Reads the `[variant.<name>]` tables of a TOML file into `cfg`.
+bool load_variants(config& cfg, const std::string& path, const toml::node& node,
+                   std::string& error) {
+  auto variants = node.as_table();
+  if (variants == nullptr) {
+    error = "config " + path + ": 'variant' must hold [variant.<name>] tables";
+    return false;
+  }
+  for (const auto& [name, sub] : *variants) {
+    auto keys = sub.as_table();
+    if (keys == nullptr) {
+      error = "config " + path + ": 'variant." + std::string{name.str()} +
+              "' must be a [variant." + std::string{name.str()} + "] table";
+      return false;
+    }
+    for (const auto& [key, value] : *keys) {
+      auto full =
+        "variant." + std::string{name.str()} + "." + std::string{key.str()};
+      auto text = as_text(value);
+      if (!text) {
+        error = "config " + path + ": '" + full + "' must be a number";
+        return false;
+      }
+      if (!cfg.set(full, *text, error)) {
+        error = "config " + path + ": " + error;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+} // namespace
 
 bool config::load_file(const std::string& path, std::string& error) {
   toml::table tbl;
@@ -198,6 +331,11 @@ bool config::load_file(const std::string& path, std::string& error) {
     return false;
   }
   for (const auto& [section, node] : tbl) {
+    if (section.str() == "variant") {
+      if (!load_variants(*this, path, node, error))
+        return false;
+      continue;
+    }
     auto sub = node.as_table();
     if (sub == nullptr) {
       error = "config " + path + ": '" + std::string{section.str()} +
@@ -240,6 +378,27 @@ bool config::load_env(char** env, std::string& error) {
     // whose first word is no section (MARQUEE_BINARY, say) are not ours; a
     // section with an unknown key is a typo and an error.
     auto rest = var.substr(prefix.size());
+    static const std::string variant = "VARIANT_";
+    if (rest.rfind(variant, 0) == 0) {
+      // MARQUEE_VARIANT_<NAME>_<KEY>: the name keeps its case.
+      auto name_end = rest.find('_', variant.size());
+      if (name_end == std::string::npos) {
+        error = "configuration variable " + var +
+                " must be MARQUEE_VARIANT_<NAME>_<KEY>";
+        return false;
+      }
+      auto key = rest.substr(name_end + 1);
+      std::transform(key.begin(), key.end(), key.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      auto name = "variant." +
+                  rest.substr(variant.size(), name_end - variant.size()) + "." +
+                  key;
+      if (!set(name, value, error)) {
+        error = var + ": " + error;
+        return false;
+      }
+      continue;
+    }
     std::transform(rest.begin(), rest.end(), rest.begin(),
                    [](unsigned char c) { return std::tolower(c); });
     auto us = rest.find('_');
@@ -334,6 +493,109 @@ get_windows(const config& cfg, const std::string& name, std::string& error) {
   return out;
 }
 
+/// Sets the ranking parameter `k` from `text`, the value of `name`.
+bool set_ranking(const ranking_key& k, const std::string& name,
+                 const std::string& text, ranking_params& out,
+                 std::string& error) {
+  try {
+    size_t used = 0;
+    auto v = std::stod(text, &used);
+    bool whole = k.count == nullptr || v == std::floor(v);
+    if (used == text.size() && v >= k.lo && v <= k.hi && whole) {
+      if (k.count != nullptr)
+        out.*k.count = static_cast<uint32_t>(v);
+      else
+        out.*k.number = v;
+      return true;
+    }
+  } catch (const std::exception&) {
+    // Falls through to the error below.
+  }
+  std::ostringstream os;
+  os << "'" << name << "' must be " << (k.count ? "an integer" : "a number")
+     << " from " << k.lo << " to " << k.hi << ", not '" << text << "'";
+  error = os.str();
+  return false;
+}
+
+/// Reads the ranking parameters `<prefix><key>` over `out`.
+bool read_ranking(const config& cfg, const std::string& prefix,
+                  ranking_params& out, std::string& error) {
+  for (const auto& k : ranking_keys())
+    if (!set_ranking(k, prefix + k.key, cfg.get(prefix + k.key), out, error))
+      return false;
+  return true;
+}
+
+/// The experiment variants: `experiments.variants` with each variant's
+/// ranking, `base` changed by its `variant.<name>.<key>` values.
+bool read_experiments(const config& cfg,
+                      const std::map<std::string, std::string>& values,
+                      const ranking_params& base, experiment_params& out,
+                      std::string& error) {
+  out.variants.clear();
+  for (const auto& item : split_list(cfg.get("experiments.variants"))) {
+    auto colon = item.find(':');
+    variant_params v{item.substr(0, colon), 1, base};
+    if (!valid_variant_name(v.name)) {
+      error = "'experiments.variants' holds '" + item +
+              "': a variant name is 1 to 32 letters and digits";
+      return false;
+    }
+    if (colon != std::string::npos) {
+      auto share = item.substr(colon + 1);
+      if (share.empty() || share.size() > 6 ||
+          share.find_first_not_of("0123456789") != std::string::npos) {
+        error = "'experiments.variants' holds '" + item +
+                "': the share after ':' is an integer from 0 to 999999";
+        return false;
+      }
+      v.share = static_cast<uint32_t>(std::stoul(share));
+    }
+    if (out.find(v.name) != experiment_params::npos) {
+      error = "'experiments.variants' lists '" + v.name + "' twice";
+      return false;
+    }
+    out.variants.push_back(std::move(v));
+  }
+  if (out.variants.empty()) {
+    error = "'experiments.variants' must list at least one variant";
+    return false;
+  }
+  uint64_t total = 0;
+  for (const auto& v : out.variants)
+    total += v.share;
+  if (total == 0) {
+    error = "'experiments.variants': the shares must not all be 0";
+    return false;
+  }
+  for (const auto& [name, text] : values) {
+    std::string variant;
+    std::string key;
+    if (!split_variant_key(name, variant, key))
+      continue;
+    auto i = out.find(variant);
+    if (i == experiment_params::npos) {
+      error = "'" + name + "' sets variant '" + variant +
+              "', which 'experiments.variants' does not list (" +
+              cfg.get("experiments.variants") + ")";
+      return false;
+    }
+    for (const auto& k : ranking_keys())
+      if (key == k.key &&
+          !set_ranking(k, name, text, out.variants[i].ranking, error))
+        return false;
+  }
+  out.salt = cfg.get("experiments.salt");
+  auto attribution = get_window(cfg, "experiments.attribution", error);
+  auto remembered = cfg.get_int("experiments.remembered", 0, 10'000, error);
+  if (!attribution || !remembered)
+    return false;
+  out.attribution_ms = *attribution;
+  out.remembered = static_cast<uint32_t>(*remembered);
+  return true;
+}
+
 } // namespace
 
 std::optional<service_params> config::to_params(std::string& error) const {
@@ -351,15 +613,9 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto def_k = get_int("rec.default_k", 1, max_k.value_or(10'000), error);
   auto rec_window = get_window(*this, "rec.trending_window", error);
   auto budget = get_int("rec.budget_ms", 1, 60'000, error);
-  auto seeds = get_int("rec.seeds", 1, 1000, error);
-  auto seed_decay = get_number(*this, "rec.seed_decay", 0.0, 1.0, error);
-  auto thumbs_down =
-    get_number(*this, "rec.thumbs_down_weight", 0.0, 10.0, error);
-  auto genre_weight = get_number(*this, "rec.genre_weight", 0.0, 10.0, error);
-  auto thumbs_up = get_number(*this, "rec.thumbs_up_weight", 0.0, 10.0, error);
-  auto diversity = get_number(*this, "rec.diversity", 0.0, 10.0, error);
-  auto fatigue_weight =
-    get_number(*this, "rec.fatigue_weight", 0.0, 100.0, error);
+  ranking_params ranking;
+  auto ranking_ok = read_ranking(*this, "rec.", ranking, error);
+  auto trend_window = get_window(*this, "rec.trending_feature_window", error);
   std::optional<int64_t> fatigue_window = int64_t{0};
   if (!get("rec.fatigue_window").empty())
     fatigue_window = get_window(*this, "rec.fatigue_window", error);
@@ -370,19 +626,14 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto s_kept = get_int("similarity.kept", 1, 100'000, error);
   auto s_exponent =
     get_number(*this, "similarity.popularity_exponent", 0.0, 2.0, error);
+  auto s_shrink = get_number(*this, "similarity.shrink", 0.0, 1000.0, error);
   if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows ||
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
       !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
-      !s_exponent || !seeds || !seed_decay || !thumbs_down || !genre_weight ||
-      !diversity || !fatigue_weight || !fatigue_window || !thumbs_up)
+      !s_exponent || !s_shrink || !ranking_ok || !fatigue_window ||
+      !trend_window)
     return std::nullopt;
-  p.rec.ranking.thumbs_up_weight = *thumbs_up;
-  p.rec.ranking.fatigue_weight = *fatigue_weight;
-  p.rec.ranking.diversity = *diversity;
-  p.rec.ranking.genre_weight = *genre_weight;
-  p.rec.ranking.thumbs_down_weight = *thumbs_down;
-  p.rec.ranking.seeds = static_cast<uint32_t>(*seeds);
-  p.rec.ranking.seed_decay = *seed_decay;
+  p.rec.ranking = ranking;
   if (*s_kept < *s_neighbours) {
     error = "'similarity.kept' (" + get("similarity.kept") +
             ") must be at least 'similarity.neighbours' (" +
@@ -394,6 +645,7 @@ std::optional<service_params> config::to_params(std::string& error) const {
   p.similarity.neighbours = static_cast<uint32_t>(*s_neighbours);
   p.similarity.kept = static_cast<uint32_t>(*s_kept);
   p.similarity.popularity_exponent = *s_exponent;
+  p.similarity.shrink = *s_shrink;
   p.user.impressions = impression_params::make(*alpha, *windows, *retention,
                                                static_cast<uint32_t>(*raw_max));
   {
@@ -424,9 +676,19 @@ std::optional<service_params> config::to_params(std::string& error) const {
     return std::nullopt;
   }
   p.rec.trending_window = static_cast<uint32_t>(index);
+  auto feature_index = p.trending.window_index(*trend_window);
+  if (feature_index < 0) {
+    error =
+      "'rec.trending_feature_window' (" + get("rec.trending_feature_window") +
+      ") must be one of 'trending.windows' (" + get("trending.windows") + ")";
+    return std::nullopt;
+  }
+  p.rec.ranking.trending_window = static_cast<uint32_t>(feature_index);
   p.rec.default_k = static_cast<uint32_t>(*def_k);
   p.rec.max_k = static_cast<uint32_t>(*max_k);
   p.rec.budget_ms = *budget;
+  if (!read_experiments(*this, values_, p.rec.ranking, p.experiments, error))
+    return std::nullopt;
   return p;
 }
 

@@ -3,6 +3,7 @@
 /// Every tunable of the domain, in one place, filled from the configuration
 /// by bootstrap/ and shared read-only by all actors.
 
+#include "domain/experiments.hpp"
 #include "domain/ranking.hpp"
 #include "domain/similarity.hpp"
 #include "domain/trending.hpp"
@@ -24,7 +25,8 @@ struct rec_params {
   /// Time budget of one request in milliseconds (default 100); past it the
   /// answer is a fallback or an error, never silence.
   int64_t budget_ms = 100;
-  /// Seeds and their weights (domain/ranking.hpp).
+  /// Seeds and their weights (domain/ranking.hpp): the `rec.` keys, which
+  /// every variant starts from.
   ranking_params ranking;
 };
 
@@ -33,6 +35,8 @@ struct service_params {
   trending_params trending;
   similarity_params similarity;
   rec_params rec;
+  /// The experiment variants, each with its own ranking.
+  experiment_params experiments;
 };
 
 } // namespace marquee

@@ -74,11 +74,11 @@ double genre_cosine(const std::vector<genre_key>& a,
          std::sqrt(static_cast<double>(a.size() * b.size()));
 }
 
-void rescore(std::vector<scored_title>& candidates, double genre_weight,
-             double fatigue_weight) {
+void rescore(std::vector<scored_title>& candidates, const ranking_params& p) {
   for (auto& c : candidates)
-    c.score = c.similarity * (1.0 + genre_weight * c.affinity) /
-              (1.0 + fatigue_weight * c.fatigue);
+    c.score = c.similarity * (1.0 + p.genre_weight * c.affinity) *
+              (1.0 + p.trending_weight * c.trending) /
+              (1.0 + p.fatigue_weight * c.fatigue);
   std::sort(candidates.begin(), candidates.end(),
             [](const scored_title& a, const scored_title& b) {
               return a.score != b.score ? a.score > b.score : a.title < b.title;

@@ -48,6 +48,12 @@ struct ranking_params {
   uint32_t fatigue_titles = 200;
   /// d in the diversity re-ranking (see `diversify`; default 0.1; 0: off).
   double diversity = 0.1;
+  /// t in score * (1 + t * trending), trending the title's decayed play
+  /// count over the best one's (default 0; 0: off).
+  double trending_weight = 0;
+  /// The trending window of that feature (index; the config names it,
+  /// default 7d).
+  uint32_t trending_window = 0;
 };
 
 struct seed {
@@ -77,6 +83,8 @@ struct scored_title {
   double affinity = 0;
   /// The impression EMA of a title shown to the user and never played.
   double fatigue = 0;
+  /// The title's trending score over the best one's, in [0, 1].
+  double trending = 0;
 };
 
 /// A user's taste in genres: the genres of the positive seeds, each seed
@@ -117,10 +125,13 @@ double genre_affinity(const genre_profile& profile,
                       const std::vector<genre_key>& genres);
 
 /// Sets each candidate's score to
-/// `similarity * (1 + genre_weight * affinity) / (1 + fatigue_weight *
-/// fatigue)` and orders them again, best first (ties: lower key first).
-void rescore(std::vector<scored_title>& candidates, double genre_weight,
-             double fatigue_weight);
+///
+///     similarity * (1 + genre_weight * affinity)
+///                * (1 + trending_weight * trending)
+///                / (1 + fatigue_weight * fatigue)
+///
+/// and orders them again, best first (ties: lower key first).
+void rescore(std::vector<scored_title>& candidates, const ranking_params& p);
 
 /// The cosine of two titles' sorted genre lists (0/1 vectors); 0 when
 /// either is empty.

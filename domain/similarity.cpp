@@ -74,7 +74,8 @@ const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
   e.top.clear();
   e.top.reserve(e.co.size());
   for (const auto& [t, w] : e.co)
-    e.top.push_back({t, static_cast<double>(w) / (na * norm(t))});
+    e.top.push_back(
+      {t, static_cast<double>(w) / (na * norm(t)) * (w / (w + p_->shrink))});
   auto better = [](const neighbour& x, const neighbour& y) {
     return x.score != y.score ? x.score > y.score : x.title < y.title;
   };

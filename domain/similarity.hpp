@@ -39,6 +39,9 @@ struct similarity_params {
   uint32_t kept = 400;
   /// e in co(a,b) / (plays(a)^e plays(b)^e) (default 0.5).
   double popularity_exponent = 0.5;
+  /// c in the confidence factor co / (co + c): pairs seen together only
+  /// once or twice count less than their ratio says (default 0: off).
+  double shrink = 0;
 };
 
 /// The weight a new play adds to its pair with the j-th previous play

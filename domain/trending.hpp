@@ -99,6 +99,17 @@ public:
 
   size_t size() const { return by_title_.size(); }
 
+  /// The score of `title` at `at`; 0 if it is not listed.
+  double score_of(title_key title, int64_t at, decay_rate rate) const {
+    auto i = by_title_.find(title);
+    return i == by_title_.end() ? 0.0 : i->second.score.value_at(at, rate);
+  }
+
+  /// The highest score at `at` (the first title's); 0 when empty.
+  double best_at(int64_t at, decay_rate rate) const {
+    return order_.empty() ? 0.0 : score_of(order_.rbegin()->second, at, rate);
+  }
+
 private:
   struct slot {
     decayed_sum score;

@@ -41,6 +41,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::similarity_snapshot))
   CAF_ADD_TYPE_ID(marquee, (marquee::rank_query))
   CAF_ADD_TYPE_ID(marquee, (marquee::rank_result))
+  CAF_ADD_TYPE_ID(marquee, (marquee::recommended_list))
 
   CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
   CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot_data))
@@ -67,6 +68,8 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<profile_event>,
   /// Applies plays, impressions and thumbs in order.
   caf::reacts_to<event_batch>,
+  /// Remembers titles just recommended, to count plays that follow.
+  caf::reacts_to<recommended_list>,
   /// Returns what a recommendation needs of this user.
   caf::replies_to<view_atom>::with<user_snapshot>,
   /// The same, with the impression fatigue at the given time.

@@ -139,12 +139,26 @@ struct rec_query {
   bool explain = false;
   std::vector<title_key> exclude; // sorted
   std::vector<genre_key> genres;  // sorted; empty: any
-  std::string variant;            // empty: assigned
-  bool at_given = false;          // see trending_query
+  /// The experiment variant (index into the configured ones), forced by
+  /// the request or assigned by the hash of the user's id.
+  uint32_t variant = 0;
+  bool at_given = false; // see trending_query
   /// Answer only once the stream is applied through this sequence (0: no
   /// wait); the edge waits, the recommender never sees it.
   uint64_t after = 0;
 };
+
+/// Titles a user was just recommended, for the play-through count.
+struct recommended_list {
+  std::vector<title_key> titles;
+  int64_t at = 0;
+  uint32_t variant = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recommended_list& x) {
+  return f(caf::meta::type_name("recommended_list"), x.titles, x.at, x.variant);
+}
 
 struct rec_feature {
   std::string name;
@@ -194,13 +208,14 @@ struct rank_query {
   user_view view;
   std::vector<scored_title> candidates;
   std::vector<seed> seeds;
-  double genre_weight = 0;
-  /// The user's impression fatigue (sorted by title) and its weight.
+  /// The user's impression fatigue (sorted by title).
   std::vector<std::pair<title_key, double>> fatigue;
-  double fatigue_weight = 0;
-  /// Diversity re-ranking of the first `k` (see `diversify`).
-  double diversity = 0;
+  /// The weights of the user's experiment variant.
+  ranking_params params;
+  /// Rank the first `k` for diversity (see `diversify`).
   uint32_t k = 0;
+  /// Trending scores are taken at `at` (at least the newest play).
+  int64_t at = 0;
 };
 
 /// The candidates that pass, best first.

@@ -481,8 +481,8 @@ struct nats_edge::impl {
   /// Decodes a recommendation request and hands it to a gateway, which
   /// holds it first if it must wait for the stream (`after`).
   void recommend(reply_ctx ctx, user_key user, std::string_view body) {
-    auto q =
-      decode_rec_request(user, body, deps.now_ms(), *deps.params, *deps.ids);
+    auto q = decode_rec_request(user, ctx.subject_id, body, deps.now_ms(),
+                                *deps.params, *deps.ids);
     if (auto bad = std::get_if<bad_request>(&q))
       return answer_error(ctx, 400, bad->message);
     auto& rq = std::get<rec_query>(q);
@@ -738,8 +738,32 @@ struct nats_edge::impl {
            ",\"checkpoints\":" +
            std::to_string(checkpoints ? checkpoints->count() : 0) + "}";
     out += ",\"actors\":" + actors_json();
+    out += ",\"experiments\":" + experiments_json();
     out += ",\"endpoints\":" + stats.endpoints_json(cfg.prefix) + "}";
     return out;
+  }
+
+  /// Per variant: share, requests, titles recommended, plays of them within
+  /// the attribution window, and plays per recommended title.
+  std::string experiments_json() const {
+    const auto& variants = deps.params->experiments.variants;
+    const auto& counters = *deps.dir->experiment_stats();
+    std::string out = "{";
+    for (size_t i = 0; i < variants.size(); ++i) {
+      auto c = counters.read(i);
+      auto rate = c.recommended > 0 ? static_cast<double>(c.plays) /
+                                        static_cast<double>(c.recommended)
+                                    : 0.0;
+      char rate_text[32];
+      std::snprintf(rate_text, sizeof(rate_text), "%.6g", rate);
+      out += std::string{i ? "," : ""} + "\"" + variants[i].name +
+             "\":{\"share\":" + std::to_string(variants[i].share) +
+             ",\"requests\":" + std::to_string(c.requests) +
+             ",\"recommended\":" + std::to_string(c.recommended) +
+             ",\"plays\":" + std::to_string(c.plays) +
+             ",\"play_through\":" + rate_text + "}";
+    }
+    return out + "}";
   }
 
   // -- set-up -----------------------------------------------------------------

@@ -224,8 +224,9 @@ decode_impressions_request(user_key user, std::string_view body, int64_t now,
 }
 
 std::variant<rec_query, bad_request>
-decode_rec_request(user_key user, std::string_view body, int64_t now,
-                   const service_params& p, const id_tables& ids) {
+decode_rec_request(user_key user, std::string_view user_id,
+                   std::string_view body, int64_t now, const service_params& p,
+                   const id_tables& ids) {
   auto doc = parse_body(body);
   if (!doc.obj)
     return bad_request{doc.error};
@@ -252,8 +253,18 @@ decode_rec_request(user_key user, std::string_view body, int64_t now,
   q.exclude = r.title_ids("exclude", ids, nullptr);
   std::sort(q.exclude.begin(), q.exclude.end());
   q.genres = r.genres(ids);
-  if (auto v = r.string("variant"))
-    q.variant = std::string{v->substr(0, 64)};
+  const auto& experiments = p.experiments;
+  if (auto v = r.string("variant")) {
+    auto i = experiments.find(*v);
+    if (i == experiment_params::npos)
+      r.fail("'variant' must be one of the configured variants (" +
+             experiments.names() + "), not '" + std::string{v->substr(0, 64)} +
+             "'");
+    else
+      q.variant = static_cast<uint32_t>(i);
+  } else {
+    q.variant = static_cast<uint32_t>(experiments.assign(user_id));
+  }
   q.after = static_cast<uint64_t>(
     r.integer("after", 0, 0, std::numeric_limits<int64_t>::max()));
   return finish(r, std::move(q));

@@ -36,8 +36,9 @@ decode_impressions_request(user_key user, std::string_view body, int64_t now,
                            const service_params& p, const id_tables& ids);
 
 std::variant<rec_query, bad_request>
-decode_rec_request(user_key user, std::string_view body, int64_t now,
-                   const service_params& p, const id_tables& ids);
+decode_rec_request(user_key user, std::string_view user_id,
+                   std::string_view body, int64_t now, const service_params& p,
+                   const id_tables& ids);
 
 std::variant<trending_query, bad_request>
 decode_trending_request(std::string_view body, int64_t now,

@@ -38,7 +38,9 @@ constexpr int64_t base_ts = 1'700'000'000'000;
 
 /// The params of every actor test: impression windows 1d and 7d, raw
 /// retention 1d, 128 raw impressions; trending windows 1h, 1d and 7d with
-/// room for 100 titles per list; the trending row uses 1d.
+/// room for 100 titles per list; the trending row uses 1d. Experiment
+/// variants `control` and `b` (share 0: only when forced), plays attributed
+/// within an hour.
 inline std::shared_ptr<const service_params> test_params() {
   service_params p;
   p.user.recent_max = 50;
@@ -49,6 +51,9 @@ inline std::shared_ptr<const service_params> test_params() {
     trending_params::make(0.5, {ms_per_hour, ms_per_day, 7 * ms_per_day}, 100);
   p.rec.trending_window = 1;
   p.rec.budget_ms = 100;
+  p.experiments.variants = {{"control", 1, p.rec.ranking},
+                            {"b", 0, p.rec.ranking}};
+  p.experiments.attribution_ms = ms_per_hour;
   return std::make_shared<const service_params>(std::move(p));
 }
 

@@ -1,5 +1,6 @@
 #include "tests/actor/service_fixture.hpp"
 
+#include <caf/typed_event_based_actor.hpp>
 #include <catch2/catch.hpp>
 
 #include <optional>
@@ -80,7 +81,7 @@ TEST_CASE_METHOD(rec_fixture,
     auto res = ask_rec(stranger, row);
     CHECK(res.row == row);
     CHECK(res.fallback);
-    CHECK(res.variant == default_variant);
+    CHECK(res.variant == "control");
     CHECK(res.at == at);
     CHECK(res.source == no_title);
     // Neither the title without catalog entry nor the regional one: the
@@ -123,6 +124,30 @@ TEST_CASE_METHOD(rec_fixture,
     CHECK(item.features[1].value == 8.0);
     // Eight plays at base_ts, six hours before, in the 1d window.
     CHECK(item.score == Approx(8 * std::pow(0.5, 6.0 / 24.0)));
+  }
+  SECTION("titles popular over the week take turns with trending ones") {
+    // Title 6 had 30 plays five days ago: last in the 1d window (whose
+    // order is 1..5, 6), first of the 7d window (6, 1..5).
+    for (int i = 0; i < 30; ++i)
+      router.route(play_event{static_cast<user_key>(500 + i), 6,
+                              base_ts - 5 * ms_per_day, 1.0, all_regions});
+    run();
+    auto res = ask_rec(stranger, rec_row::home, 4);
+    CHECK(res.fallback);
+    CHECK(titles_of(res.items) == std::vector<title_key>{1, 6, 2, 3});
+    std::vector<rec_reason> reasons;
+    for (const auto& item : res.items)
+      reasons.push_back(item.reason);
+    CHECK(reasons ==
+          std::vector<rec_reason>{rec_reason::trending, rec_reason::popular,
+                                  rec_reason::trending, rec_reason::trending});
+    // The popular item's score is its decayed count in the 7d window.
+    CHECK(res.items[1].score ==
+          Approx(30 * std::pow(0.5, (5.0 * 24 + 6) / (7.0 * 24)) +
+                 3 * std::pow(0.5, 6.0 / (7.0 * 24))));
+    // The trending row stays trending alone.
+    auto trending = ask_rec(stranger, rec_row::trending, 4);
+    CHECK(titles_of(trending.items) == std::vector<title_key>{1, 2, 3, 4});
   }
   SECTION("continue watching is empty") {
     auto res = ask_rec(stranger, rec_row::continue_watching);
@@ -231,21 +256,64 @@ TEST_CASE_METHOD(alice_fixture,
 }
 
 TEST_CASE_METHOD(rec_fixture,
-                 "an unknown forced variant is a bad request and the named "
-                 "default variant is accepted",
-                 "[actor][recommender]") {
+                 "a variant that does not exist is a bad request and the "
+                 "reply names the variant asked for",
+                 "[actor][recommender][experiments]") {
   rec_query q;
   q.user = stranger;
   q.at = at;
-  q.variant = "no-such-variant";
+  q.variant = 2;
   auto err = ask_error<rec_result>(recommender, q);
   CHECK(err.code == errc::bad_request);
-  CHECK_THAT(err.message, Catch::Contains("no-such-variant"));
-  CHECK_THAT(err.message, Catch::Contains(default_variant));
-  q.variant = default_variant;
+  CHECK_THAT(err.message, Catch::Contains("control, b"));
+  q.variant = 1;
   auto res = ask<rec_result>(recommender, q);
-  CHECK(res.variant == default_variant);
+  CHECK(res.variant == "b");
   CHECK(titles_of(res.items) == all_trending_shown);
+}
+
+TEST_CASE_METHOD(alice_fixture,
+                 "plays of titles recommended shortly before count for the "
+                 "variant that recommended them, once",
+                 "[actor][recommender][experiments]") {
+  const auto& stats = *dir->experiment_stats();
+  rec_query q;
+  q.user = alice;
+  q.row = rec_row::trending;
+  q.at = at;
+  q.k = 3;
+  q.variant = 1;
+  auto res = ask<rec_result>(recommender, q);
+  // Alice watched 1 and 4; 2 and 3 in progress are not excluded.
+  REQUIRE(titles_of(res.items) == std::vector<title_key>{2, 3, 5});
+  run();
+  CHECK(stats.read(1).requests == 1);
+  CHECK(stats.read(1).recommended == 3);
+  CHECK(stats.read(0).requests == 0);
+  // A title not recommended; a recommended one within the hour, twice
+  // (counts once); another recommended one after the hour (does not).
+  auto play = [&](title_key t, int64_t ts) {
+    router.route(play_event{alice, t, ts, 0.2, all_regions});
+    run();
+  };
+  play(6, at + ms_per_minute);
+  CHECK(stats.read(1).plays == 0);
+  play(5, at + 30 * ms_per_minute);
+  play(5, at + 40 * ms_per_minute);
+  CHECK(stats.read(1).plays == 1);
+  play(2, at + ms_per_hour + 1);
+  CHECK(stats.read(1).plays == 1);
+  CHECK(stats.read(0).plays == 0);
+  // continue_watching lists are no recommendations to count.
+  q.row = rec_row::continue_watching;
+  q.at = at + 2 * ms_per_hour;
+  res = ask<rec_result>(recommender, q);
+  REQUIRE_FALSE(res.items.empty());
+  run();
+  CHECK(stats.read(1).requests == 2);
+  CHECK(stats.read(1).recommended == 3);
+  play(res.items.front().title, q.at + ms_per_minute);
+  CHECK(stats.read(1).plays == 1);
 }
 
 TEST_CASE_METHOD(alice_fixture,
@@ -274,4 +342,47 @@ TEST_CASE_METHOD(alice_fixture,
   CHECK(describe(*failure).code == errc::overloaded);
   auto res = ask_rec(alice, rec_row::trending);
   CHECK(titles_of(res.items) == std::vector<title_key>{2, 3, 5, 6});
+}
+
+TEST_CASE_METHOD(alice_fixture,
+                 "a similarity shard that does not answer in time leaves the "
+                 "row to the fallback blend, answered within the budget",
+                 "[actor][recommender][budget]") {
+  // A shard that takes every question and never answers.
+  auto silent = sys.spawn(
+    [](similarity_actor::pointer self) -> similarity_actor::behavior_type {
+      return {
+        [](const co_play_batch&) {},
+        [self](const neighbours_query&) -> caf::result<neighbours_result> {
+          return self->make_response_promise<neighbours_result>();
+        },
+        [](dump_atom, title_key) { return similarity_dump{}; },
+        [](freeze_atom, uint64_t) {},
+        [](snapshot_atom, uint64_t) { return similarity_snapshot{}; },
+      };
+    });
+  auto rec = spawn_recommender_actor(sys, params, dir, trending,
+                                     similarity_shards{{silent}});
+  rec_query q;
+  q.user = alice;
+  q.at = at;
+  q.k = 3;
+  auto reply = self->request(rec, caf::infinite, q);
+  run(); // alice's view arrives, the shard is asked and stays silent
+  REQUIRE_FALSE(self->has_next_message());
+  REQUIRE(sched.has_pending_timeout());
+  REQUIRE(sched.trigger_timeout()); // the shard's share of the budget ends
+  run();
+  REQUIRE(self->has_next_message());
+  std::optional<rec_result> got;
+  reply.receive(
+    [&](rec_result& res) { got = std::move(res); },
+    [&](caf::error& err) { FAIL("expected a reply, got " << to_string(err)); });
+  REQUIRE(got);
+  CHECK(got->fallback);
+  // The blend, filtered for alice (1 and 4 watched).
+  CHECK(titles_of(got->items) == std::vector<title_key>{2, 3, 5});
+  anon_send_exit(silent, caf::exit_reason::user_shutdown);
+  anon_send_exit(rec, caf::exit_reason::user_shutdown);
+  run();
 }

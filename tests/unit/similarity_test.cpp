@@ -293,17 +293,28 @@ TEST_CASE("genre affinity is the cosine of the seeds' weighted genres and "
   c[1].title = 10;
   c[1].similarity = 0.95;
   c[1].affinity = genre_affinity(profile, genres_of(10));
-  rescore(c, 0.15, 0.5);
+  ranking_params rp;
+  rp.genre_weight = 0.15;
+  rp.fatigue_weight = 0.5;
+  rescore(c, rp);
   CHECK(c[0].title == 10);
   CHECK(c[0].score == Approx(0.95 * (1 + 0.15 * c[0].affinity)));
   CHECK(c[1].score == Approx(1.0));
   // Fatigue: a title shown often and never played sinks.
   c[0].fatigue = 2.0; // title 10: 0.95 * 1.088 / 2 < 1
-  rescore(c, 0.15, 0.5);
+  rescore(c, rp);
   CHECK(c[0].title == 12);
   CHECK(c[1].title == 10);
   CHECK(c[1].score ==
         Approx(0.95 * (1 + 0.15 * c[1].affinity) / (1 + 0.5 * 2.0)));
+  // Trending: title 10 trending at 0.8 of the best lifts it by 1 + t * 0.8.
+  c[1].trending = 0.8;
+  rp.trending_weight = 1.5; // 0.95 * 1.088 * 2.2 / 2 > 1
+  rescore(c, rp);
+  CHECK(c[0].title == 10);
+  CHECK(c[0].score == Approx(0.95 * (1 + 0.15 * c[0].affinity) *
+                             (1 + 1.5 * 0.8) / (1 + 0.5 * 2.0)));
+  CHECK(c[1].score == Approx(1.0));
 }
 
 TEST_CASE("diversity re-ranking trades score for genres not yet listed",

@@ -30,6 +30,7 @@ service_params make_params() {
   p.rec.trending_window = 1;
   p.rec.default_k = 20;
   p.rec.max_k = 200;
+  p.experiments.variants = {{"control", 1, {}}, {"B", 1, {}}};
   return p;
 }
 
@@ -77,7 +78,7 @@ TEST_CASE("a recommendation request without fields takes the defaults",
   id_tables ids;
   for (std::string body : {"", " ", "\n\t \r\n", "{}", " { } "}) {
     INFO("body: '" << body << "'");
-    auto q = accepted(decode_rec_request(7, body, now, p, ids));
+    auto q = accepted(decode_rec_request(7, "u1", body, now, p, ids));
     CHECK(q.user == 7);
     CHECK(q.k == 20);
     CHECK(q.row == rec_row::home);
@@ -85,23 +86,50 @@ TEST_CASE("a recommendation request without fields takes the defaults",
     CHECK_FALSE(q.explain);
     CHECK(q.exclude.empty());
     CHECK(q.genres.empty());
-    CHECK(q.variant.empty());
+    // Assigned by the hash of the user's id.
+    CHECK(q.variant == p.experiments.assign("u1"));
   }
+}
+
+TEST_CASE("the variant is the one the request names, else the one the "
+          "user's id hashes to",
+          "[wire][codec][experiments]") {
+  auto p = make_params();
+  id_tables ids;
+  std::vector<size_t> seen(2, 0);
+  for (int i = 0; i < 100; ++i) {
+    auto id = "u" + std::to_string(i);
+    auto q = accepted(decode_rec_request(0, id, "{}", now, p, ids));
+    CHECK(q.variant == p.experiments.assign(id));
+    ++seen[q.variant];
+    CHECK(accepted(
+            decode_rec_request(0, id, R"({"variant":"control"})", now, p, ids))
+            .variant == 0);
+  }
+  CHECK(seen[0] > 0);
+  CHECK(seen[1] > 0);
+  CHECK_THAT(
+    rejected(decode_rec_request(0, "u1", R"({"variant":"b"})", now, p, ids)),
+    Catch::Contains("'variant' must be one of the configured variants "
+                    "(control, B), not 'b'"));
 }
 
 TEST_CASE("k defaults to the configured default_k", "[wire][codec]") {
   auto p = make_params();
   p.rec.default_k = 17;
   id_tables ids;
-  CHECK(accepted(decode_rec_request(0, "{}", now, p, ids)).k == 17);
-  CHECK(accepted(decode_rec_request(0, R"({"k":null})", now, p, ids)).k == 17);
+  CHECK(accepted(decode_rec_request(0, "u1", "{}", now, p, ids)).k == 17);
+  CHECK(accepted(decode_rec_request(0, "u1", R"({"k":null})", now, p, ids)).k ==
+        17);
 }
 
 TEST_CASE("k is accepted from 1 to max_k", "[wire][codec]") {
   auto p = make_params();
   id_tables ids;
-  CHECK(accepted(decode_rec_request(0, R"({"k":1})", now, p, ids)).k == 1);
-  CHECK(accepted(decode_rec_request(0, R"({"k":200})", now, p, ids)).k == 200);
+  CHECK(accepted(decode_rec_request(0, "u1", R"({"k":1})", now, p, ids)).k ==
+        1);
+  CHECK(accepted(decode_rec_request(0, "u1", R"({"k":200})", now, p, ids)).k ==
+        200);
   const bad_body bad[] = {
     {R"({"k":0})", "'k' must be an integer from 1 to 200"},
     {R"({"k":201})", "'k' must be an integer from 1 to 200"},
@@ -112,11 +140,11 @@ TEST_CASE("k is accepted from 1 to max_k", "[wire][codec]") {
   };
   for (const auto& c : bad) {
     INFO("body: " << c.body);
-    CHECK_THAT(rejected(decode_rec_request(0, c.body, now, p, ids)),
+    CHECK_THAT(rejected(decode_rec_request(0, "u1", c.body, now, p, ids)),
                Catch::Contains(c.fragment));
   }
   p.rec.max_k = 50;
-  CHECK_THAT(rejected(decode_rec_request(0, R"({"k":51})", now, p, ids)),
+  CHECK_THAT(rejected(decode_rec_request(0, "u1", R"({"k":51})", now, p, ids)),
              Catch::Contains("from 1 to 50"));
 }
 
@@ -133,16 +161,17 @@ TEST_CASE("every row of the contract decodes, any other is rejected",
   for (const auto& [name, row] : rows) {
     INFO("row: " << name);
     auto body = std::string{R"({"row":")"} + name + R"("})";
-    CHECK(accepted(decode_rec_request(0, body, now, p, ids)).row == row);
+    CHECK(accepted(decode_rec_request(0, "u1", body, now, p, ids)).row == row);
     CHECK(std::string{to_string(row)} == name);
   }
   CHECK_THAT(
-    rejected(decode_rec_request(0, R"({"row":"popular"})", now, p, ids)),
+    rejected(decode_rec_request(0, "u1", R"({"row":"popular"})", now, p, ids)),
     Catch::Contains("'row' must be one of home, because_you_watched, "
                     "continue_watching, trending"));
-  CHECK_THAT(rejected(decode_rec_request(0, R"({"row":"Home"})", now, p, ids)),
-             Catch::Contains("'row'"));
-  CHECK_THAT(rejected(decode_rec_request(0, R"({"row":1})", now, p, ids)),
+  CHECK_THAT(
+    rejected(decode_rec_request(0, "u1", R"({"row":"Home"})", now, p, ids)),
+    Catch::Contains("'row'"));
+  CHECK_THAT(rejected(decode_rec_request(0, "u1", R"({"row":1})", now, p, ids)),
              Catch::Contains("'row' must be a string"));
 }
 
@@ -156,7 +185,7 @@ TEST_CASE("a recommendation request carries at, explain, exclude, genres and "
   auto comedy = *ids.genres.intern("Comedy");
   auto drama = *ids.genres.intern("Drama");
   auto q = accepted(decode_rec_request(
-    3,
+    3, "u3",
     R"({"k":5,"row":"trending","at":1234,"explain":true,)"
     R"("exclude":["t2","never_seen","t1"],"genres":["Drama","Comedy","Drama"],)"
     R"("variant":"B"})",
@@ -168,15 +197,15 @@ TEST_CASE("a recommendation request carries at, explain, exclude, genres and "
   CHECK(q.explain);
   CHECK(q.exclude == std::vector<title_key>{t1, t2, no_title});
   CHECK(q.genres == std::vector<genre_key>{comedy, drama});
-  CHECK(q.variant == "B");
+  CHECK(q.variant == 1);
 }
 
 TEST_CASE("a genre never seen becomes a key no title has", "[wire][codec]") {
   auto p = make_params();
   id_tables ids;
   auto comedy = *ids.genres.intern("Comedy");
-  auto q = accepted(
-    decode_rec_request(0, R"({"genres":["Western","Comedy"]})", now, p, ids));
+  auto q = accepted(decode_rec_request(
+    0, "u1", R"({"genres":["Western","Comedy"]})", now, p, ids));
   CHECK(q.genres == std::vector<genre_key>{comedy, no_genre});
   CHECK(ids.genres.size() == 1); // decoding a request interns nothing
 }
@@ -207,7 +236,7 @@ TEST_CASE("a recommendation request with a bad field is a 400 naming it",
   };
   for (const auto& c : bad) {
     INFO("body: " << c.body);
-    CHECK_THAT(rejected(decode_rec_request(0, c.body, now, p, ids)),
+    CHECK_THAT(rejected(decode_rec_request(0, "u1", c.body, now, p, ids)),
                Catch::Contains(c.fragment));
   }
 }
@@ -216,7 +245,7 @@ TEST_CASE("a request body over 64 KiB is a 400", "[wire][codec]") {
   auto p = make_params();
   id_tables ids;
   auto body = R"({"variant":")" + std::string(64 * 1024, 'x') + R"("})";
-  CHECK_THAT(rejected(decode_rec_request(0, body, now, p, ids)),
+  CHECK_THAT(rejected(decode_rec_request(0, "u1", body, now, p, ids)),
              Catch::Contains("64 KiB"));
 }
 
