@@ -58,8 +58,10 @@ const std::vector<config_key>& config_keys() {
     {"similarity.neighbours", "200", "neighbours served per title"},
     {"similarity.kept", "400", "co-play partners kept per title"},
     {"similarity.popularity_exponent", "0.5",
-     "e in co(a,b) / (plays(a)^e plays(b)^e)"},
-    {"similarity.shrink", "0",
+     "e in co(a,b) / (plays(a)^e plays(b)^f), the seed's side"},
+    {"similarity.neighbour_exponent", "0.5",
+     "f in co(a,b) / (plays(a)^e plays(b)^f), the neighbour's side"},
+    {"similarity.shrink", "2",
      "c in the confidence factor co / (co + c) of a similarity (0: off)"},
     {"rec.seeds", "20", "recent plays whose neighbours are candidates"},
     {"rec.seed_decay", "0.8", "seed weight factor per play further back"},
@@ -69,10 +71,10 @@ const std::vector<config_key>& config_keys() {
      "f in score / (1 + f * impression EMA), titles shown, never played"},
     {"rec.fatigue_window", "",
      "impression window of the fatigue (empty: the one nearest 7d)"},
-    {"rec.trending_weight", "0",
+    {"rec.trending_weight", "0.3",
      "t in score * (1 + t * trending / best trending) (0: off)"},
-    {"rec.trending_feature_window", "7d",
-     "trending window of that feature (one of trending.windows)"},
+    {"rec.trending_feature_window", "",
+     "trending window of that feature (empty: the longest one)"},
     {"rec.diversity", "0.1",
      "d of the genre diversity re-ranking of a row (0: off)"},
     {"rec.thumbs_up_weight", "0.5",
@@ -615,7 +617,9 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto budget = get_int("rec.budget_ms", 1, 60'000, error);
   ranking_params ranking;
   auto ranking_ok = read_ranking(*this, "rec.", ranking, error);
-  auto trend_window = get_window(*this, "rec.trending_feature_window", error);
+  std::optional<int64_t> trend_window = int64_t{0};
+  if (!get("rec.trending_feature_window").empty())
+    trend_window = get_window(*this, "rec.trending_feature_window", error);
   std::optional<int64_t> fatigue_window = int64_t{0};
   if (!get("rec.fatigue_window").empty())
     fatigue_window = get_window(*this, "rec.fatigue_window", error);
@@ -627,11 +631,13 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto s_exponent =
     get_number(*this, "similarity.popularity_exponent", 0.0, 2.0, error);
   auto s_shrink = get_number(*this, "similarity.shrink", 0.0, 1000.0, error);
+  auto s_neighbour_exponent =
+    get_number(*this, "similarity.neighbour_exponent", 0.0, 2.0, error);
   if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows ||
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
       !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
-      !s_exponent || !s_shrink || !ranking_ok || !fatigue_window ||
-      !trend_window)
+      !s_exponent || !s_shrink || !s_neighbour_exponent || !ranking_ok ||
+      !fatigue_window || !trend_window)
     return std::nullopt;
   p.rec.ranking = ranking;
   if (*s_kept < *s_neighbours) {
@@ -646,6 +652,7 @@ std::optional<service_params> config::to_params(std::string& error) const {
   p.similarity.kept = static_cast<uint32_t>(*s_kept);
   p.similarity.popularity_exponent = *s_exponent;
   p.similarity.shrink = *s_shrink;
+  p.similarity.neighbour_exponent = *s_neighbour_exponent;
   p.user.impressions = impression_params::make(*alpha, *windows, *retention,
                                                static_cast<uint32_t>(*raw_max));
   {
@@ -676,7 +683,9 @@ std::optional<service_params> config::to_params(std::string& error) const {
     return std::nullopt;
   }
   p.rec.trending_window = static_cast<uint32_t>(index);
-  auto feature_index = p.trending.window_index(*trend_window);
+  auto feature_index = *trend_window == 0 // unset: the longest window
+                         ? static_cast<int>(p.trending.windows_ms.size()) - 1
+                         : p.trending.window_index(*trend_window);
   if (feature_index < 0) {
     error =
       "'rec.trending_feature_window' (" + get("rec.trending_feature_window") +

@@ -49,10 +49,10 @@ struct ranking_params {
   /// d in the diversity re-ranking (see `diversify`; default 0.1; 0: off).
   double diversity = 0.1;
   /// t in score * (1 + t * trending), trending the title's decayed play
-  /// count over the best one's (default 0; 0: off).
-  double trending_weight = 0;
+  /// count over the best one's (default 0.3; 0: off).
+  double trending_weight = 0.3;
   /// The trending window of that feature (index; the config names it,
-  /// default 7d).
+  /// default the longest, 7d).
   uint32_t trending_window = 0;
 };
 

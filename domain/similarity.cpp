@@ -28,12 +28,15 @@ void co_play_table::grow(title_key t) {
   auto n = static_cast<size_t>(t) + 1 + plays_.size() / 2;
   plays_.resize(n);
   norms_.resize(n, 1.0);
+  neighbour_norms_.resize(n, 1.0);
 }
 
 void co_play_table::count_play(title_key t) {
   grow(t);
   ++plays_[t];
   norms_[t] = std::pow(static_cast<double>(plays_[t]), p_->popularity_exponent);
+  neighbour_norms_[t] =
+    std::pow(static_cast<double>(plays_[t]), p_->neighbour_exponent);
   mark(t);
   // Its own scores change with its play count. (Partners' counts change
   // its scores too; those are taken up at its next co-play.)
@@ -45,6 +48,8 @@ void co_play_table::set_plays(title_key t, uint32_t plays) {
   grow(t);
   plays_[t] = plays;
   norms_[t] = std::pow(std::max<double>(plays, 1.0), p_->popularity_exponent);
+  neighbour_norms_[t] =
+    std::pow(std::max<double>(plays, 1.0), p_->neighbour_exponent);
 }
 
 void co_play_table::prune(entry& e) const {
@@ -74,8 +79,8 @@ const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
   e.top.clear();
   e.top.reserve(e.co.size());
   for (const auto& [t, w] : e.co)
-    e.top.push_back(
-      {t, static_cast<double>(w) / (na * norm(t)) * (w / (w + p_->shrink))});
+    e.top.push_back({t, static_cast<double>(w) / (na * neighbour_norm(t)) *
+                          (w / (w + p_->shrink))});
   auto better = [](const neighbour& x, const neighbour& y) {
     return x.score != y.score ? x.score > y.score : x.title < y.title;
   };

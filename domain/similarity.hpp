@@ -9,10 +9,12 @@
 /// played close together count most; a title played long ago counts
 /// little. The similarity of a to b is
 ///
-///     co(a, b) / (plays(a)^e * plays(b)^e),    e = popularity_exponent,
+///     co(a, b) / (plays(a)^e * plays(b)^f) * co(a, b) / (co(a, b) + c)
 ///
-/// so that popular titles do not dominate every list (e = 0.5 is the
-/// cosine of the play vectors for unit weights). Each title keeps the
+/// with e = popularity_exponent, f = neighbour_exponent, c = shrink, so
+/// that popular titles do not dominate every list (e = f = 0.5 is the
+/// cosine of the play vectors for unit weights) and a pair seen together
+/// once counts less than its ratio says (c > 0). Each title keeps the
 /// co-play weights of at most `kept` partners (the strongest; weaker ones
 /// are dropped when the list grows past twice that) and serves its best
 /// `neighbours` of them.
@@ -37,11 +39,14 @@ struct similarity_params {
   uint32_t neighbours = 200;
   /// Co-play partners kept per title (default 400, at least `neighbours`).
   uint32_t kept = 400;
-  /// e in co(a,b) / (plays(a)^e plays(b)^e) (default 0.5).
+  /// e in co(a,b) / (plays(a)^e plays(b)^f) (default 0.5).
   double popularity_exponent = 0.5;
+  /// f in co(a,b) / (plays(a)^e plays(b)^f), the neighbour's side: lower
+  /// than e favours neighbours with more plays (default 0.5).
+  double neighbour_exponent = 0.5;
   /// c in the confidence factor co / (co + c): pairs seen together only
-  /// once or twice count less than their ratio says (default 0: off).
-  double shrink = 0;
+  /// once or twice count less than their ratio says (default 2; 0: off).
+  double shrink = 2;
 };
 
 /// The weight a new play adds to its pair with the j-th previous play
@@ -123,12 +128,16 @@ private:
   const similarity_params* p_;
   std::unordered_map<title_key, entry> entries_;
   std::vector<uint32_t> plays_;
-  /// max(plays, 1)^e per title, kept with `plays_`.
+  /// max(plays, 1)^e and ^f per title, kept with `plays_`.
   std::vector<double> norms_;
+  std::vector<double> neighbour_norms_;
   std::vector<title_key> changed_;
   std::vector<uint8_t> is_changed_;
 
   double norm(title_key t) const { return t < norms_.size() ? norms_[t] : 1.0; }
+  double neighbour_norm(title_key t) const {
+    return t < neighbour_norms_.size() ? neighbour_norms_[t] : 1.0;
+  }
 
   void grow(title_key t);
 

@@ -46,14 +46,17 @@ struct brute_force {
 
   std::vector<neighbour> neighbours(title_key a) const {
     std::vector<neighbour> out;
-    auto norm = [&](title_key t) {
+    auto norm = [&](title_key t, double exponent) {
       auto i = plays.find(t);
       double n = i == plays.end() ? 0.0 : i->second;
-      return std::pow(std::max(n, 1.0), p.popularity_exponent);
+      return std::pow(std::max(n, 1.0), exponent);
     };
     for (const auto& [key, w] : co)
       if (key.first == a)
-        out.push_back({key.second, w / (norm(a) * norm(key.second))});
+        out.push_back({key.second, w /
+                                     (norm(a, p.popularity_exponent) *
+                                      norm(key.second, p.neighbour_exponent)) *
+                                     w / (w + p.shrink)});
     std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
       return x.score != y.score ? x.score > y.score : x.title < y.title;
     });
@@ -110,6 +113,8 @@ TEST_CASE("shards fed by the pairer hold the brute-force similarities",
   p.neighbours = 6;
   p.kept = 100000; // no pruning: the definition keeps everything
   p.popularity_exponent = GENERATE(0.5, 0.3);
+  p.neighbour_exponent = GENERATE(0.5, 0.2);
+  p.shrink = GENERATE(0.0, 2.0);
   brute_force bf{p, {}, {}, {}};
   co_play_pairer pairer{&p};
   // Two shards, as two tables owning even and odd titles.
