@@ -207,6 +207,7 @@ rec_item similar_item(const scored_title& c, bool explain) {
                      {"genre_affinity", c.affinity},
                      {"impression_fatigue", c.fatigue},
                      {"trending", c.trending},
+                     {"recency", c.recency},
                      {"from_source", c.source_part}};
   return item;
 }

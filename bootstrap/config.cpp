@@ -256,7 +256,12 @@ std::string config::to_toml() const {
       section = sec;
     }
     const auto& value = get(name);
-    bool numeric = !value.empty() &&
+    // A number only if all of it reads as one ("2026-12" is a string).
+    double number = 0;
+    auto [end, ec] =
+      std::from_chars(value.data(), value.data() + value.size(), number);
+    bool numeric = !value.empty() && ec == std::errc{} &&
+                   end == value.data() + value.size() &&
                    value.find_first_not_of("0123456789.-") == std::string::npos;
     std::string rendered;
     if (numeric) {

@@ -19,7 +19,7 @@ std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
                            [&](const seed& s) { return s.title == r.title; });
     if (dup)
       continue;
-    out.push_back({r.title, w});
+    out.push_back({r.title, w, w});
     w *= p.seed_decay;
   }
   if (p.thumbs_up_weight > 0) {
@@ -30,12 +30,12 @@ std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
       if (i != out.end())
         i->weight += p.thumbs_up_weight;
       else if (added++ < p.seeds)
-        out.push_back({t, p.thumbs_up_weight});
+        out.push_back({t, p.thumbs_up_weight, 0.0});
     }
   }
   if (p.thumbs_down_weight > 0)
     for (size_t i = 0; i < thumbed_down.size() && i < p.negative_seeds; ++i)
-      out.push_back({thumbed_down[i], -p.thumbs_down_weight});
+      out.push_back({thumbed_down[i], -p.thumbs_down_weight, 0.0});
   return out;
 }
 
@@ -99,6 +99,7 @@ score_candidates(const std::vector<seed>& seeds,
       if (part > c.source_part) {
         c.source_part = part;
         c.source = seeds[i].title;
+        c.recency = seeds[i].recency;
       }
     }
   std::vector<scored_title> out;

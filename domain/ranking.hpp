@@ -59,6 +59,9 @@ struct ranking_params {
 struct seed {
   title_key title = 0;
   double weight = 0;
+  /// seed_decay^j for the j-th recent play (j = 0 newest); 0 for a seed
+  /// that is no recent play (a thumb only).
+  double recency = 0;
 };
 
 /// The seeds of `recent` (newest first): its first `p.seeds` distinct
@@ -79,6 +82,8 @@ struct scored_title {
   double source_part = 0;
   /// The score from similarity alone, before other features.
   double similarity = 0;
+  /// The recency weight of the source seed (see `seed::recency`).
+  double recency = 0;
   /// Cosine of the user's genre profile and the title's genres.
   double affinity = 0;
   /// The impression EMA of a title shown to the user and never played.

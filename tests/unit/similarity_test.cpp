@@ -194,9 +194,11 @@ TEST_CASE("seeds are the recent distinct plays, weighted by recency",
   CHECK(seeds[1].weight == 0.5);
   CHECK(seeds[2].title == 2);
   CHECK(seeds[2].weight == 0.25);
+  CHECK(seeds[2].recency == 0.25);
   // Thumbed-down titles follow as negative seeds, at most negative_seeds.
   CHECK(seeds[3].title == 30);
   CHECK(seeds[3].weight == -0.5);
+  CHECK(seeds[3].recency == 0.0);
   p.negative_seeds = 1;
   CHECK(pick_seeds(recent, {30, 31, 32}, {}, p).size() == 4);
   p.thumbs_down_weight = 0;
@@ -207,8 +209,10 @@ TEST_CASE("seeds are the recent distinct plays, weighted by recency",
   REQUIRE(up.size() == 4);
   CHECK(up[1].title == 9);
   CHECK(up[1].weight == Approx(1.0)); // 0.5 from recency + 0.5
+  CHECK(up[1].recency == Approx(0.5));
   CHECK(up[3].title == 40);
   CHECK(up[3].weight == Approx(0.5));
+  CHECK(up[3].recency == 0.0);
 }
 
 TEST_CASE("titles similar to a thumbed-down one sink, and drop out when "
@@ -236,7 +240,7 @@ TEST_CASE("candidates score the weighted sum of their similarities, without "
     std::vector<seed> seeds;
     std::vector<std::vector<neighbour>> lists;
     for (title_key s = 0; s < 4; ++s) {
-      seeds.push_back({s, std::pow(0.8, s)});
+      seeds.push_back({s, std::pow(0.8, s), std::pow(0.8, s)});
       lists.emplace_back();
       for (int n = 0; n < 8; ++n)
         lists.back().push_back({static_cast<title_key>(rng() % 20),
@@ -246,11 +250,17 @@ TEST_CASE("candidates score the weighted sum of their similarities, without "
     view.watched = {5, 6};
     view.thumbed_down = {7};
     view.exclude = {8};
-    // Brute force.
+    // Brute force; the source is the seed of the largest part.
     std::map<title_key, double> total;
+    std::map<title_key, std::pair<double, size_t>> largest;
     for (size_t i = 0; i < seeds.size(); ++i)
-      for (const auto& n : lists[i])
-        total[n.title] += seeds[i].weight * n.score;
+      for (const auto& n : lists[i]) {
+        auto part = seeds[i].weight * n.score;
+        total[n.title] += part;
+        auto& l = largest[n.title];
+        if (part > l.first)
+          l = {part, i};
+      }
     std::vector<std::pair<double, title_key>> expected;
     for (const auto& [t, s] : total)
       if (t > 8) // seeds 0..3 and 5..8 are ruled out; 4 is allowed
@@ -263,6 +273,9 @@ TEST_CASE("candidates score the weighted sum of their similarities, without "
     for (size_t i = 0; i < got.size(); ++i) {
       CHECK(got[i].title == expected[i].second);
       CHECK(got[i].score == Approx(-expected[i].first));
+      const auto& l = largest[got[i].title];
+      CHECK(got[i].source == seeds[l.second].title);
+      CHECK(got[i].recency == Approx(seeds[l.second].recency));
     }
   }
 }

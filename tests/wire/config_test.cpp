@@ -372,3 +372,105 @@ TEST_CASE("an integer key is read within its bounds, naming the key "
                         Catch::Contains("from 0 to 256"));
   }
 }
+
+TEST_CASE("experiment variants come with their shares and their own ranking "
+          "keys, from a file and from the environment",
+          "[bootstrap][config][experiments]") {
+  config cfg;
+  std::string error;
+  temp_file f{"[rec]\n"
+              "diversity = 0.2\n"
+              "[experiments]\n"
+              "variants = [\"control:90\", \"fresh:10\", \"dark:0\"]\n"
+              "salt = \"2026-12\"\n"
+              "attribution = \"30m\"\n"
+              "[variant.fresh]\n"
+              "trending_weight = 0.6\n"
+              "seeds = 5\n"};
+  REQUIRE(cfg.load_file(f.path(), error));
+  env_block env{"MARQUEE_VARIANT_dark_GENRE_WEIGHT=0.9"};
+  REQUIRE(cfg.load_env(env.get(), error));
+  auto p = params_of(cfg);
+  const auto& e = p.experiments;
+  REQUIRE(e.variants.size() == 3);
+  CHECK(e.names() == "control, fresh, dark");
+  CHECK(e.variants[0].share == 90);
+  CHECK(e.variants[1].share == 10);
+  CHECK(e.variants[2].share == 0);
+  CHECK(e.salt == "2026-12");
+  CHECK(e.attribution_ms == 30 * minute);
+  // Every variant starts from [rec]; each changes only what it names.
+  CHECK(e.variants[0].ranking.diversity == 0.2);
+  CHECK(e.variants[0].ranking.trending_weight == p.rec.ranking.trending_weight);
+  CHECK(e.variants[1].ranking.diversity == 0.2);
+  CHECK(e.variants[1].ranking.trending_weight == 0.6);
+  CHECK(e.variants[1].ranking.seeds == 5);
+  CHECK(e.variants[2].ranking.genre_weight == 0.9);
+  CHECK(e.variants[2].ranking.seeds == p.rec.ranking.seeds);
+  // `config` prints the variant tables, which read back alike.
+  auto text = cfg.to_toml();
+  CHECK_THAT(text, Catch::Contains("[variant.fresh]\nseeds = 5\n"
+                                   "trending_weight = 0.6\n"));
+  temp_file again{text};
+  config cfg2;
+  INFO(text);
+  REQUIRE(cfg2.load_file(again.path(), error));
+  CHECK(params_of(cfg2).experiments.variants[2].ranking.genre_weight == 0.9);
+}
+
+TEST_CASE("the defaults have one variant, control, with the [rec] ranking",
+          "[bootstrap][config][experiments]") {
+  auto p = params_of(config{});
+  REQUIRE(p.experiments.variants.size() == 1);
+  CHECK(p.experiments.variants[0].name == "control");
+  CHECK(p.experiments.variants[0].ranking.seeds == p.rec.ranking.seeds);
+  CHECK(p.experiments.attribution_ms == hour);
+  CHECK(p.experiments.remembered == 50);
+}
+
+TEST_CASE("a variant setting that cannot be used stops the start, naming it",
+          "[bootstrap][config][experiments]") {
+  struct bad {
+    std::vector<std::pair<std::string, std::string>> keys;
+    std::string message;
+  };
+  for (const auto& c : std::vector<bad>{
+         {{{"experiments.variants", "control,fresh"},
+           {"variant.other.seeds", "3"}},
+          "'variant.other.seeds' sets variant 'other', which "
+          "'experiments.variants' does not list (control,fresh)"},
+         {{{"experiments.variants", "control,control"}},
+          "lists 'control' twice"},
+         {{{"experiments.variants", "control:x"}},
+          "the share after ':' is an integer"},
+         {{{"experiments.variants", "a-b"}},
+          "a variant name is 1 to 32 letters and digits"},
+         {{{"experiments.variants", "a:0,b:0"}}, "must not all be 0"},
+         {{{"experiments.variants", ""}}, "at least one variant"},
+         {{{"experiments.variants", "control,fresh"},
+           {"variant.fresh.seeds", "2.5"}},
+          "'variant.fresh.seeds' must be an integer from 1 to 1000"},
+         {{{"experiments.variants", "control,fresh"},
+           {"variant.fresh.diversity", "11"}},
+          "'variant.fresh.diversity' must be a number from 0 to 10"},
+         {{{"experiments.attribution", "soon"}}, "'experiments.attribution'"},
+       }) {
+    config cfg;
+    std::string error;
+    for (const auto& [k, v] : c.keys)
+      REQUIRE(cfg.set(k, v, error));
+    INFO(c.message);
+    CHECK_FALSE(cfg.to_params(error));
+    CHECK_THAT(error, Catch::Contains(c.message));
+  }
+  // Keys a variant cannot set are refused when set.
+  config cfg;
+  std::string error;
+  CHECK_FALSE(cfg.set("variant.fresh.window", "3", error));
+  CHECK_THAT(error, Catch::Contains("a variant sets only ranking keys"));
+  CHECK_FALSE(cfg.set("variant.fr-esh.seeds", "3", error));
+  CHECK_THAT(error, Catch::Contains("letters and digits"));
+  env_block env{"MARQUEE_VARIANT_fresh=1"};
+  CHECK_FALSE(cfg.load_env(env.get(), error));
+  CHECK_THAT(error, Catch::Contains("MARQUEE_VARIANT_<NAME>_<KEY>"));
+}
