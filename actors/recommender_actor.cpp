@@ -98,6 +98,32 @@ rec_item popular_item(const trending_entry& e, bool explain) {
   return item;
 }
 
+/// Appends to `res` up to `k` titles of `trending` and `popular` in turn,
+/// each title once (and none already listed).
+void blend(rec_result& res, const trending_result& trending,
+           const std::vector<trending_entry>& popular, uint32_t k,
+           bool explain) {
+  res.at = trending.at;
+  std::vector<title_key> listed;
+  for (const auto& item : res.items)
+    listed.push_back(item.title);
+  auto wanted = res.items.size() + k;
+  auto add = [&](const trending_entry& e, bool is_popular) {
+    if (res.items.size() >= wanted ||
+        std::find(listed.begin(), listed.end(), e.title) != listed.end())
+      return;
+    listed.push_back(e.title);
+    res.items.push_back(is_popular ? popular_item(e, explain)
+                                   : trending_item(e, explain));
+  };
+  for (size_t i = 0; i < trending.items.size() || i < popular.size(); ++i) {
+    if (i < trending.items.size())
+      add(trending.items[i], false);
+    if (i < popular.size())
+      add(popular[i], true);
+  }
+}
+
 /// Fills the reply with the fallback blend: trending titles (the trending
 /// row's window) and popular ones (the longest trending window) in turn,
 /// each once, all passing the filters of `view`. With a single trending
@@ -120,31 +146,14 @@ void answer_blend(recommender_actor::pointer self, const context& ctx,
         self->request(ctx.trending, left(deadline), std::move(pq))
           .then(
             [=](const trending_result& popular) mutable {
-              res.at = trending.at;
-              std::vector<title_key> listed;
-              for (const auto& item : res.items)
-                listed.push_back(item.title);
-              auto add = [&](const trending_entry& e, bool is_popular) {
-                if (std::find(listed.begin(), listed.end(), e.title) !=
-                    listed.end())
-                  return;
-                listed.push_back(e.title);
-                res.items.push_back(is_popular ? popular_item(e, q.explain)
-                                               : trending_item(e, q.explain));
-              };
-              auto wanted = res.items.size() + q.k;
-              for (size_t i = 0;
-                   res.items.size() < wanted &&
-                   (i < trending.items.size() || i < popular.items.size());
-                   ++i) {
-                if (i < trending.items.size())
-                  add(trending.items[i], false);
-                if (i < popular.items.size() && res.items.size() < wanted)
-                  add(popular.items[i], true);
-              }
+              blend(res, trending, popular.items, q.k, q.explain);
               rp.deliver(std::move(res));
             },
-            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            // Without the popular list, the trending one alone.
+            [=](caf::error&) mutable {
+              blend(res, trending, {}, q.k, q.explain);
+              rp.deliver(std::move(res));
+            });
       },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
