@@ -41,20 +41,25 @@ struct context {
 };
 
 /// The promise of one answer. Counts the answer for its variant and tells
-/// the user's actor (if it has one) which titles it was recommended.
+/// the user's actor (if it has one) which titles it was recommended: the
+/// first `remembered` (what it can remember, so that the rate's numerator
+/// and denominator count the same titles), asked at `at`.
 struct response {
   caf::typed_response_promise<rec_result> promise;
   std::shared_ptr<variant_stats> stats;
   std::optional<user_actor> user;
   uint32_t variant = 0;
+  uint32_t remembered = 0;
+  int64_t at = 0;
 
   void deliver(rec_result res) {
     size_t listed = 0;
     if (user && res.row != rec_row::continue_watching && !res.items.empty()) {
-      recommended_list shown{{}, res.at, variant};
-      shown.titles.reserve(res.items.size());
-      for (const auto& item : res.items)
-        shown.titles.push_back(item.title);
+      recommended_list shown{{}, at, variant};
+      auto n = std::min<size_t>(res.items.size(), remembered);
+      shown.titles.reserve(n);
+      for (size_t i = 0; i < n; ++i)
+        shown.titles.push_back(res.items[i].title);
       listed = shown.titles.size();
       caf::anon_send(*user, std::move(shown));
     }
@@ -73,6 +78,15 @@ const ranking_params& ranking_of(const context& ctx, const rec_query& q) {
                                : ctx.params->rec.ranking;
 }
 
+/// Delivers `err`, or past a timeout the titles `res` already holds, if
+/// any: a late list must not throw away the ones ranked before it.
+void deliver_failure(response& rp, rec_result res, caf::error err) {
+  if (err == caf::sec::request_timeout && !res.items.empty())
+    rp.deliver(std::move(res));
+  else
+    rp.deliver(std::move(err));
+}
+
 /// Fills the reply with trending titles that pass the filters of `view`.
 void answer_trending(recommender_actor::pointer self, const context& ctx,
                      response rp, rec_query q, user_view view, rec_result res,
@@ -87,7 +101,9 @@ void answer_trending(recommender_actor::pointer self, const context& ctx,
           res.items.push_back(trending_item(e, q.explain));
         rp.deliver(std::move(res));
       },
-      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      [=](caf::error& err) mutable {
+        deliver_failure(rp, std::move(res), std::move(err));
+      });
 }
 
 rec_item popular_item(const trending_entry& e, bool explain) {
@@ -100,10 +116,9 @@ rec_item popular_item(const trending_entry& e, bool explain) {
 
 /// Appends to `res` up to `k` titles of `trending` and `popular` in turn,
 /// each title once (and none already listed).
-void blend(rec_result& res, const trending_result& trending,
+void blend(rec_result& res, const std::vector<trending_entry>& trending,
            const std::vector<trending_entry>& popular, uint32_t k,
            bool explain) {
-  res.at = trending.at;
   std::vector<title_key> listed;
   for (const auto& item : res.items)
     listed.push_back(item.title);
@@ -116,9 +131,9 @@ void blend(rec_result& res, const trending_result& trending,
     res.items.push_back(is_popular ? popular_item(e, explain)
                                    : trending_item(e, explain));
   };
-  for (size_t i = 0; i < trending.items.size() || i < popular.size(); ++i) {
-    if (i < trending.items.size())
-      add(trending.items[i], false);
+  for (size_t i = 0; i < trending.size() || i < popular.size(); ++i) {
+    if (i < trending.size())
+      add(trending[i], false);
     if (i < popular.size())
       add(popular[i], true);
   }
@@ -126,8 +141,10 @@ void blend(rec_result& res, const trending_result& trending,
 
 /// Fills the reply with the fallback blend: trending titles (the trending
 /// row's window) and popular ones (the longest trending window) in turn,
-/// each once, all passing the filters of `view`. With a single trending
-/// window it is the trending row.
+/// each once, all passing the filters of `view`, both asked at once. When
+/// the trending row's window is the longest, it is the trending row. One
+/// list that fails leaves the other; both failing leave the titles `res`
+/// holds past a timeout, else the error.
 void answer_blend(recommender_actor::pointer self, const context& ctx,
                   response rp, rec_query q, user_view view, rec_result res,
                   clock_type::time_point deadline) {
@@ -138,24 +155,42 @@ void answer_blend(recommender_actor::pointer self, const context& ctx,
       popular_window == trending_window)
     return answer_trending(self, ctx, rp, std::move(q), std::move(view),
                            std::move(res), deadline);
+  struct pending {
+    response rp;
+    rec_result res;
+    uint32_t k;
+    bool explain;
+    std::optional<trending_result> lists[2]; // trending, popular
+    caf::error err;
+    int waiting = 2;
+
+    void one_done() {
+      if (--waiting > 0)
+        return;
+      if (!lists[0] && !lists[1])
+        return deliver_failure(rp, std::move(res), std::move(err));
+      static const std::vector<trending_entry> none;
+      res.at = lists[0] ? lists[0]->at : lists[1]->at;
+      blend(res, lists[0] ? lists[0]->items : none,
+            lists[1] ? lists[1]->items : none, k, explain);
+      rp.deliver(std::move(res));
+    }
+  };
+  auto st = std::make_shared<pending>(
+    pending{std::move(rp), std::move(res), q.k, q.explain, {}, {}, 2});
   candidates_query tq{view, q.k, trending_window, q.at, q.at_given};
   candidates_query pq{std::move(view), q.k, popular_window, q.at, q.at_given};
-  self->request(ctx.trending, left(deadline), std::move(tq))
-    .then(
-      [=](const trending_result& trending) mutable {
-        self->request(ctx.trending, left(deadline), std::move(pq))
-          .then(
-            [=](const trending_result& popular) mutable {
-              blend(res, trending, popular.items, q.k, q.explain);
-              rp.deliver(std::move(res));
-            },
-            // Without the popular list, the trending one alone.
-            [=](caf::error&) mutable {
-              blend(res, trending, {}, q.k, q.explain);
-              rp.deliver(std::move(res));
-            });
-      },
-      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  for (size_t i = 0; i < 2; ++i)
+    self->request(ctx.trending, left(deadline), i == 0 ? tq : pq)
+      .then(
+        [st, i](trending_result& found) {
+          st->lists[i] = std::move(found);
+          st->one_done();
+        },
+        [st](caf::error& err) {
+          st->err = std::move(err);
+          st->one_done();
+        });
 }
 
 /// Asks the shards for the neighbours of `seeds` (one request per shard
@@ -322,7 +357,8 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
       res.at = q.at;
       auto promise = self->make_response_promise<rec_result>();
       auto user = ctx.dir->find_user(q.user);
-      response rp{promise, ctx.dir->experiment_stats(), user, q.variant};
+      response rp{promise,   ctx.dir->experiment_stats(),        user,
+                  q.variant, ctx.params->experiments.remembered, q.at};
       if (!user) {
         // Never seen: the cold-start blend, trending for everyone.
         res.fallback = true;
@@ -354,7 +390,7 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
               res.source = latest_watched(snap.recent);
               std::vector<seed> seeds;
               if (res.source != no_title)
-                seeds.push_back({res.source, 1.0});
+                seeds.push_back({res.source, 1.0, 1.0});
               answer_similar(self, ctx, rp, std::move(q), std::move(snap),
                              std::move(res), std::move(seeds), deadline);
               return;

@@ -541,7 +541,15 @@ bool read_experiments(const config& cfg,
                       const ranking_params& base, experiment_params& out,
                       std::string& error) {
   out.variants.clear();
-  for (const auto& item : split_list(cfg.get("experiments.variants"))) {
+  auto listed = cfg.get("experiments.variants");
+  auto items = split_list(listed);
+  if (!items.empty() && items.size() != static_cast<size_t>(std::count(
+                                          listed.begin(), listed.end(), ',')) +
+                                          1) {
+    error = "'experiments.variants' (" + listed + ") holds an empty item";
+    return false;
+  }
+  for (const auto& item : items) {
     auto colon = item.find(':');
     variant_params v{item.substr(0, colon), 1, base};
     if (!valid_variant_name(v.name)) {
@@ -595,7 +603,7 @@ bool read_experiments(const config& cfg,
   }
   out.salt = cfg.get("experiments.salt");
   auto attribution = get_window(cfg, "experiments.attribution", error);
-  auto remembered = cfg.get_int("experiments.remembered", 0, 10'000, error);
+  auto remembered = cfg.get_int("experiments.remembered", 1, 10'000, error);
   if (!attribution || !remembered)
     return false;
   out.attribution_ms = *attribution;

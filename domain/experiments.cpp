@@ -56,12 +56,14 @@ uint64_t stable_hash(std::string_view salt, std::string_view user) {
 void recommended_titles::remember(const std::vector<title_key>& titles,
                                   int64_t at, uint32_t variant,
                                   uint32_t capacity) {
-  for (auto t : titles) {
+  // Best-ranked last, so that it is the newest: when the list is longer
+  // than the capacity, its top is what stays.
+  for (auto t = titles.rbegin(); t != titles.rend(); ++t) {
     auto i = std::find_if(entries_.begin(), entries_.end(),
-                          [t](const entry& e) { return e.title == t; });
+                          [t](const entry& e) { return e.title == *t; });
     if (i != entries_.end())
       entries_.erase(i);
-    entries_.push_back({t, variant, at});
+    entries_.push_back({*t, variant, at});
   }
   if (entries_.size() > capacity)
     entries_.erase(entries_.begin(),

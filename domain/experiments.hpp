@@ -61,7 +61,8 @@ class recommended_titles {
 public:
   /// Remembers `titles` as recommended at `at` in `variant`; a title
   /// already remembered takes the newer time and variant. Keeps the newest
-  /// `capacity` titles.
+  /// `capacity` titles; of one list longer than that, its first (best
+  /// ranked) ones.
   void remember(const std::vector<title_key>& titles, int64_t at,
                 uint32_t variant, uint32_t capacity);
 

@@ -51,8 +51,9 @@ struct ranking_params {
   /// t in score * (1 + t * trending), trending the title's decayed play
   /// count over the best one's (default 0.3; 0: off).
   double trending_weight = 0.3;
-  /// The trending window of that feature (index; the config names it,
-  /// default the longest, 7d).
+  /// The trending window of that feature: an index into the trending
+  /// windows, which this struct does not know; the config sets the longest
+  /// (7d) unless `rec.trending_feature_window` names another.
   uint32_t trending_window = 0;
 };
 

@@ -341,7 +341,7 @@ struct nats_edge::impl {
       return;
     msg_ptr m{raw};
     auto code_text = std::to_string(code);
-    std::string sentence{message};
+    auto sentence = header_text(message);
     natsMsgHeader_Set(raw, "Nats-Service-Error-Code", code_text.c_str());
     natsMsgHeader_Set(raw, "Nats-Service-Error", sentence.c_str());
     natsConnection_PublishMsg(nc, raw);

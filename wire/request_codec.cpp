@@ -254,7 +254,8 @@ decode_rec_request(user_key user, std::string_view user_id,
   std::sort(q.exclude.begin(), q.exclude.end());
   q.genres = r.genres(ids);
   const auto& experiments = p.experiments;
-  if (auto v = r.string("variant")) {
+  // An empty variant is no variant: the user's own.
+  if (auto v = r.string("variant"); v && !v->empty()) {
     auto i = experiments.find(*v);
     if (i == experiment_params::npos)
       r.fail("'variant' must be one of the configured variants (" +
@@ -453,6 +454,14 @@ std::string encode_error(int code, std::string_view message) {
   w.EndObject();
   w.EndObject();
   return done(buf);
+}
+
+std::string header_text(std::string_view message) {
+  std::string out{message};
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      c = ' ';
+  return out;
 }
 
 std::string encode_impressions(std::string_view user,

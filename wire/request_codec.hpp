@@ -55,6 +55,10 @@ std::variant<std::string, bad_request> decode_admin_id(std::string_view body);
 
 std::string encode_error(int code, std::string_view message);
 
+/// `message` fit for a header value: every control character (a header
+/// ends at CR or LF) becomes a space.
+std::string header_text(std::string_view message);
+
 /// `s` as a JSON string, quoted and escaped.
 std::string encode_json_string(std::string_view s);
 

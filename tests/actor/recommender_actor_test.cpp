@@ -3,6 +3,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <optional>
 
 using namespace marquee;
@@ -384,5 +385,190 @@ TEST_CASE_METHOD(alice_fixture,
   CHECK(titles_of(got->items) == std::vector<title_key>{2, 3, 5});
   anon_send_exit(silent, caf::exit_reason::user_shutdown);
   anon_send_exit(rec, caf::exit_reason::user_shutdown);
+  run();
+}
+
+namespace {
+
+/// A similarity shard that answers every seed with the same neighbours.
+similarity_actor scripted_shard(caf::actor_system& sys,
+                                std::vector<neighbour> neighbours) {
+  return sys.spawn(
+    [neighbours](similarity_actor::pointer) -> similarity_actor::behavior_type {
+      return {
+        [](const co_play_batch&) {},
+        [neighbours](const neighbours_query& q) {
+          return neighbours_result{
+            std::vector<std::vector<neighbour>>(q.titles.size(), neighbours)};
+        },
+        [](dump_atom, title_key) { return similarity_dump{}; },
+        [](freeze_atom, uint64_t) {},
+        [](snapshot_atom, uint64_t) { return similarity_snapshot{}; },
+      };
+    });
+}
+
+/// Alice with a shard that finds 6 (similarity 1 per seed) and 5 (0.9),
+/// ranked by similarity and trending over 7d alone: `control` weighs
+/// trending 0.3, `b` 50.
+struct ranked_fixture : alice_fixture {
+  ranked_fixture()
+    : shard(scripted_shard(sys, {{6, 1.0}, {5, 0.9}})),
+      ranked_params(make_ranked_params()),
+      rec(spawn_recommender_actor(sys, ranked_params, dir, trending,
+                                  similarity_shards{{shard}})) {
+    // nop
+  }
+
+  ~ranked_fixture() {
+    anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    anon_send_exit(rec, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  static std::shared_ptr<const service_params> make_ranked_params() {
+    auto p = *test_params();
+    auto& r = p.rec.ranking;
+    r.genre_weight = 0;
+    r.fatigue_weight = 0;
+    r.diversity = 0;
+    r.trending_weight = 0.3;
+    r.trending_window = 2;
+    p.experiments.variants = {{"control", 1, r}, {"b", 0, r}};
+    p.experiments.variants[1].ranking.trending_weight = 50;
+    return std::make_shared<const service_params>(std::move(p));
+  }
+
+  rec_result ask_ranked(uint32_t variant, uint32_t k) {
+    rec_query q;
+    q.user = alice;
+    q.at = at;
+    q.k = k;
+    q.variant = variant;
+    q.explain = true;
+    return ask<rec_result>(rec, q);
+  }
+
+  /// The trending score over 7d of every title, and the best one.
+  std::map<title_key, double> trending_7d() {
+    trending_query q;
+    q.k = 100;
+    q.window = 2;
+    q.at = at;
+    q.at_given = true;
+    std::map<title_key, double> out;
+    for (const auto& e : ask<trending_result>(trending, q).items)
+      out[e.title] = e.score;
+    return out;
+  }
+
+  similarity_actor shard;
+  std::shared_ptr<const service_params> ranked_params;
+  recommender_actor rec;
+};
+
+double feature(const rec_item& item, const std::string& name) {
+  for (const auto& f : item.features)
+    if (f.name == name)
+      return f.value;
+  FAIL("no feature " << name);
+  return 0;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(ranked_fixture,
+                 "each variant ranks with its own parameters, and the "
+                 "trending feature is the title's trending score over the "
+                 "best one's",
+                 "[actor][recommender][experiments]") {
+  auto scores = trending_7d();
+  double best = 0;
+  for (const auto& [t, s] : scores)
+    best = std::max(best, s);
+  REQUIRE(scores.at(5) > scores.at(6)); // 5 has one play more
+  auto control = ask_ranked(0, 2);
+  auto b = ask_ranked(1, 2);
+  CHECK(control.variant == "control");
+  CHECK(b.variant == "b");
+  CHECK_FALSE(control.fallback);
+  // Similarity first under control; b's weight on trending lifts 5 over 6.
+  CHECK(titles_of(control.items) == std::vector<title_key>{6, 5});
+  CHECK(titles_of(b.items) == std::vector<title_key>{5, 6});
+  for (const auto* res : {&control, &b}) {
+    auto weight = res == &control ? 0.3 : 50.0;
+    for (const auto& item : res->items) {
+      INFO("variant " << res->variant << ", title " << item.title);
+      CHECK(item.reason == rec_reason::because_you_watched);
+      auto trend = feature(item, "trending");
+      CHECK(trend == Approx(scores.at(item.title) / best));
+      CHECK(item.score ==
+            Approx(feature(item, "similarity") * (1 + weight * trend)));
+    }
+  }
+}
+
+TEST_CASE_METHOD(ranked_fixture,
+                 "a row with too few similar titles is filled from the "
+                 "blend, and is no fallback",
+                 "[actor][recommender]") {
+  auto res = ask_ranked(0, 4);
+  CHECK_FALSE(res.fallback);
+  // 6 and 5 similar; then trending (1d) and popular (7d) in turn, without
+  // alice's watched 1 and 4 and what is listed already.
+  REQUIRE(titles_of(res.items) == std::vector<title_key>{6, 5, 2, 3});
+  CHECK(res.items[0].reason == rec_reason::because_you_watched);
+  CHECK(res.items[1].reason == rec_reason::because_you_watched);
+  CHECK(res.items[2].reason == rec_reason::trending);
+  CHECK(res.items[3].reason == rec_reason::trending);
+  CHECK(feature(res.items[2], "plays") > 0);
+}
+
+TEST_CASE_METHOD(ranked_fixture,
+                 "when the fill lists do not come in time, the similar titles "
+                 "already ranked are the answer",
+                 "[actor][recommender][budget]") {
+  // Ranks and filters as the trending actor does; never answers for lists.
+  auto real = trending;
+  auto late = sys.spawn(
+    [real](trending_actor::pointer self) -> trending_actor::behavior_type {
+      return {
+        [](const trending_update&) {},
+        [](const catalog_event&) {},
+        [self](const trending_query&) -> caf::result<trending_result> {
+          return self->make_response_promise<trending_result>();
+        },
+        [self](const candidates_query&) -> caf::result<trending_result> {
+          return self->make_response_promise<trending_result>();
+        },
+        [self, real](filter_query& q) {
+          return self->delegate(real, std::move(q));
+        },
+        [self, real](rank_query& q) {
+          return self->delegate(real, std::move(q));
+        },
+      };
+    });
+  auto rec2 = spawn_recommender_actor(sys, ranked_params, dir, late,
+                                      similarity_shards{{shard}});
+  rec_query q;
+  q.user = alice;
+  q.at = at;
+  q.k = 4;
+  auto reply = self->request(rec2, caf::infinite, q);
+  run(); // ranked; both fill lists asked and never answered
+  REQUIRE_FALSE(self->has_next_message());
+  sched.trigger_timeouts();
+  run();
+  REQUIRE(self->has_next_message());
+  std::optional<rec_result> got;
+  reply.receive(
+    [&](rec_result& res) { got = std::move(res); },
+    [&](caf::error& err) { FAIL("expected a reply, got " << to_string(err)); });
+  REQUIRE(got);
+  CHECK_FALSE(got->fallback);
+  CHECK(titles_of(got->items) == std::vector<title_key>{6, 5});
+  anon_send_exit(late, caf::exit_reason::user_shutdown);
+  anon_send_exit(rec2, caf::exit_reason::user_shutdown);
   run();
 }

@@ -72,15 +72,20 @@ TEST_CASE("users are spread over the variants by their shares, stably",
     auto bucket = stable_hash(p.salt, user) % 100;
     CHECK(p.assign(user) == (bucket < 90 ? 0u : 1u));
   }
-  // Stable: a copy assigns alike; a new salt reshuffles about half of a
-  // 50/50 split.
+  // Stable: retuning a variant's ranking or the attribution moves nobody;
+  // a new salt reshuffles about half of a 50/50 split.
   auto half = shares({{"a", 1}, {"b", 1}});
+  auto tuned = half;
+  tuned.variants[1].ranking.diversity = 0.9;
+  tuned.variants[1].ranking.seeds = 3;
+  tuned.attribution_ms = 1;
+  tuned.remembered = 7;
   auto resalted = half;
   resalted.salt = "another";
   size_t moved = 0;
   for (size_t i = 0; i < 10'000; ++i) {
     auto user = "u" + std::to_string(i);
-    CHECK(half.assign(user) == experiment_params{half}.assign(user));
+    CHECK(half.assign(user) == tuned.assign(user));
     moved += half.assign(user) != resalted.assign(user);
   }
   CHECK(moved > 4'500);
@@ -139,10 +144,11 @@ TEST_CASE("only the newest recommended titles are remembered",
       }
       auto variant = static_cast<uint32_t>(rng() % 3);
       r.remember(list, at, variant, capacity);
-      for (auto t : list) {
-        newest[t] = {at, variant};
-        order.erase(std::remove(order.begin(), order.end(), t), order.end());
-        order.push_back(t);
+      // The list's best-ranked title counts as the newest.
+      for (auto t = list.rbegin(); t != list.rend(); ++t) {
+        newest[*t] = {at, variant};
+        order.erase(std::remove(order.begin(), order.end(), *t), order.end());
+        order.push_back(*t);
       }
       while (order.size() > capacity) {
         newest.erase(order.front());
@@ -166,4 +172,16 @@ TEST_CASE("only the newest recommended titles are remembered",
       }
     }
   }
+}
+
+TEST_CASE("of a list longer than the memory, its best-ranked titles stay",
+          "[experiments]") {
+  recommended_titles r;
+  r.remember({1, 2, 3}, 0, 0, 5);
+  r.remember({10, 11, 12, 13, 14, 15, 16}, 100, 1, 5);
+  CHECK(r.size() == 5);
+  for (title_key t : {10, 11, 12, 13, 14})
+    CHECK(r.take(t, 150, 1000) == std::optional<uint32_t>{1});
+  for (title_key t : {15, 16, 1, 2, 3})
+    CHECK_FALSE(r.take(t, 150, 1000));
 }

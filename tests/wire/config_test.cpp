@@ -91,6 +91,12 @@ TEST_CASE("the defaults give the contract's params", "[bootstrap][config]") {
   CHECK(p.rec.budget_ms == 100);
   REQUIRE(p.rec.trending_window < p.trending.windows_ms.size());
   CHECK(p.trending.windows_ms[p.rec.trending_window] == day);
+  // The trending feature of the ranking: over the longest window.
+  CHECK(p.rec.ranking.trending_window == p.trending.windows_ms.size() - 1);
+  CHECK(p.rec.ranking.trending_weight == 0.3);
+  CHECK(p.similarity.shrink == 2);
+  CHECK(p.similarity.neighbour_exponent == 0.5);
+  CHECK(p.similarity.popularity_exponent == 0.5);
   std::string error;
   auto limits = cfg.to_limits(error);
   REQUIRE(limits);
@@ -314,6 +320,11 @@ TEST_CASE("an invalid value gives an error naming its key",
     {"rec.default_k", "0", "'0'"},
     {"rec.budget_ms", "0", "'0'"},
     {"rec.budget_ms", "100ms", "'100ms'"},
+    {"rec.trending_feature_window", "30d", "'trending.windows'"},
+    {"rec.trending_feature_window", "soon", "'soon'"},
+    {"similarity.shrink", "-1", "a number from"},
+    {"similarity.neighbour_exponent", "3", "a number from"},
+    {"experiments.remembered", "0", "'0'"},
   };
   for (const auto& c : cases) {
     INFO(c.key << " = '" << c.value << "'");
@@ -447,6 +458,9 @@ TEST_CASE("a variant setting that cannot be used stops the start, naming it",
           "a variant name is 1 to 32 letters and digits"},
          {{{"experiments.variants", "a:0,b:0"}}, "must not all be 0"},
          {{{"experiments.variants", ""}}, "at least one variant"},
+         {{{"experiments.variants", "control,,fresh"}},
+          "'experiments.variants' (control,,fresh) holds an empty item"},
+         {{{"experiments.variants", "control,"}}, "holds an empty item"},
          {{{"experiments.variants", "control,fresh"},
            {"variant.fresh.seeds", "2.5"}},
           "'variant.fresh.seeds' must be an integer from 1 to 1000"},
@@ -473,4 +487,26 @@ TEST_CASE("a variant setting that cannot be used stops the start, naming it",
   env_block env{"MARQUEE_VARIANT_fresh=1"};
   CHECK_FALSE(cfg.load_env(env.get(), error));
   CHECK_THAT(error, Catch::Contains("MARQUEE_VARIANT_<NAME>_<KEY>"));
+}
+
+TEST_CASE("the trending feature's window and the similarity's shrink and "
+          "exponents come from the config",
+          "[bootstrap][config]") {
+  config cfg;
+  std::string error;
+  REQUIRE(cfg.set("rec.trending_feature_window", "1d", error));
+  REQUIRE(cfg.set("similarity.shrink", "0.5", error));
+  REQUIRE(cfg.set("similarity.neighbour_exponent", "0.25", error));
+  REQUIRE(cfg.set("similarity.popularity_exponent", "0.75", error));
+  auto p = cfg.to_params(error);
+  INFO(error);
+  REQUIRE(p);
+  REQUIRE(p->rec.ranking.trending_window < p->trending.windows_ms.size());
+  CHECK(p->trending.windows_ms[p->rec.ranking.trending_window] == day);
+  CHECK(p->similarity.shrink == 0.5);
+  CHECK(p->similarity.neighbour_exponent == 0.25);
+  CHECK(p->similarity.popularity_exponent == 0.75);
+  // Variants take the [rec] window unless they set their own ranking.
+  for (const auto& v : p->experiments.variants)
+    CHECK(v.ranking.trending_window == p->rec.ranking.trending_window);
 }

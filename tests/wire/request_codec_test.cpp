@@ -102,6 +102,9 @@ TEST_CASE("the variant is the one the request names, else the one the "
     auto q = accepted(decode_rec_request(0, id, "{}", now, p, ids));
     CHECK(q.variant == p.experiments.assign(id));
     ++seen[q.variant];
+    // An empty variant is none: the user's own.
+    CHECK(accepted(decode_rec_request(0, id, R"({"variant":""})", now, p, ids))
+            .variant == q.variant);
     CHECK(accepted(
             decode_rec_request(0, id, R"({"variant":"control"})", now, p, ids))
             .variant == 0);
@@ -437,6 +440,14 @@ TEST_CASE("an error reply is {\"error\":{\"code\":..,\"message\":..}}",
   CHECK(err["code"].GetInt() == 404);
   REQUIRE(err["message"].IsString());
   CHECK(std::string{err["message"].GetString()} == "title \"t7\" never seen\n");
+}
+
+TEST_CASE("an error header has no control characters, the rest as given",
+          "[wire][codec]") {
+  CHECK(header_text("bad\r\nX-Injected: 1\tend\x7f") ==
+        "bad  X-Injected: 1 end ");
+  CHECK(header_text("title \"t7\" never seen") == "title \"t7\" never seen");
+  CHECK(header_text("caf\xc3\xa9") == "caf\xc3\xa9"); // UTF-8 stays
 }
 
 TEST_CASE("a recommendation reply names titles, reasons and sources",
