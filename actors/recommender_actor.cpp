@@ -390,7 +390,7 @@ recommender_actor_impl(recommender_actor::pointer self, context ctx) {
               res.source = latest_watched(snap.recent);
               std::vector<seed> seeds;
               if (res.source != no_title)
-                seeds.push_back({res.source, 1.0, 1.0});
+                seeds.push_back({res.source, 1.0, 1.0, 1.0});
               answer_similar(self, ctx, rp, std::move(q), std::move(snap),
                              std::move(res), std::move(seeds), deadline);
               return;

@@ -61,12 +61,16 @@ const std::vector<config_key>& config_keys() {
      "e in co(a,b) / (plays(a)^e plays(b)^f), the seed's side"},
     {"similarity.neighbour_exponent", "0.5",
      "f in co(a,b) / (plays(a)^e plays(b)^f), the neighbour's side"},
-    {"similarity.shrink", "2",
+    {"similarity.shrink", "0",
      "c in the confidence factor co / (co + c) of a similarity (0: off)"},
+    {"similarity.min_support", "2",
+     "co-plays a pair needs to be a neighbour (0 or 1: any)"},
     {"rec.seeds", "20", "recent plays whose neighbours are candidates"},
     {"rec.seed_decay", "0.8", "seed weight factor per play further back"},
-    {"rec.genre_weight", "0.15",
+    {"rec.genre_weight", "0.3",
      "g in similarity * (1 + g * genre affinity) (0: off)"},
+    {"rec.profile_decay", "1",
+     "genre profile weight factor per play further back (1: alike)"},
     {"rec.fatigue_weight", "0.5",
      "f in score / (1 + f * impression EMA), titles shown, never played"},
     {"rec.fatigue_window", "",
@@ -130,6 +134,7 @@ const std::vector<ranking_key>& ranking_keys() {
     {"seeds", 1, 1000, nullptr, &ranking_params::seeds},
     {"seed_decay", 0, 1, &ranking_params::seed_decay, nullptr},
     {"genre_weight", 0, 10, &ranking_params::genre_weight, nullptr},
+    {"profile_decay", 0, 1, &ranking_params::profile_decay, nullptr},
     {"fatigue_weight", 0, 100, &ranking_params::fatigue_weight, nullptr},
     {"trending_weight", 0, 100, &ranking_params::trending_weight, nullptr},
     {"diversity", 0, 10, &ranking_params::diversity, nullptr},
@@ -644,13 +649,14 @@ std::optional<service_params> config::to_params(std::string& error) const {
   auto s_exponent =
     get_number(*this, "similarity.popularity_exponent", 0.0, 2.0, error);
   auto s_shrink = get_number(*this, "similarity.shrink", 0.0, 1000.0, error);
+  auto s_min_support = get_int("similarity.min_support", 0, 1'000'000, error);
   auto s_neighbour_exponent =
     get_number(*this, "similarity.neighbour_exponent", 0.0, 2.0, error);
   if (!alpha || !windows || !retention || !raw_max || !t_alpha || !t_windows ||
       !capacity || !recent || !in_prog || !max_k || !def_k || !rec_window ||
       !budget || !s_window || !s_decay || !s_neighbours || !s_kept ||
-      !s_exponent || !s_shrink || !s_neighbour_exponent || !ranking_ok ||
-      !fatigue_window || !trend_window)
+      !s_exponent || !s_shrink || !s_min_support || !s_neighbour_exponent ||
+      !ranking_ok || !fatigue_window || !trend_window)
     return std::nullopt;
   p.rec.ranking = ranking;
   if (*s_kept < *s_neighbours) {
@@ -665,6 +671,7 @@ std::optional<service_params> config::to_params(std::string& error) const {
   p.similarity.kept = static_cast<uint32_t>(*s_kept);
   p.similarity.popularity_exponent = *s_exponent;
   p.similarity.shrink = *s_shrink;
+  p.similarity.min_support = static_cast<uint32_t>(*s_min_support);
   p.similarity.neighbour_exponent = *s_neighbour_exponent;
   p.user.impressions = impression_params::make(*alpha, *windows, *retention,
                                                static_cast<uint32_t>(*raw_max));

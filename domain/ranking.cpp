@@ -12,6 +12,7 @@ std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
                              const ranking_params& p) {
   std::vector<seed> out;
   double w = 1.0;
+  double taste = 1.0;
   for (const auto& r : recent) {
     if (out.size() >= p.seeds)
       break;
@@ -19,18 +20,21 @@ std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
                            [&](const seed& s) { return s.title == r.title; });
     if (dup)
       continue;
-    out.push_back({r.title, w, w});
+    out.push_back({r.title, w, w, taste});
     w *= p.seed_decay;
+    taste *= p.profile_decay;
   }
   if (p.thumbs_up_weight > 0) {
     size_t added = 0;
     for (auto t : thumbed_up) {
       auto i = std::find_if(out.begin(), out.end(),
                             [t](const seed& s) { return s.title == t; });
-      if (i != out.end())
+      if (i != out.end()) {
         i->weight += p.thumbs_up_weight;
-      else if (added++ < p.seeds)
-        out.push_back({t, p.thumbs_up_weight, 0.0});
+        i->taste += p.thumbs_up_weight;
+      } else if (added++ < p.seeds) {
+        out.push_back({t, p.thumbs_up_weight, 0.0, p.thumbs_up_weight});
+      }
     }
   }
   if (p.thumbs_down_weight > 0)

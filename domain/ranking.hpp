@@ -36,8 +36,12 @@ struct ranking_params {
   uint32_t negative_seeds = 20;
   /// Weight a thumbs up adds to its title as a seed (default 0.5; 0: off).
   double thumbs_up_weight = 0.5;
-  /// g in score * (1 + g * genre affinity) (default 0.15; 0: off).
-  double genre_weight = 0.15;
+  /// g in score * (1 + g * genre affinity) (default 0.3; 0: off).
+  double genre_weight = 0.3;
+  /// Weight factor per seed further back in the user's genre profile
+  /// (default 1: the recent plays count alike, a taste being steadier than
+  /// what to watch next; seed_decay: as in the score).
+  double profile_decay = 1.0;
   /// f in score / (1 + f * impression EMA) for titles shown and never
   /// played (default 0.5; 0: off).
   double fatigue_weight = 0.5;
@@ -63,13 +67,17 @@ struct seed {
   /// seed_decay^j for the j-th recent play (j = 0 newest); 0 for a seed
   /// that is no recent play (a thumb only).
   double recency = 0;
+  /// Its weight in the user's genre profile: profile_decay^j for the j-th
+  /// recent play, plus thumbs_up_weight if thumbed up; 0 for a negative
+  /// seed.
+  double taste = 0;
 };
 
 /// The seeds of `recent` (newest first): its first `p.seeds` distinct
-/// titles, weighted `seed_decay^j`; each of `thumbed_up` adds
-/// `thumbs_up_weight` to its seed (a new seed if it is not one, up to
-/// `p.seeds` more); then up to `p.negative_seeds` of `thumbed_down`,
-/// weighted `-thumbs_down_weight`.
+/// titles, weighted `seed_decay^j` (their taste `profile_decay^j`); each of
+/// `thumbed_up` adds `thumbs_up_weight` to its seed's weight and taste (a
+/// new seed if it is not one, up to `p.seeds` more); then up to
+/// `p.negative_seeds` of `thumbed_down`, weighted `-thumbs_down_weight`.
 std::vector<seed> pick_seeds(const std::vector<play_record>& recent,
                              const std::vector<title_key>& thumbed_down,
                              const std::vector<title_key>& thumbed_up,
@@ -93,9 +101,9 @@ struct scored_title {
   double trending = 0;
 };
 
-/// A user's taste in genres: the genres of the positive seeds, each seed
-/// counting its weight, as a unit vector (sorted by genre; empty when no
-/// seed has genres).
+/// A user's taste in genres: the genres of the seeds, each seed counting
+/// its taste (seeds without taste do not count), as a unit vector (sorted
+/// by genre; empty when no seed has genres).
 using genre_profile = std::vector<std::pair<genre_key, double>>;
 
 /// `genres_of(title)` returns the sorted genres of a title (empty if
@@ -105,7 +113,7 @@ genre_profile make_genre_profile(const std::vector<seed>& seeds,
                                  GenresOf genres_of) {
   genre_profile out;
   for (const auto& s : seeds) {
-    if (s.weight <= 0)
+    if (s.taste <= 0)
       continue;
     for (auto g : genres_of(s.title)) {
       auto i = std::lower_bound(
@@ -113,7 +121,7 @@ genre_profile make_genre_profile(const std::vector<seed>& seeds,
         [](const auto& entry, genre_key key) { return entry.first < key; });
       if (i == out.end() || i->first != g)
         i = out.insert(i, {g, 0.0});
-      i->second += s.weight;
+      i->second += s.taste;
     }
   }
   double norm = 0;

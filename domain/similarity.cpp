@@ -15,7 +15,9 @@ void co_play_table::add(title_key a, title_key b, float w) {
   if (a == b || w <= 0)
     return;
   auto& e = entries_[a];
-  e.co[b] += w;
+  auto& pair = e.co[b];
+  pair.weight += w;
+  ++pair.support;
   e.dirty = true;
   mark(a);
   if (e.co.size() > 2 * static_cast<size_t>(p_->kept))
@@ -55,17 +57,19 @@ void co_play_table::set_plays(title_key t, uint32_t plays) {
 void co_play_table::prune(entry& e) const {
   std::vector<std::pair<float, title_key>> all;
   all.reserve(e.co.size());
-  for (const auto& [t, w] : e.co)
-    all.emplace_back(w, t);
+  for (const auto& [t, pair] : e.co)
+    all.emplace_back(pair.weight, t);
   auto keep = std::min<size_t>(p_->kept, all.size());
   std::nth_element(all.begin(), all.begin() + keep, all.end(),
                    [](const auto& x, const auto& y) {
                      return x.first != y.first ? x.first > y.first
                                                : x.second < y.second;
                    });
-  e.co.clear();
+  std::unordered_map<title_key, pair_state> kept;
+  kept.reserve(keep);
   for (size_t i = 0; i < keep; ++i)
-    e.co.emplace(all[i].second, all[i].first);
+    kept.emplace(all[i].second, e.co.at(all[i].second));
+  e.co.swap(kept);
 }
 
 const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
@@ -78,9 +82,12 @@ const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
   auto na = norm(a);
   e.top.clear();
   e.top.reserve(e.co.size());
-  for (const auto& [t, w] : e.co)
-    e.top.push_back({t, static_cast<double>(w) / (na * neighbour_norm(t)) *
-                          (w / (w + p_->shrink))});
+  for (const auto& [t, pair] : e.co) {
+    if (pair.support < p_->min_support)
+      continue;
+    double w = pair.weight;
+    e.top.push_back({t, w / (na * neighbour_norm(t)) * (w / (w + p_->shrink))});
+  }
   auto better = [](const neighbour& x, const neighbour& y) {
     return x.score != y.score ? x.score > y.score : x.title < y.title;
   };
@@ -98,16 +105,19 @@ std::vector<co_play> co_play_table::partners_of(title_key a) const {
   if (i == entries_.end())
     return out;
   out.reserve(i->second.co.size());
-  for (const auto& [t, w] : i->second.co)
-    out.push_back({t, w});
+  for (const auto& [t, pair] : i->second.co)
+    out.push_back({t, pair.weight, pair.support});
   return out;
 }
 
 void co_play_table::set_partners(title_key a, std::vector<co_play> partners) {
   auto& e = entries_[a];
   e.co.clear();
-  for (const auto& c : partners)
-    e.co[c.title] += c.weight;
+  for (const auto& c : partners) {
+    auto& pair = e.co[c.title];
+    pair.weight += c.weight;
+    pair.support += c.support;
+  }
   e.dirty = true;
 }
 

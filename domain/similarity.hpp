@@ -14,10 +14,15 @@
 /// with e = popularity_exponent, f = neighbour_exponent, c = shrink, so
 /// that popular titles do not dominate every list (e = f = 0.5 is the
 /// cosine of the play vectors for unit weights) and a pair seen together
-/// once counts less than its ratio says (c > 0). Each title keeps the
-/// co-play weights of at most `kept` partners (the strongest; weaker ones
-/// are dropped when the list grows past twice that) and serves its best
-/// `neighbours` of them.
+/// once counts less than its ratio says (c > 0). Besides its weight, a pair
+/// counts its support n(a, b), the number of co-plays that formed it (the
+/// users who played both within the window); a pair with a support below
+/// `min_support` is no neighbour at all: one user's two plays are no
+/// evidence that the titles are alike, and in a sparse catalog such pairs
+/// (titles played by one or two users) would otherwise score close to 1.
+/// Each title keeps the co-play weights of at most `kept` partners (the
+/// strongest; weaker ones are dropped when the list grows past twice that)
+/// and serves its best `neighbours` of them.
 ///
 /// Pure: no clocks, no I/O. Not thread-safe: one owner (a similarity
 /// shard) per table.
@@ -45,8 +50,10 @@ struct similarity_params {
   /// than e favours neighbours with more plays (default 0.5).
   double neighbour_exponent = 0.5;
   /// c in the confidence factor co / (co + c): pairs seen together only
-  /// once or twice count less than their ratio says (default 2; 0: off).
-  double shrink = 2;
+  /// once or twice count less than their ratio says (default 0: off).
+  double shrink = 0;
+  /// Co-plays a pair needs to be a neighbour (default 2; 0 or 1: any).
+  uint32_t min_support = 2;
 };
 
 /// The weight a new play adds to its pair with the j-th previous play
@@ -58,10 +65,12 @@ struct neighbour {
   double score = 0;
 };
 
-/// One co-play partner and the weight accumulated with it.
+/// One co-play partner, the weight accumulated with it and its support
+/// (the co-plays that added to the weight).
 struct co_play {
   title_key title = 0;
   float weight = 0;
+  uint32_t support = 0;
 };
 
 /// What is stored of one title's similarity: its play count and partners.
@@ -77,7 +86,7 @@ public:
     // nop
   }
 
-  /// Adds `w` to co(a, b), a owned here.
+  /// Adds `w` to co(a, b) and one to its support, a owned here.
   void add(title_key a, title_key b, float w);
 
   /// Counts one play of `t` (any title: plays of partners normalise too).
@@ -116,8 +125,12 @@ public:
   size_t partners() const;
 
 private:
+  struct pair_state {
+    float weight = 0;
+    uint32_t support = 0;
+  };
   struct entry {
-    std::unordered_map<title_key, float> co;
+    std::unordered_map<title_key, pair_state> co;
     std::vector<neighbour> top;
     bool dirty = false;
   };

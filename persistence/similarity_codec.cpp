@@ -8,6 +8,7 @@
 #include <cereal/types/vector.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 namespace marquee {
@@ -88,13 +89,15 @@ std::string encode_similarity_value(const similarity_record& r,
             });
   std::vector<title_key> keys;
   std::vector<float> weights;
+  std::vector<uint32_t> supports;
   for (const auto& p : partners) {
     keys.push_back(p.title);
     weights.push_back(p.weight);
+    supports.push_back(p.support);
   }
   dictionary dict{keys, ids.titles};
   auto payload = write_payload(
-    [&](auto& ar) { ar(dict.names, r.plays, dict.slots, weights); });
+    [&](auto& ar) { ar(dict.names, r.plays, dict.slots, weights, supports); });
   return frame_value(value_kind::similarity, similarity_value_version, payload);
 }
 
@@ -108,9 +111,24 @@ std::error_code decode_similarity_value(std::string_view value, id_tables& ids,
   uint32_t plays = 0;
   std::vector<uint32_t> slots;
   std::vector<float> weights;
-  if (!read_payload(framed.payload,
-                    [&](auto& ar) { ar(names, plays, slots, weights); }) ||
-      slots.size() != weights.size())
+  std::vector<uint32_t> supports;
+  bool read = framed.version >= 2
+                ? read_payload(framed.payload,
+                               [&](auto& ar) {
+                                 ar(names, plays, slots, weights, supports);
+                               })
+                : read_payload(framed.payload, [&](auto& ar) {
+                    ar(names, plays, slots, weights);
+                  });
+  if (!read || slots.size() != weights.size())
+    return persistence_errc::undecodable;
+  if (framed.version < 2) {
+    // Not stored: the least support the weight allows.
+    for (auto w : weights)
+      supports.push_back(
+        w > 1 ? static_cast<uint32_t>(std::min(std::ceil(w), 4e9f)) : 1);
+  }
+  if (supports.size() != weights.size())
     return persistence_errc::undecodable;
   std::vector<title_key> keys;
   if (!resolve(names, slots, ids.titles, keys))
@@ -118,9 +136,9 @@ std::error_code decode_similarity_value(std::string_view value, id_tables& ids,
   out.plays = plays;
   out.partners.clear();
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (!(weights[i] > 0)) // also refuses NaN
+    if (!(weights[i] > 0) || supports[i] == 0) // also refuses NaN
       return persistence_errc::undecodable;
-    out.partners.push_back({keys[i], weights[i]});
+    out.partners.push_back({keys[i], weights[i], supports[i]});
   }
   return {};
 }

@@ -17,7 +17,10 @@
 
 namespace marquee {
 
-constexpr uint16_t similarity_value_version = 1;
+/// 2: each partner with its support. Version 1 (no supports) still loads,
+/// each partner's support then the least its weight allows, ceil(weight),
+/// at least 1 (a co-play adds at most 1 to the weight).
+constexpr uint16_t similarity_value_version = 2;
 constexpr uint16_t ring_value_version = 1;
 
 std::string encode_similarity_value(const similarity_record& r,

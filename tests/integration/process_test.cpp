@@ -214,7 +214,9 @@ TEST_CASE("after kill -9 in durable mode, state comes back from the last "
   const std::vector<std::string> env = {
     "MARQUEE_NATS_PORT=" + std::to_string(port), "MARQUEE_INGEST_MODE=durable",
     "MARQUEE_CHECKPOINT_EVENTS=1000", "MARQUEE_CHECKPOINT_INTERVAL_MS=600000",
-    "MARQUEE_SERVICE_INSTANCE_ID=c1"};
+    "MARQUEE_SERVICE_INSTANCE_ID=c1",
+    // One user's plays: every pair is seen once.
+    "MARQUEE_SIMILARITY_MIN_SUPPORT=1"};
   auto stat = [&](nats_client& c, const std::string& field) -> uint64_t {
     std::string error;
     auto r = c.request("marquee.v1.admin.c1.stats", "",

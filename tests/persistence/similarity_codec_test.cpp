@@ -3,10 +3,17 @@
 
 #include "persistence/errors.hpp"
 #include "persistence/similarity_codec.hpp"
+#include "persistence/value_codec.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
 #include <algorithm>
+#include <sstream>
+#include <tuple>
 
 using namespace marquee;
 
@@ -16,11 +23,12 @@ title_key t(id_tables& ids, std::string_view name) {
   return *ids.titles.intern(name);
 }
 
-std::vector<std::pair<std::string, float>> named(const similarity_record& r,
-                                                 const id_tables& ids) {
-  std::vector<std::pair<std::string, float>> out;
+std::vector<std::tuple<std::string, float, uint32_t>>
+named(const similarity_record& r, const id_tables& ids) {
+  std::vector<std::tuple<std::string, float, uint32_t>> out;
   for (const auto& p : r.partners)
-    out.emplace_back(std::string{ids.titles.name(p.title)}, p.weight);
+    out.emplace_back(std::string{ids.titles.name(p.title)}, p.weight,
+                     p.support);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -32,9 +40,9 @@ TEST_CASE("a similarity record comes back in another process's keys",
   id_tables writer;
   similarity_record rec;
   rec.plays = 42;
-  rec.partners = {{t(writer, "nosferatu"), 2.5f},
-                  {t(writer, "metropolis"), 0.75f},
-                  {t(writer, "m"), 1.0f}};
+  rec.partners = {{t(writer, "nosferatu"), 2.5f, 4},
+                  {t(writer, "metropolis"), 0.75f, 1},
+                  {t(writer, "m"), 1.0f, 2}};
   auto value = encode_similarity_value(rec, writer);
   // The reader interned other ids first: its keys differ.
   id_tables reader;
@@ -46,6 +54,34 @@ TEST_CASE("a similarity record comes back in another process's keys",
   CHECK(named(back, reader) == named(rec, writer));
   // Canonical: the same state, interned otherwise, gives the same bytes.
   CHECK(encode_similarity_value(back, reader) == value);
+}
+
+TEST_CASE("a similarity record of version 1 loads with the least supports "
+          "its weights allow",
+          "[persistence][similarity]") {
+  // Version 1: ids, plays, slots, weights; no supports.
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar{os};
+    std::vector<std::string> names = {"a", "b", "c"};
+    uint32_t plays = 7;
+    std::vector<uint32_t> slots = {0, 1, 2};
+    std::vector<float> weights = {0.5f, 1.0f, 2.25f};
+    ar(names, plays, slots, weights);
+  }
+  auto value = frame_value(value_kind::similarity, 1, os.str());
+  id_tables ids;
+  similarity_record back;
+  REQUIRE_FALSE(decode_similarity_value(value, ids, back));
+  CHECK(back.plays == 7);
+  using row = std::tuple<std::string, float, uint32_t>;
+  CHECK(named(back, ids) ==
+        std::vector<row>{{"a", 0.5f, 1}, {"b", 1.0f, 1}, {"c", 2.25f, 3}});
+  // Written again, it is version 2.
+  auto again = encode_similarity_value(back, ids);
+  similarity_record twice;
+  REQUIRE_FALSE(decode_similarity_value(again, ids, twice));
+  CHECK(named(twice, ids) == named(back, ids));
 }
 
 TEST_CASE("a play ring comes back in order", "[persistence][similarity]") {
@@ -69,13 +105,17 @@ TEST_CASE("a play ring comes back in order", "[persistence][similarity]") {
 TEST_CASE("damaged or foreign similarity values are refused",
           "[persistence][similarity]") {
   id_tables ids;
-  similarity_record rec{3, {{t(ids, "a"), 1.0f}}};
+  similarity_record rec{3, {{t(ids, "a"), 1.0f, 1}}};
   auto value = encode_similarity_value(rec, ids);
   similarity_record out;
   auto flipped = value;
   flipped[flipped.size() - 1] ^= 0x20;
   CHECK(decode_similarity_value(flipped, ids, out));
   CHECK(decode_similarity_value(value.substr(0, value.size() - 1), ids, out));
+  // A partner without a co-play is no partner.
+  similarity_record unsupported{3, {{t(ids, "a"), 1.0f, 0}}};
+  CHECK(decode_similarity_value(encode_similarity_value(unsupported, ids), ids,
+                                out));
   // A ring is not a similarity record, and the other way round.
   std::vector<title_key> ring;
   CHECK(decode_ring_value(value, ids, ring));

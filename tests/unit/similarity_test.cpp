@@ -18,11 +18,14 @@ namespace {
 
 /// The literal definition: every first play (within the window) of a title
 /// pairs with the user's previous distinct plays, j-th back weighted
-/// decay^(j-1); sim = co / (plays^e plays^e).
+/// decay^(j-1), each pairing one more co-play of the pair (its support);
+/// sim = co / (plays^e plays^f) * co / (co + shrink) for the pairs with a
+/// support of at least min_support.
 struct brute_force {
   similarity_params p;
   std::map<user_key, std::vector<title_key>> rings; // most recent first
   std::map<std::pair<title_key, title_key>, double> co;
+  std::map<std::pair<title_key, title_key>, uint32_t> support;
   std::map<title_key, double> plays;
 
   void play(user_key u, title_key t) {
@@ -38,6 +41,8 @@ struct brute_force {
       auto w = std::pow(p.position_decay, static_cast<double>(j));
       co[{t, r[j]}] += w;
       co[{r[j], t}] += w;
+      ++support[{t, r[j]}];
+      ++support[{r[j], t}];
     }
     r.insert(r.begin(), t);
     if (r.size() > p.window)
@@ -52,7 +57,7 @@ struct brute_force {
       return std::pow(std::max(n, 1.0), exponent);
     };
     for (const auto& [key, w] : co)
-      if (key.first == a)
+      if (key.first == a && support.at(key) >= p.min_support)
         out.push_back({key.second, w /
                                      (norm(a, p.popularity_exponent) *
                                       norm(key.second, p.neighbour_exponent)) *
@@ -115,7 +120,8 @@ TEST_CASE("shards fed by the pairer hold the brute-force similarities",
   p.popularity_exponent = GENERATE(0.5, 0.3);
   p.neighbour_exponent = GENERATE(0.5, 0.2);
   p.shrink = GENERATE(0.0, 2.0);
-  brute_force bf{p, {}, {}, {}};
+  p.min_support = GENERATE(0u, 2u, 3u);
+  brute_force bf{p, {}, {}, {}, {}};
   co_play_pairer pairer{&p};
   // Two shards, as two tables owning even and odd titles.
   co_play_table even{&p};
@@ -150,6 +156,11 @@ TEST_CASE("shards fed by the pairer hold the brute-force similarities",
       CHECK(got[i].score == Approx(expected[i].score).epsilon(1e-5));
     }
     CHECK(table.plays(a) == static_cast<uint32_t>(bf.plays[a]));
+    // The partners as stored: weights and supports.
+    for (const auto& c : table.partners_of(a)) {
+      CHECK(c.weight == Approx(bf.co.at({a, c.title})).epsilon(1e-5));
+      CHECK(c.support == bf.support.at({a, c.title}));
+    }
   }
   // The rings the pairer reports as changed are the brute force's.
   for (const auto& [u, ring] : pairer.take_changed())
@@ -162,9 +173,15 @@ TEST_CASE("a title keeps its strongest co-play partners", "[similarity]") {
   p.kept = 3;
   p.neighbours = 3;
   co_play_table table{&p};
-  // Partner t gets weight t; 7 partners pass 2 * kept, so it prunes.
+  // Partner t gets weight t (6 in two co-plays of 3); 7 partners pass
+  // 2 * kept, so it prunes.
   for (title_key t = 1; t <= 7; ++t)
-    table.add(0, t, static_cast<float>(t));
+    if (t == 6) {
+      table.add(0, t, 3.0f);
+      table.add(0, t, 3.0f);
+    } else {
+      table.add(0, t, static_cast<float>(t));
+    }
   auto kept = table.partners_of(0);
   std::sort(kept.begin(), kept.end(),
             [](const auto& x, const auto& y) { return x.title < y.title; });
@@ -172,10 +189,44 @@ TEST_CASE("a title keeps its strongest co-play partners", "[similarity]") {
   CHECK(kept[0].title == 5);
   CHECK(kept[1].title == 6);
   CHECK(kept[2].title == 7);
+  // Each keeps its support.
+  CHECK(kept[0].support == 1);
+  CHECK(kept[1].support == 2);
+  CHECK(kept[1].weight == 6.0f);
+  CHECK(kept[2].support == 1);
   // A title never pairs with itself; non-positive weights are ignored.
   table.add(1, 1, 5.0f);
   table.add(1, 2, 0.0f);
   CHECK(table.neighbours_of(1).empty());
+}
+
+TEST_CASE("a pair seen together by fewer users than min_support is no "
+          "neighbour",
+          "[similarity]") {
+  similarity_params p;
+  p.min_support = 2;
+  co_play_table table{&p};
+  table.add(0, 1, 1.0f); // one co-play
+  table.add(0, 2, 0.5f); // two, lighter in all
+  table.add(0, 2, 0.25f);
+  auto got = table.neighbours_of(0);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].title == 2);
+  p.min_support = 1;
+  table.add(0, 3, 0.1f); // marks the list for recomputation
+  got = table.neighbours_of(0);
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].title == 1);
+  // The supports are stored with the partners and come back on restore.
+  co_play_table restored{&p};
+  restored.set_partners(0, table.partners_of(0));
+  auto partners = restored.partners_of(0);
+  std::sort(partners.begin(), partners.end(),
+            [](const auto& x, const auto& y) { return x.title < y.title; });
+  REQUIRE(partners.size() == 3);
+  CHECK(partners[0].support == 1);
+  CHECK(partners[1].support == 2);
+  CHECK(partners[2].support == 1);
 }
 
 TEST_CASE("seeds are the recent distinct plays, weighted by recency",
@@ -195,10 +246,20 @@ TEST_CASE("seeds are the recent distinct plays, weighted by recency",
   CHECK(seeds[2].title == 2);
   CHECK(seeds[2].weight == 0.25);
   CHECK(seeds[2].recency == 0.25);
+  // In the genre profile the plays count alike (profile_decay 1).
+  CHECK(seeds[0].taste == 1.0);
+  CHECK(seeds[2].taste == 1.0);
   // Thumbed-down titles follow as negative seeds, at most negative_seeds.
   CHECK(seeds[3].title == 30);
   CHECK(seeds[3].weight == -0.5);
   CHECK(seeds[3].recency == 0.0);
+  CHECK(seeds[3].taste == 0.0);
+  p.profile_decay = 0.5;
+  auto decayed = pick_seeds(recent, {}, {}, p);
+  REQUIRE(decayed.size() == 3);
+  CHECK(decayed[1].taste == 0.5);
+  CHECK(decayed[2].taste == 0.25);
+  p.profile_decay = 1.0;
   p.negative_seeds = 1;
   CHECK(pick_seeds(recent, {30, 31, 32}, {}, p).size() == 4);
   p.thumbs_down_weight = 0;
@@ -210,9 +271,11 @@ TEST_CASE("seeds are the recent distinct plays, weighted by recency",
   CHECK(up[1].title == 9);
   CHECK(up[1].weight == Approx(1.0)); // 0.5 from recency + 0.5
   CHECK(up[1].recency == Approx(0.5));
+  CHECK(up[1].taste == Approx(1.5)); // 1 from the play + 0.5
   CHECK(up[3].title == 40);
   CHECK(up[3].weight == Approx(0.5));
   CHECK(up[3].recency == 0.0);
+  CHECK(up[3].taste == Approx(0.5));
 }
 
 TEST_CASE("titles similar to a thumbed-down one sink, and drop out when "
@@ -290,9 +353,9 @@ TEST_CASE("genre affinity is the cosine of the seeds' weighted genres and "
     auto i = genres.find(t);
     return i == genres.end() ? std::vector<genre_key>{} : i->second;
   };
-  std::vector<seed> seeds = {{1, 1.0}, {2, 0.5}, {3, -0.5}};
+  std::vector<seed> seeds = {{1, 1.0, 1.0, 1.0}, {2, 0.5, 0.5, 0.5}, {3, -0.5}};
   auto profile = make_genre_profile(seeds, genres_of);
-  // Brute force: weights g0 = 1, g1 = 1.5 (negative seeds do not count).
+  // Brute force: tastes g0 = 1, g1 = 1.5 (negative seeds do not count).
   double norm = std::sqrt(1.0 + 1.5 * 1.5);
   REQUIRE(profile.size() == 2);
   CHECK(profile[0].first == 0);

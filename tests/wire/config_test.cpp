@@ -94,7 +94,10 @@ TEST_CASE("the defaults give the contract's params", "[bootstrap][config]") {
   // The trending feature of the ranking: over the longest window.
   CHECK(p.rec.ranking.trending_window == p.trending.windows_ms.size() - 1);
   CHECK(p.rec.ranking.trending_weight == 0.3);
-  CHECK(p.similarity.shrink == 2);
+  CHECK(p.similarity.shrink == 0);
+  CHECK(p.similarity.min_support == 2);
+  CHECK(p.rec.ranking.genre_weight == 0.3);
+  CHECK(p.rec.ranking.profile_decay == 1.0);
   CHECK(p.similarity.neighbour_exponent == 0.5);
   CHECK(p.similarity.popularity_exponent == 0.5);
   std::string error;
@@ -323,6 +326,8 @@ TEST_CASE("an invalid value gives an error naming its key",
     {"rec.trending_feature_window", "30d", "'trending.windows'"},
     {"rec.trending_feature_window", "soon", "'soon'"},
     {"similarity.shrink", "-1", "a number from"},
+    {"similarity.min_support", "-1", "'-1'"},
+    {"rec.profile_decay", "1.5", "a number from"},
     {"similarity.neighbour_exponent", "3", "a number from"},
     {"experiments.remembered", "0", "'0'"},
   };
@@ -496,6 +501,8 @@ TEST_CASE("the trending feature's window and the similarity's shrink and "
   std::string error;
   REQUIRE(cfg.set("rec.trending_feature_window", "1d", error));
   REQUIRE(cfg.set("similarity.shrink", "0.5", error));
+  REQUIRE(cfg.set("similarity.min_support", "3", error));
+  REQUIRE(cfg.set("rec.profile_decay", "0.8", error));
   REQUIRE(cfg.set("similarity.neighbour_exponent", "0.25", error));
   REQUIRE(cfg.set("similarity.popularity_exponent", "0.75", error));
   auto p = cfg.to_params(error);
@@ -504,6 +511,8 @@ TEST_CASE("the trending feature's window and the similarity's shrink and "
   REQUIRE(p->rec.ranking.trending_window < p->trending.windows_ms.size());
   CHECK(p->trending.windows_ms[p->rec.ranking.trending_window] == day);
   CHECK(p->similarity.shrink == 0.5);
+  CHECK(p->similarity.min_support == 3);
+  CHECK(p->rec.ranking.profile_decay == 0.8);
   CHECK(p->similarity.neighbour_exponent == 0.25);
   CHECK(p->similarity.popularity_exponent == 0.75);
   // Variants take the [rec] window unless they set their own ranking.
