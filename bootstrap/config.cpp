@@ -119,6 +119,19 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+/// Whether `text` holds a blank item between, before or after its commas
+/// (which `split_list` drops); blank text holds none.
+bool has_empty_item(const std::string& text) {
+  if (split_list(text).empty())
+    return false;
+  std::stringstream ss{text + ","};
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (item.find_first_not_of(" \t") == std::string::npos)
+      return true;
+  return false;
+}
+
 /// A ranking parameter a variant may set (`variant.<name>.<key>`), read
 /// from `rec.<key>` for every variant that does not.
 struct ranking_key {
@@ -547,14 +560,11 @@ bool read_experiments(const config& cfg,
                       std::string& error) {
   out.variants.clear();
   auto listed = cfg.get("experiments.variants");
-  auto items = split_list(listed);
-  if (!items.empty() && items.size() != static_cast<size_t>(std::count(
-                                          listed.begin(), listed.end(), ',')) +
-                                          1) {
+  if (has_empty_item(listed)) {
     error = "'experiments.variants' (" + listed + ") holds an empty item";
     return false;
   }
-  for (const auto& item : items) {
+  for (const auto& item : split_list(listed)) {
     auto colon = item.find(':');
     variant_params v{item.substr(0, colon), 1, base};
     if (!valid_variant_name(v.name)) {

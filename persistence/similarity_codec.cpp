@@ -124,6 +124,7 @@ std::error_code decode_similarity_value(std::string_view value, id_tables& ids,
     return persistence_errc::undecodable;
   if (framed.version < 2) {
     // Not stored: the least support the weight allows.
+    // (A NaN weight gets 1 here and is refused below.)
     for (auto w : weights)
       supports.push_back(
         w > 1 ? static_cast<uint32_t>(std::min(std::ceil(w), 4e9f)) : 1);

@@ -69,6 +69,17 @@ struct alice_fixture : rec_fixture {
 
 std::vector<title_key> all_trending_shown{1, 2, 3, 4, 5, 6};
 
+/// The result waiting for `reply`; an error fails the test.
+template <class Handle>
+rec_result result_of(Handle& reply) {
+  std::optional<rec_result> got;
+  reply.receive(
+    [&](rec_result& res) { got = std::move(res); },
+    [&](caf::error& err) { FAIL("expected a reply, got " << to_string(err)); });
+  REQUIRE(got);
+  return std::move(*got);
+}
+
 } // namespace
 
 TEST_CASE_METHOD(rec_fixture,
@@ -375,14 +386,10 @@ TEST_CASE_METHOD(alice_fixture,
   REQUIRE(sched.trigger_timeout()); // the shard's share of the budget ends
   run();
   REQUIRE(self->has_next_message());
-  std::optional<rec_result> got;
-  reply.receive(
-    [&](rec_result& res) { got = std::move(res); },
-    [&](caf::error& err) { FAIL("expected a reply, got " << to_string(err)); });
-  REQUIRE(got);
-  CHECK(got->fallback);
+  auto got = result_of(reply);
+  CHECK(got.fallback);
   // The blend, filtered for alice (1 and 4 watched).
-  CHECK(titles_of(got->items) == std::vector<title_key>{2, 3, 5});
+  CHECK(titles_of(got.items) == std::vector<title_key>{2, 3, 5});
   anon_send_exit(silent, caf::exit_reason::user_shutdown);
   anon_send_exit(rec, caf::exit_reason::user_shutdown);
   run();
@@ -561,13 +568,9 @@ TEST_CASE_METHOD(ranked_fixture,
   sched.trigger_timeouts();
   run();
   REQUIRE(self->has_next_message());
-  std::optional<rec_result> got;
-  reply.receive(
-    [&](rec_result& res) { got = std::move(res); },
-    [&](caf::error& err) { FAIL("expected a reply, got " << to_string(err)); });
-  REQUIRE(got);
-  CHECK_FALSE(got->fallback);
-  CHECK(titles_of(got->items) == std::vector<title_key>{6, 5});
+  auto got = result_of(reply);
+  CHECK_FALSE(got.fallback);
+  CHECK(titles_of(got.items) == std::vector<title_key>{6, 5});
   anon_send_exit(late, caf::exit_reason::user_shutdown);
   anon_send_exit(rec2, caf::exit_reason::user_shutdown);
   run();
