@@ -210,6 +210,18 @@ std::optional<settings> read_settings(const config& cfg, std::string& error) {
   }
   out.stream.max_bytes = *max_bytes;
   out.stream.duplicate_window_ms = *dup_window;
+  const auto& dlq = cfg.get("stream.dlq");
+  auto dlq_age = parse_window(cfg.get("stream.dlq_max_age"));
+  if (dlq != "true" && dlq != "false") {
+    error = "'stream.dlq' must be true or false, not '" + dlq + "'";
+    return std::nullopt;
+  }
+  if (!dlq_age) {
+    error = "'stream.dlq_max_age' must be a window such as 7d";
+    return std::nullopt;
+  }
+  out.stream.dlq = dlq == "true";
+  out.stream.dlq_max_age_ms = *dlq_age;
   out.prefix = cfg.get("service.prefix");
   if (!is_valid_id(out.prefix) || out.prefix.find(':') != std::string::npos) {
     error = "'service.prefix' must be one subject token of [A-Za-z0-9_-], "

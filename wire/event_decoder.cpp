@@ -1,6 +1,7 @@
 #include "wire/event_decoder.hpp"
 
 #include "domain/window.hpp"
+#include "wire/json_checks.hpp"
 
 #include <simdjson.h>
 
@@ -217,7 +218,10 @@ bool intern_region(std::optional<std::string_view> in, interner& table,
   return true;
 }
 
-/// Reads `ts` (absent: now) and rejects times too far ahead.
+/// Reads `ts` (absent: now), rejects times too far ahead and takes a time
+/// ahead of the receive time as the receive time: nothing happened after
+/// it arrived, and one producer's fast clock must not move the decay of
+/// every title, or the time every client may ask at, into its future.
 bool get_ts(const fields& f, int64_t now_ms, const decode_limits& limits,
             int64_t& out, rejection& err) {
   std::optional<int64_t> ts;
@@ -232,6 +236,7 @@ bool get_ts(const fields& f, int64_t now_ms, const decode_limits& limits,
                " ahead of the server clock (" + std::to_string(now_ms) + ")");
     return false;
   }
+  out = std::min(out, now_ms);
   return true;
 }
 
@@ -317,6 +322,10 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
                                       simdjson::error_message(doc.error()));
   if (!doc.value_unsafe().is_object())
     return reject(dlq_reason::schema, "the payload must be a JSON object");
+  if (auto dup = duplicate_key(doc.value_unsafe()))
+    return reject(dlq_reason::json,
+                  "invalid JSON: the name '" + *dup +
+                    "' appears twice in one object (RFC 7493)");
   fields f{doc.value_unsafe().get_object().value_unsafe()};
   rejection err;
   // Ids are interned only once the whole event is valid.

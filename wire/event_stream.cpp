@@ -3,6 +3,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 
 namespace marquee {
@@ -38,6 +39,50 @@ js_ptr jetstream_of(natsConnection* nc, std::string& error) {
   return js_ptr{js};
 }
 
+/// Creates the stream `sc` describes, or checks that the existing stream of
+/// its name has exactly `subjects` (in any order: otherwise it belongs to
+/// someone else and is never changed) and updates its limits. Its info, or
+/// null and `error`.
+info_ptr create_or_update(jsCtx* js, jsStreamConfig& sc,
+                          const std::vector<std::string>& subjects,
+                          std::string& error) {
+  std::string name = sc.Name;
+  jsStreamInfo* raw = nullptr;
+  jsErrCode jerr = jsErrCode{};
+  auto st = js_GetStreamInfo(&raw, js, sc.Name, nullptr, &jerr);
+  info_ptr existing{raw};
+  if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+    jerr = jsErrCode{};
+    st = js_AddStream(&raw, js, &sc, nullptr, &jerr);
+    info_ptr created{raw};
+    if (st != NATS_OK)
+      error = failure("cannot create stream " + name, st, jerr);
+    return created;
+  }
+  if (st != NATS_OK) {
+    error = failure("cannot read stream " + name, st, jerr);
+    return nullptr;
+  }
+  const auto& have = existing->Config;
+  bool same = have->SubjectsLen == static_cast<int>(subjects.size());
+  for (int i = 0; same && i < have->SubjectsLen; ++i)
+    same = std::find(subjects.begin(), subjects.end(),
+                     std::string{have->Subjects[i]}) != subjects.end();
+  if (!same) {
+    error = "stream " + name +
+            " exists with other subjects; choose another stream name";
+    return nullptr;
+  }
+  jerr = jsErrCode{};
+  st = js_UpdateStream(&raw, js, &sc, nullptr, &jerr);
+  info_ptr updated{raw};
+  if (st != NATS_OK) {
+    error = failure("cannot update stream " + name, st, jerr);
+    return nullptr;
+  }
+  return updated;
+}
+
 } // namespace
 
 std::vector<std::string> stream_subjects(const std::string& prefix) {
@@ -45,10 +90,19 @@ std::vector<std::string> stream_subjects(const std::string& prefix) {
   return {base + "events.>", base + "catalog.>", base + "profile.>"};
 }
 
+std::string dead_letter_id(const std::string& name, int64_t created_ns,
+                           uint64_t sequence) {
+  return name + ":" + std::to_string(created_ns) + ":" +
+         std::to_string(sequence);
+}
+
 bool ensure_stream(natsConnection* nc, const stream_config& cfg,
-                   std::string& error, uint64_t* last_sequence) {
+                   std::string& error, uint64_t* last_sequence,
+                   int64_t* created_ns) {
   if (last_sequence != nullptr)
     *last_sequence = 0;
+  if (created_ns != nullptr)
+    *created_ns = 0;
   auto js = jetstream_of(nc, error);
   if (!js)
     return false;
@@ -65,44 +119,58 @@ bool ensure_stream(natsConnection* nc, const stream_config& cfg,
   sc.MaxAge = cfg.max_age_ms * ns_per_ms;
   sc.MaxBytes = cfg.max_bytes;
   sc.Duplicates = cfg.duplicate_window_ms * ns_per_ms;
-  jsStreamInfo* raw = nullptr;
-  jsErrCode jerr = jsErrCode{};
-  auto st = js_GetStreamInfo(&raw, js.get(), cfg.name.c_str(), nullptr, &jerr);
-  info_ptr existing{raw};
-  if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
-    jerr = jsErrCode{};
-    st = js_AddStream(&raw, js.get(), &sc, nullptr, &jerr);
-    info_ptr created{raw};
-    if (st != NATS_OK) {
-      error = failure("cannot create stream " + cfg.name, st, jerr);
-      return false;
-    }
-    return true;
-  }
-  if (st != NATS_OK) {
-    error = failure("cannot read stream " + cfg.name, st, jerr);
+  auto info = create_or_update(js.get(), sc, subjects, error);
+  if (!info)
     return false;
-  }
-  // The same subjects, in any order, or the stream belongs to someone else.
-  const auto& have = existing->Config;
-  bool same = have->SubjectsLen == static_cast<int>(subjects.size());
-  for (int i = 0; same && i < have->SubjectsLen; ++i)
-    same = std::find(subjects.begin(), subjects.end(),
-                     std::string{have->Subjects[i]}) != subjects.end();
-  if (!same) {
-    error = "stream " + cfg.name +
-            " exists with other subjects; choose another stream name";
-    return false;
-  }
-  jerr = jsErrCode{};
-  st = js_UpdateStream(&raw, js.get(), &sc, nullptr, &jerr);
-  info_ptr updated{raw};
-  if (st != NATS_OK) {
-    error = failure("cannot update stream " + cfg.name, st, jerr);
-    return false;
-  }
   if (last_sequence != nullptr)
-    *last_sequence = updated->State.LastSeq;
+    *last_sequence = info->State.LastSeq;
+  if (created_ns != nullptr)
+    *created_ns = info->Created;
+  return true;
+}
+
+bool ensure_dlq_stream(natsConnection* nc, const stream_config& cfg,
+                       int64_t created_ns, uint64_t& newest,
+                       std::string& error) {
+  newest = 0;
+  auto js = jetstream_of(nc, error);
+  if (!js)
+    return false;
+  auto name = cfg.dlq_name();
+  std::vector<std::string> subjects = {cfg.prefix + ".v1.dlq.>"};
+  const char* subject_ptrs[] = {subjects[0].c_str()};
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = name.c_str();
+  sc.Subjects = subject_ptrs;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.MaxAge = cfg.dlq_max_age_ms * ns_per_ms;
+  sc.Duplicates =
+    std::min(cfg.duplicate_window_ms, cfg.dlq_max_age_ms) * ns_per_ms;
+  auto info = create_or_update(js.get(), sc, subjects, error);
+  if (!info)
+    return false;
+  if (info->State.Msgs == 0)
+    return true;
+  natsMsg* last = nullptr;
+  jsErrCode jerr = jsErrCode{};
+  auto st = js_GetMsg(&last, js.get(), name.c_str(), info->State.LastSeq,
+                      nullptr, &jerr);
+  if (st != NATS_OK) {
+    error = failure("cannot read the newest dead letter of " + name, st, jerr);
+    return false;
+  }
+  const char* id = nullptr;
+  const char* sequence = nullptr;
+  if (natsMsgHeader_Get(last, "Marquee-Sequence", &sequence) == NATS_OK &&
+      natsMsgHeader_Get(last, "Nats-Msg-Id", &id) == NATS_OK &&
+      sequence != nullptr && id != nullptr) {
+    auto seq = std::strtoull(sequence, nullptr, 10);
+    if (dead_letter_id(cfg.name, created_ns, seq) == id)
+      newest = seq;
+  }
+  natsMsg_Destroy(last);
   return true;
 }
 

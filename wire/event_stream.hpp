@@ -38,6 +38,13 @@ struct stream_config {
   int64_t max_bytes = -1;
   /// Window in which a repeated `Nats-Msg-Id` is stored once (default 2 min).
   int64_t duplicate_window_ms = 2 * 60 * 1000;
+  /// Whether dead letters are kept in the stream `<name>_DLQ` on
+  /// `P.v1.dlq.>` (docs/wire.md, "Dead letters"), and for how long.
+  bool dlq = true;
+  int64_t dlq_max_age_ms = int64_t{7} * 24 * 3600 * 1000;
+
+  /// The name of the dead-letter stream.
+  std::string dlq_name() const { return name + "_DLQ"; }
 };
 
 /// The subjects of the stream of `prefix`.
@@ -47,8 +54,29 @@ std::vector<std::string> stream_subjects(const std::string& prefix);
 /// stream of that name with other subjects is an error, never changed.
 /// `last_sequence`, if given, receives the sequence of its last message
 /// (0 if it never held one).
+/// `created_ns`, if given, receives the stream's creation time (ns since the
+/// epoch), which tells one incarnation of the stream from the next.
 bool ensure_stream(natsConnection* nc, const stream_config& cfg,
-                   std::string& error, uint64_t* last_sequence = nullptr);
+                   std::string& error, uint64_t* last_sequence = nullptr,
+                   int64_t* created_ns = nullptr);
+
+/// The `Nats-Msg-Id` of the dead letter of stream sequence `sequence` of the
+/// event stream `name` created at `created_ns`: unique across incarnations
+/// of the stream, the same at every replay.
+std::string dead_letter_id(const std::string& name, int64_t created_ns,
+                           uint64_t sequence);
+
+/// Creates or updates the dead-letter stream `cfg.dlq_name()` on
+/// `P.v1.dlq.>` and reads, into `newest`, the event stream sequence of the
+/// newest dead letter it holds (its `Marquee-Sequence` header; 0 if it
+/// holds none, or if that dead letter came from another incarnation of the
+/// event stream, created at another time than `created_ns`). Dead letters
+/// are published in stream order by one thread, so every dead letter of a
+/// sequence at or below `newest` was sent: a replay after a crash need not
+/// send it again.
+bool ensure_dlq_stream(natsConnection* nc, const stream_config& cfg,
+                       int64_t created_ns, uint64_t& newest,
+                       std::string& error);
 
 /// One message of the stream.
 struct stream_message {

@@ -11,6 +11,7 @@
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -38,6 +39,8 @@ struct reply_ctx {
   std::vector<std::string> title_names;
   std::vector<std::string> window_names;
   int64_t window_ms = 0;
+  /// The part of a list the reply carries (impressions; dumps: `limit`).
+  reply_page page;
 };
 
 template <class Inspector>
@@ -141,6 +144,16 @@ struct nats_edge::impl {
   std::atomic<uint64_t> position{0};
   std::atomic<uint64_t> behind{0};
   std::atomic<uint64_t> skipped{0};
+  /// When a failed reply was last logged (steady ns).
+  std::atomic<int64_t> last_reply_log_ns{0};
+  /// When a failed dead letter was last logged (steady ns).
+  std::atomic<int64_t> last_dlq_log_ns{0};
+  /// Durable mode: when the event stream was created (ns), part of every
+  /// dead letter's identity.
+  int64_t stream_created_ns = 0;
+  /// Durable mode: the dead letters of sequences up to this one are in the
+  /// dead-letter stream already; a replay does not send them again.
+  uint64_t dlq_sent_through = 0;
   /// Set once, before `ingest_failed`: why ingest stopped for good.
   std::string ingest_failure;
   std::atomic<bool> ingest_failed{false};
@@ -251,7 +264,7 @@ struct nats_edge::impl {
   void ingest_one(const stream_message& m) {
     // The time the stream stored the event stands in for a missing `ts`
     // and bounds how far ahead `ts` may be: a replay decodes alike.
-    auto ev = accept(m.subject.c_str(), m.data, m.stored_ms);
+    auto ev = accept(m.subject.c_str(), m.data, m.stored_ms, m.sequence);
     if (!ev)
       return;
     if (checkpoints)
@@ -327,32 +340,75 @@ struct nats_edge::impl {
 
   // -- publishing -------------------------------------------------------------
 
-  void publish(const std::string& subject, std::string_view body) {
-    natsConnection_Publish(nc, subject.c_str(), body.data(),
-                           static_cast<int>(body.size()));
+  /// The largest message the server takes (its `max_payload`, read from
+  /// the connection: it can change with a reconnect to another server).
+  size_t max_payload() const {
+    auto n = natsConnection_GetMaxPayload(nc);
+    return n > 0 ? static_cast<size_t>(n) : size_t{1024 * 1024};
+  }
+
+  /// Counts and logs a reply NATS would not send; at most one log line a
+  /// second, so a flood of them cannot flood the log.
+  void reply_failed(const std::string& subject, size_t bytes, natsStatus st) {
+    counters.reply_failures.fetch_add(1, std::memory_order_relaxed);
+    auto now = steady_ns();
+    auto last = last_reply_log_ns.load(std::memory_order_relaxed);
+    if (now - last > 1'000'000'000 &&
+        last_reply_log_ns.compare_exchange_strong(last, now))
+      spdlog::error("reply of {} bytes to {} not sent: {} ({} such so far)",
+                    bytes, subject, natsStatus_GetText(st),
+                    counters.reply_failures.load());
+  }
+
+  /// Sends a reply body; false if NATS refused it (counted and logged).
+  bool publish(const std::string& subject, std::string_view body) {
+    auto st = natsConnection_Publish(nc, subject.c_str(), body.data(),
+                                     static_cast<int>(body.size()));
+    if (st == NATS_OK)
+      return true;
+    reply_failed(subject, body.size(), st);
+    return false;
   }
 
   void publish_error(const std::string& reply, int code,
                      std::string_view message) {
     natsMsg* raw = nullptr;
     auto body = encode_error(code, message);
-    if (natsMsg_Create(&raw, reply.c_str(), nullptr, body.data(),
-                       static_cast<int>(body.size())) != NATS_OK)
-      return;
+    auto st = natsMsg_Create(&raw, reply.c_str(), nullptr, body.data(),
+                             static_cast<int>(body.size()));
+    if (st != NATS_OK)
+      return reply_failed(reply, body.size(), st);
     msg_ptr m{raw};
     auto code_text = std::to_string(code);
     auto sentence = header_text(message);
     natsMsgHeader_Set(raw, "Nats-Service-Error-Code", code_text.c_str());
     natsMsgHeader_Set(raw, "Nats-Service-Error", sentence.c_str());
-    natsConnection_PublishMsg(nc, raw);
+    st = natsConnection_PublishMsg(nc, raw);
+    if (st != NATS_OK)
+      reply_failed(reply, body.size(), st);
   }
 
-  /// Replies with a body and records the request in the endpoint stats.
+  /// Replies with a body and records the request in the endpoint stats. A
+  /// body the server would refuse (over its max_payload) is never sent:
+  /// the client gets a 413 that says how to ask for less instead of
+  /// waiting for a reply that never comes.
   // Stats are recorded before the reply leaves, so a client that reads
   // them after its reply sees its own request counted.
   void answer(const reply_ctx& ctx, std::string_view body) {
+    auto limit = max_payload();
+    if (body.size() > limit) {
+      counters.replies_too_large.fetch_add(1, std::memory_order_relaxed);
+      return answer_error(ctx, 413,
+                          "the reply of " + std::to_string(body.size()) +
+                            " bytes is over the NATS server's max_payload "
+                            "of " +
+                            std::to_string(limit) +
+                            " bytes; ask for less (see 'limit' in "
+                            "docs/wire.md)");
+    }
     stats.record(ctx.endpoint, steady_ns() - ctx.started_ns, nullptr);
-    publish(ctx.reply, body);
+    if (!publish(ctx.reply, body))
+      publish_error(ctx.reply, 500, "the reply could not be sent");
   }
 
   /// Replies with an error and records it.
@@ -363,22 +419,68 @@ struct nats_edge::impl {
   }
 
   /// Republishes a rejected event, body unchanged, on `P.v1.dlq.<reason>`.
+  /// `sequence` is the event's stream sequence (durable mode), 0 in core
+  /// mode: it becomes the dead letter's identity (`Marquee-Sequence`,
+  /// `Nats-Msg-Id`), the same when a replay after a crash republishes it.
+  /// A body that would not fit the server's max_payload with the headers
+  /// is cut, and `Marquee-Original-Size` says how long it was: a dead
+  /// letter is always deliverable.
   void dead_letter(const char* original_subject, std::string_view body,
-                   const rejection& rej) {
+                   const rejection& rej, uint64_t sequence) {
     counters.dlq[static_cast<size_t>(rej.reason)].fetch_add(
       1, std::memory_order_relaxed);
-    auto subject = prefix_v1 + "dlq." + to_string(rej.reason);
-    natsMsg* raw = nullptr;
-    if (natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(),
-                       static_cast<int>(body.size())) != NATS_OK) {
-      counters.dlq_publish_failures.fetch_add(1);
+    if (sequence > 0 && sequence <= dlq_sent_through) {
+      counters.dlq_already_sent.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    auto subject = prefix_v1 + "dlq." + to_string(rej.reason);
+    std::vector<std::pair<const char*, std::string>> headers;
+    headers.emplace_back("Marquee-Subject", header_text(original_subject));
+    headers.emplace_back("Marquee-Error", header_text(rej.message));
+    if (sequence > 0) {
+      headers.emplace_back("Marquee-Sequence", std::to_string(sequence));
+      headers.emplace_back(
+        "Nats-Msg-Id",
+        dead_letter_id(cfg.stream.name, stream_created_ns, sequence));
+    }
+    auto limit = max_payload();
+    if (body.size() + header_bytes(headers) > limit) {
+      headers.emplace_back("Marquee-Original-Size",
+                           std::to_string(body.size()));
+      auto room = limit - std::min(limit, header_bytes(headers));
+      body = body.substr(0, room);
+      counters.dlq_truncated.fetch_add(1, std::memory_order_relaxed);
+    }
+    natsMsg* raw = nullptr;
+    auto st = natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(),
+                             static_cast<int>(body.size()));
     msg_ptr m{raw};
-    natsMsgHeader_Set(raw, "Marquee-Subject", original_subject);
-    natsMsgHeader_Set(raw, "Marquee-Error", rej.message.c_str());
-    if (natsConnection_PublishMsg(nc, raw) != NATS_OK)
+    for (const auto& [name, value] : headers)
+      if (st == NATS_OK)
+        st = natsMsgHeader_Set(raw, name, value.c_str());
+    if (st == NATS_OK)
+      st = natsConnection_PublishMsg(nc, raw);
+    if (st != NATS_OK) {
       counters.dlq_publish_failures.fetch_add(1);
+      auto now = steady_ns();
+      auto last = last_dlq_log_ns.load(std::memory_order_relaxed);
+      if (now - last > 1'000'000'000 &&
+          last_dlq_log_ns.compare_exchange_strong(last, now))
+        spdlog::error("dead letter of {} bytes to {} not sent: {} ({} such "
+                      "so far)",
+                      body.size(), subject, natsStatus_GetText(st),
+                      counters.dlq_publish_failures.load());
+    }
+  }
+
+  /// The bytes `headers` take on the wire (`NATS/1.0` line, `Name: value`
+  /// lines, blank line), as the server counts them against max_payload.
+  static size_t
+  header_bytes(const std::vector<std::pair<const char*, std::string>>& hs) {
+    size_t n = std::strlen("NATS/1.0\r\n") + 2;
+    for (const auto& [name, value] : hs)
+      n += std::strlen(name) + 2 + value.size() + 2;
+    return n;
   }
 
   caf::actor& gateway() {
@@ -403,18 +505,19 @@ struct nats_edge::impl {
 
   // -- callbacks --------------------------------------------------------------
 
-  /// Decodes an event; rejects it to the dead-letter subject or counts it.
   /// Decodes an event published on `subject`; rejects it to the
-  /// dead-letter subject or counts it. `now_ms` is its receive time.
+  /// dead-letter subject or counts it. `now_ms` is its receive time,
+  /// `sequence` its stream sequence (0 in core mode).
   std::optional<decoded_event> accept(const char* subject,
-                                      std::string_view data, int64_t now_ms) {
+                                      std::string_view data, int64_t now_ms,
+                                      uint64_t sequence) {
     std::string_view name{subject};
     if (name.size() <= prefix_v1.size())
       return std::nullopt; // not one of ours: subscriptions never do this
     auto ev = decode_event(name.substr(prefix_v1.size()), data, now_ms,
                            cfg.limits, *deps.ids);
     if (auto rej = std::get_if<rejection>(&ev)) {
-      dead_letter(subject, data, *rej);
+      dead_letter(subject, data, *rej, sequence);
       return std::nullopt;
     }
     counters.events[ev.index()].fetch_add(1, std::memory_order_relaxed);
@@ -422,7 +525,7 @@ struct nats_edge::impl {
   }
 
   std::optional<decoded_event> accept(natsMsg* msg) {
-    return accept(natsMsg_GetSubject(msg), data_of(msg), deps.now_ms());
+    return accept(natsMsg_GetSubject(msg), data_of(msg), deps.now_ms(), 0);
   }
 
   /// Catalog and profile events: rare, routed one by one.
@@ -509,6 +612,8 @@ struct nats_edge::impl {
     auto& r = std::get<impressions_request>(req);
     ctx->title_names = std::move(r.title_names);
     ctx->window_names = std::move(r.window_names);
+    ctx->page = r.page;
+    ctx->page.max_bytes = max_payload();
     auto actor = user != no_user ? deps.dir->find_user(user) : std::nullopt;
     if (!actor) {
       // A user without any event: no impressions, every window covered.
@@ -518,7 +623,7 @@ struct nats_edge::impl {
       auto res = impressions_result{
         r.query.at, std::get<std::vector<impression_row>>(std::move(rows))};
       answer(*ctx, encode_impressions(ctx->subject_id, res, ctx->window_names,
-                                      ctx->title_names, *deps.ids));
+                                      ctx->title_names, *deps.ids, ctx->page));
       return;
     }
     caf::anon_send(gateway(), *actor, std::move(r.query), std::move(*ctx));
@@ -587,13 +692,15 @@ struct nats_edge::impl {
     } else if (verb == "actors") {
       answer(ctx, actors_json());
     } else if (verb == "user" || verb == "title") {
-      auto id = decode_admin_id(data_of(msg));
-      if (auto bad = std::get_if<bad_request>(&id)) {
+      auto lookup = decode_admin_lookup(data_of(msg));
+      if (auto bad = std::get_if<bad_request>(&lookup)) {
         answer_error(ctx, 400, bad->message);
         return;
       }
-      ctx.subject_id = std::get<std::string>(id);
-      auto now = deps.now_ms();
+      auto& args = std::get<admin_lookup>(lookup);
+      ctx.subject_id = std::move(args.id);
+      ctx.page.limit = args.limit;
+      auto now = args.at.value_or(deps.now_ms());
       if (verb == "user") {
         auto key = deps.dir->known_user(ctx.subject_id, deps.ids->users);
         auto actor = key ? deps.dir->find_user(*key) : std::nullopt;
@@ -712,8 +819,15 @@ struct nats_edge::impl {
       out += std::string{i ? "," : ""} + "\"" +
              to_string(static_cast<dlq_reason>(i)) +
              "\":" + std::to_string(counters.dlq[i].load());
-    out += "},\"dlq_publish_failures\":" +
-           std::to_string(counters.dlq_publish_failures.load());
+    out +=
+      "},\"dlq_publish_failures\":" +
+      std::to_string(counters.dlq_publish_failures.load()) +
+      ",\"dlq_truncated\":" + std::to_string(counters.dlq_truncated.load()) +
+      ",\"dlq_already_sent\":" +
+      std::to_string(counters.dlq_already_sent.load()) +
+      ",\"replies_too_large\":" +
+      std::to_string(counters.replies_too_large.load()) +
+      ",\"reply_failures\":" + std::to_string(counters.reply_failures.load());
     int64_t dropped = 0;
     for (auto& s : subs) {
       int64_t d = 0;
@@ -885,9 +999,9 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
       self->request(user, budget, std::move(q))
         .then(
           [=](const impressions_result& res) {
-            edge->answer(
-              ctx, encode_impressions(ctx.subject_id, res, ctx.window_names,
-                                      ctx.title_names, *edge->deps.ids));
+            edge->answer(ctx, encode_impressions(
+                                ctx.subject_id, res, ctx.window_names,
+                                ctx.title_names, *edge->deps.ids, ctx.page));
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -906,7 +1020,7 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
           [=](const user_dump& d) {
             edge->answer(ctx,
                          encode_user_dump(ctx.subject_id, d, *edge->deps.params,
-                                          *edge->deps.ids));
+                                          *edge->deps.ids, ctx.page.limit));
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -918,16 +1032,17 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
             if (shards.empty())
               return edge->answer(
                 ctx, encode_title_dump(ctx.subject_id, d, nullptr,
-                                       *edge->deps.params, *edge->deps.ids));
+                                       *edge->deps.params, *edge->deps.ids,
+                                       ctx.page.limit));
             auto key = edge->deps.ids->titles.find(ctx.subject_id);
             self
               ->request(shards[key.value_or(0) % shards.size()], budget,
                         dump_atom_v, key.value_or(0))
               .then(
                 [=](const similarity_dump& s) {
-                  edge->answer(ctx, encode_title_dump(ctx.subject_id, d, &s,
-                                                      *edge->deps.params,
-                                                      *edge->deps.ids));
+                  edge->answer(ctx, encode_title_dump(
+                                      ctx.subject_id, d, &s, *edge->deps.params,
+                                      *edge->deps.ids, ctx.page.limit));
                 },
                 [=](caf::error& err) { fail(ctx, err); });
           },
@@ -1020,7 +1135,13 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     ropts.start_sequence = e.cfg.start_sequence;
     ropts.max_ack_pending = static_cast<int64_t>(e.max_ack_pending());
     uint64_t last = 0;
-    ok = ensure_stream(e.nc, e.cfg.stream, error, &last);
+    ok = ensure_stream(e.nc, e.cfg.stream, error, &last, &e.stream_created_ns);
+    if (ok && e.cfg.stream.dlq) {
+      uint64_t newest = 0;
+      ok = ensure_dlq_stream(e.nc, e.cfg.stream, e.stream_created_ns, newest,
+                             error);
+      e.dlq_sent_through = newest;
+    }
     if (ok && e.cfg.start_sequence - 1 > last) {
       // New events would take sequences the checkpoint already covers, and
       // actors would skip them as applied: refuse rather than lose them.

@@ -97,6 +97,15 @@ struct edge_counters {
                                         // catalog, profile
   std::atomic<uint64_t> dlq[dlq_reason_count] = {};
   std::atomic<uint64_t> dlq_publish_failures{0};
+  /// Dead letters whose body was cut to fit the server's max_payload.
+  std::atomic<uint64_t> dlq_truncated{0};
+  /// Dead letters a replay found in the dead-letter stream already, and so
+  /// did not send again.
+  std::atomic<uint64_t> dlq_already_sent{0};
+  /// Replies too large for the server's max_payload, answered with 413.
+  std::atomic<uint64_t> replies_too_large{0};
+  /// Replies (or error replies) that NATS refused to send.
+  std::atomic<uint64_t> reply_failures{0};
   std::atomic<uint64_t> disconnects{0};
   std::atomic<uint64_t> reconnects{0};
 };

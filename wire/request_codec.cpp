@@ -1,12 +1,14 @@
 #include "wire/request_codec.hpp"
 
 #include "domain/window.hpp"
+#include "wire/json_checks.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 
 namespace marquee {
@@ -24,6 +26,17 @@ struct parsed {
   std::optional<object> obj;
   std::string error;
 };
+
+/// At most `max` bytes of `s`, to quote in a 400 sentence: cut before a
+/// UTF-8 continuation byte, so that the sentence (and the reply body that
+/// carries it) stays UTF-8. `s` comes from simdjson, which validated it.
+std::string quote_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max)
+    return std::string{s};
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xc0) == 0x80)
+    --max;
+  return std::string{s.substr(0, max)};
+}
 
 /// Parses a request body; an empty body is an empty object.
 parsed parse_body(std::string_view body) {
@@ -44,6 +57,9 @@ parsed parse_body(std::string_view body) {
                             simdjson::error_message(doc.error())};
   if (!doc.value_unsafe().is_object())
     return {std::nullopt, "the request body must be a JSON object"};
+  if (auto dup = duplicate_key(doc.value_unsafe()))
+    return {std::nullopt, "invalid JSON: the name '" + *dup +
+                            "' appears twice in one object (RFC 7493)"};
   return {doc.value_unsafe().get_object().value_unsafe(), {}};
 }
 
@@ -133,7 +149,7 @@ public:
     for (auto s : strings(key)) {
       if (!is_valid_id(s)) {
         fail(std::string{"'"} + key + "' holds an invalid title id '" +
-             std::string{s.substr(0, 80)} + "'");
+             quote_prefix(s, 80) + "'");
         return {};
       }
       out.push_back(ids.titles.find(s).value_or(no_title));
@@ -197,12 +213,21 @@ decode_impressions_request(user_key user, std::string_view body, int64_t now,
   req.query.titles = r.title_ids("titles", ids, &req.title_names);
   req.query.at = r.at(now);
   req.query.at_given = r.has("at");
+  req.page.offset = static_cast<size_t>(
+    r.integer("offset", 0, 0, std::numeric_limits<int32_t>::max()));
+  req.page.limit = static_cast<size_t>(r.integer(
+    "limit", reply_bounds::default_items, 1, reply_bounds::max_items));
   element e;
   if (r.find("windows", e)) {
     for (auto s : r.strings("windows")) {
+      if (req.window_names.size() == reply_bounds::max_windows) {
+        r.fail("'windows' names more than " +
+               std::to_string(reply_bounds::max_windows) + " windows");
+        break;
+      }
       auto w = parse_window(s);
       if (!w) {
-        r.fail("'" + std::string{s.substr(0, 20)} +
+        r.fail("'" + quote_prefix(s, 20) +
                "' is not a window (write <n>m, <n>h or <n>d)");
         break;
       }
@@ -259,8 +284,7 @@ decode_rec_request(user_key user, std::string_view user_id,
     auto i = experiments.find(*v);
     if (i == experiment_params::npos)
       r.fail("'variant' must be one of the configured variants (" +
-             experiments.names() + "), not '" + std::string{v->substr(0, 64)} +
-             "'");
+             experiments.names() + "), not '" + quote_prefix(*v, 64) + "'");
     else
       q.variant = static_cast<uint32_t>(i);
   } else {
@@ -287,7 +311,7 @@ decode_trending_request(std::string_view body, int64_t now,
     auto ms = parse_window(*w);
     auto index = ms ? p.trending.window_index(*ms) : -1;
     if (index < 0)
-      r.fail("window '" + std::string{w->substr(0, 20)} +
+      r.fail("window '" + quote_prefix(*w, 20) +
              "' is not a trending window; windows: " +
              windows_text(p.trending.windows_ms));
     else
@@ -312,17 +336,33 @@ decode_similar_request(std::string_view body, const service_params& p) {
   return finish(r, k);
 }
 
-std::variant<std::string, bad_request> decode_admin_id(std::string_view body) {
+std::variant<admin_lookup, bad_request>
+decode_admin_lookup(std::string_view body) {
   auto doc = parse_body(body);
   if (!doc.obj)
     return bad_request{doc.error};
   reader r{*doc.obj};
+  admin_lookup out;
   auto id = r.string("id");
   if (r.ok() && !id)
     r.fail("missing 'id'");
   if (r.ok() && !is_valid_id(*id))
     r.fail("'id' is not a valid id (1 to 64 of [A-Za-z0-9_:-])");
-  return finish(r, id ? std::string{*id} : std::string{});
+  if (id)
+    out.id = std::string{*id};
+  out.limit =
+    static_cast<size_t>(r.integer("limit", reply_bounds::default_dump_items, 1,
+                                  reply_bounds::max_dump_items));
+  if (r.has("at"))
+    out.at = r.at(0);
+  return finish(r, std::move(out));
+}
+
+std::variant<std::string, bad_request> decode_admin_id(std::string_view body) {
+  auto res = decode_admin_lookup(body);
+  if (auto bad = std::get_if<bad_request>(&res))
+    return std::move(*bad);
+  return std::move(std::get<admin_lookup>(res).id);
 }
 
 // -- replies ------------------------------------------------------------------
@@ -349,10 +389,12 @@ std::string done(rapidjson::StringBuffer& buf) {
   return std::string{buf.GetString(), buf.GetSize()};
 }
 
+/// The first `n` records of `xs` (all by default).
 void play_records(json_writer& w, const std::vector<play_record>& xs,
-                  const id_tables& ids) {
+                  const id_tables& ids, size_t n = SIZE_MAX) {
   w.StartArray();
-  for (const auto& r : xs) {
+  for (size_t i = 0; i < xs.size() && i < n; ++i) {
+    const auto& r = xs[i];
     w.StartObject();
     key(w, "title");
     str(w, ids.titles.name(r.title));
@@ -373,9 +415,10 @@ std::string region_name(region_key r, const id_tables& ids) {
 void impression_rows(json_writer& w, const std::vector<impression_row>& rows,
                      const std::vector<std::string>& window_names,
                      const std::vector<std::string>& title_names,
-                     const id_tables& ids) {
+                     const id_tables& ids, size_t first = 0,
+                     size_t end = SIZE_MAX) {
   w.StartArray();
-  for (size_t i = 0; i < rows.size(); ++i) {
+  for (size_t i = first; i < rows.size() && i < end; ++i) {
     const auto& row = rows[i];
     w.StartObject();
     key(w, "title");
@@ -468,7 +511,7 @@ std::string encode_impressions(std::string_view user,
                                const impressions_result& res,
                                const std::vector<std::string>& window_names,
                                const std::vector<std::string>& title_names,
-                               const id_tables& ids) {
+                               const id_tables& ids, const reply_page& page) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
@@ -476,8 +519,28 @@ std::string encode_impressions(std::string_view user,
   str(w, user);
   key(w, "at");
   w.Int64(res.at);
+  // How many items fit: an upper bound of each item's bytes (a title id is
+  // at most 64 plain characters, numbers at most 25) against the room left.
+  size_t item_bytes = 160;
+  for (const auto& name : window_names)
+    item_bytes += encode_json_string(name).size() + 27;
+  size_t envelope = 256 + encode_json_string(user).size();
+  // At least one item, so that paging always moves on; an item that does
+  // not fit on its own is the edge's 413.
+  size_t fit = page.max_bytes > envelope + item_bytes
+                 ? (page.max_bytes - envelope) / item_bytes
+                 : size_t{1};
+  auto total = res.rows.size();
+  auto first = std::min(page.offset, total);
+  auto end = first + std::min({page.limit, fit, total - first});
   key(w, "items");
-  impression_rows(w, res.rows, window_names, title_names, ids);
+  impression_rows(w, res.rows, window_names, title_names, ids, first, end);
+  key(w, "total");
+  w.Uint64(total);
+  if (end < total) {
+    key(w, "next_offset");
+    w.Uint64(end);
+  }
   w.EndObject();
   return done(buf);
 }
@@ -583,9 +646,15 @@ std::string encode_similar(std::string_view title,
 }
 
 std::string encode_user_dump(std::string_view user, const user_dump& d,
-                             const service_params& p, const id_tables& ids) {
+                             const service_params& p, const id_tables& ids,
+                             size_t limit) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
+  bool truncated = false;
+  auto cut = [&](size_t n) {
+    truncated = truncated || n > limit;
+    return std::min(n, limit);
+  };
   w.StartObject();
   key(w, "user");
   str(w, user);
@@ -609,28 +678,33 @@ std::string encode_user_dump(std::string_view user, const user_dump& d,
     w.Null();
   w.EndObject();
   key(w, "recent_plays");
-  play_records(w, d.recent, ids);
+  play_records(w, d.recent, ids, cut(d.recent.size()));
   // Sets in name order: the same state gives the same dump in every run,
   // whatever order ids were interned in.
   key(w, "watched");
   std::vector<std::string_view> watched;
   for (auto t : d.watched)
     watched.push_back(ids.titles.name(t));
-  std::sort(watched.begin(), watched.end());
+  auto n_watched = cut(watched.size());
+  std::partial_sort(watched.begin(), watched.begin() + n_watched,
+                    watched.end());
   w.StartArray();
-  for (auto name : watched)
-    str(w, name);
+  for (size_t i = 0; i < n_watched; ++i)
+    str(w, watched[i]);
   w.EndArray();
   key(w, "in_progress");
-  play_records(w, d.in_progress, ids);
+  play_records(w, d.in_progress, ids, cut(d.in_progress.size()));
   key(w, "feedback");
   auto feedback = d.feedback;
-  std::sort(feedback.begin(), feedback.end(),
-            [&](const auto& a, const auto& b) {
-              return ids.titles.name(a.title) < ids.titles.name(b.title);
-            });
+  auto n_feedback = cut(feedback.size());
+  std::partial_sort(feedback.begin(), feedback.begin() + n_feedback,
+                    feedback.end(), [&](const auto& a, const auto& b) {
+                      return ids.titles.name(a.title) <
+                             ids.titles.name(b.title);
+                    });
   w.StartArray();
-  for (const auto& f : feedback) {
+  for (size_t i = 0; i < n_feedback; ++i) {
+    const auto& f = feedback[i];
     w.StartObject();
     key(w, "title");
     str(w, ids.titles.name(f.title));
@@ -656,15 +730,32 @@ std::string encode_user_dump(std::string_view user, const user_dump& d,
   std::vector<std::string> names;
   for (auto ms : p.user.impressions.windows_ms)
     names.push_back(format_window(ms));
-  impression_rows(w, d.top_impressions, names, {}, ids);
+  impression_rows(w, d.top_impressions, names, {}, ids, 0,
+                  cut(d.top_impressions.size()));
   w.EndObject();
+  key(w, "totals");
+  w.StartObject();
+  key(w, "recent_plays");
+  w.Uint64(d.recent.size());
+  key(w, "watched");
+  w.Uint64(d.watched.size());
+  key(w, "in_progress");
+  w.Uint64(d.in_progress.size());
+  key(w, "feedback");
+  w.Uint64(d.feedback.size());
+  key(w, "impressions_top");
+  w.Uint64(d.top_impressions.size());
+  w.EndObject();
+  key(w, "truncated");
+  w.Bool(truncated);
   w.EndObject();
   return done(buf);
 }
 
 std::string encode_title_dump(std::string_view title, const title_dump& d,
                               const similarity_dump* similar,
-                              const service_params& p, const id_tables& ids) {
+                              const service_params& p, const id_tables& ids,
+                              size_t limit) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
@@ -714,12 +805,17 @@ std::string encode_title_dump(std::string_view title, const title_dump& d,
   key(w, "trending");
   // "all" first, then the regions in name order.
   auto regions = d.trending;
-  std::sort(regions.begin(), regions.end(), [&](const auto& a, const auto& b) {
-    return std::make_pair(a.region != all_regions, region_name(a.region, ids)) <
-           std::make_pair(b.region != all_regions, region_name(b.region, ids));
-  });
+  auto n_regions = std::min(regions.size(), limit);
+  std::partial_sort(regions.begin(), regions.begin() + n_regions, regions.end(),
+                    [&](const auto& a, const auto& b) {
+                      return std::make_pair(a.region != all_regions,
+                                            region_name(a.region, ids)) <
+                             std::make_pair(b.region != all_regions,
+                                            region_name(b.region, ids));
+                    });
   w.StartArray();
-  for (const auto& rs : regions) {
+  for (size_t i = 0; i < n_regions; ++i) {
+    const auto& rs = regions[i];
     w.StartObject();
     key(w, "region");
     str(w, region_name(rs.region, ids));
@@ -749,6 +845,13 @@ std::string encode_title_dump(std::string_view title, const title_dump& d,
   w.EndArray();
   key(w, "co_play_partners");
   w.Uint64(similar != nullptr ? similar->partners : 0);
+  key(w, "totals");
+  w.StartObject();
+  key(w, "trending");
+  w.Uint64(regions.size());
+  w.EndObject();
+  key(w, "truncated");
+  w.Bool(n_regions < regions.size());
   w.EndObject();
   return done(buf);
 }

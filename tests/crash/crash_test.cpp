@@ -269,7 +269,7 @@ dumps_checked(admin_client& admin, const reference_model& model,
     std::optional<rapidjson::Document> dump;
     bool applied = eventually(
       [&] {
-        dump = admin.admin(kind, R"({"id":")" + id + R"("})");
+        dump = admin.admin(kind, R"({"id":")" + id + R"(","at":0})");
         if (!dump)
           return false;
         auto i = dump->FindMember("applied_through");
@@ -397,12 +397,14 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
   gp.titles = p.titles;
   gp.events_per_second = p.events_per_second;
   gp.burst = p.burst;
-  // An hour ahead, well inside the accepted 24 h: dumps are then stamped
-  // with the newest event's time, not the clock, and compare exactly.
+  // A day ago: every event is in the past (a time ahead of its arrival
+  // would count as the arrival's, which the model cannot know), and dumps
+  // asked with "at":0 are stamped with the newest event's time, not the
+  // clock, and compare exactly.
   gp.base_ts = std::chrono::duration_cast<milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
-                 .count() +
-               3'600'000;
+                 .count() -
+               24 * 3'600'000;
   gp.seed = seed;
 
   // -- chaos ------------------------------------------------------------------

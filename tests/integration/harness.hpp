@@ -137,6 +137,21 @@ public:
     REQUIRE(eventually(applied));
   }
 
+  /// Durable mode: waits until every actor has applied the event stream
+  /// through sequence `n` (`ingest.applied` of the admin stats), that is,
+  /// until the first `n` events published are visible in every answer.
+  void await_applied(uint64_t n, std::chrono::milliseconds timeout =
+                                   std::chrono::milliseconds{30000}) {
+    uint64_t seen = 0;
+    auto applied = [&] {
+      auto r = ask_v1("admin.it1.stats");
+      seen = r.json["ingest"]["applied"].GetUint64();
+      return seen >= n;
+    };
+    if (!eventually(applied, timeout))
+      FAIL("applied through " << seen << ", waited for " << n);
+  }
+
   /// Kills nats-server hard and starts a new one on the same port.
   void restart_server() {
     auto port = server_->port();

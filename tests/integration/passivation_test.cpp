@@ -42,7 +42,7 @@ TEST_CASE("beyond the live budget users leave memory and come back from the "
     for (int u = 0; u < users; ++u)
       h.publish("events.play.u" + std::to_string(u),
                 play(round * 7 + u % 7, ts + round * 1000 + u));
-  h.await_events(2 * users);
+  h.await_applied(2 * users);
   // Once the last checkpoint is taken, at most the budget stays live.
   REQUIRE(harness::eventually([&] { return live_users(h) <= 20; }));
   CHECK(store_stat(h, "passivated") >= users - 20);
@@ -55,7 +55,7 @@ TEST_CASE("beyond the live budget users leave memory and come back from the "
   }
   // A user that left memory takes a new event on top of its stored state.
   h.publish("events.play.u1", play(42, ts + 5000));
-  h.await_events(2 * users + 1);
+  h.await_applied(2 * users + 1);
   auto u1 = h.ask_v1("admin.all.user", R"({"id":"u1"})");
   CHECK(u1.json["events"].GetUint64() == 3);
   CHECK(u1.json["applied_through"].GetUint64() == 2 * users + 1);
@@ -72,7 +72,7 @@ TEST_CASE("idle users leave memory; a request brings one back, not a "
   const int64_t ts = now_ms() - 60'000;
   for (int u = 0; u < 10; ++u)
     h.publish("events.play.u" + std::to_string(u), play(u, ts + u));
-  h.await_events(10);
+  h.await_applied(10);
   REQUIRE(harness::eventually([&] { return live_users(h) == 0; }));
   CHECK(store_stat(h, "passivated") == 10);
   auto rec = h.ask_v1("rec.user.u3", R"({"row":"continue_watching"})");
@@ -94,7 +94,7 @@ TEST_CASE("admin snapshot takes a checkpoint of everything sent so far",
   const int64_t ts = now_ms() - 60'000;
   for (int i = 0; i < 12; ++i)
     h.publish("events.play.u" + std::to_string(i % 3), play(i % 4, ts + i));
-  h.await_events(12);
+  h.await_applied(12);
   auto before = h.ask_v1("admin.it1.stats");
   CHECK(before.json["ingest"]["checkpoint"].GetUint64() == 0);
   auto snap = h.ask_v1("admin.it1.snapshot");
@@ -150,7 +150,7 @@ TEST_CASE("memory stays flat while users grow far beyond the live budget",
     for (; published < users; ++published)
       h.publish("events.play.u" + std::to_string(published),
                 play(published % 50, ts + published));
-    h.await_events(published);
+    h.await_applied(published);
     REQUIRE(harness::eventually([&] { return live_users(h) <= 500; },
                                 std::chrono::milliseconds{10000}));
   };

@@ -320,3 +320,85 @@ TEST_CASE("after kill -9 in durable mode, state comes back from the last "
   second.signal(SIGTERM);
   CHECK(second.wait(std::chrono::milliseconds{15000}) == 0);
 }
+
+TEST_CASE("after kill -9, a replay sends no dead letter twice: the "
+          "dead-letter stream holds each bad event once",
+          "[integration][process][durable][crash][dlq]") {
+  temp_dir dir;
+  auto port = free_port();
+  auto url = "nats://127.0.0.1:" + std::to_string(port);
+  auto data = (dir.path() / "data").string();
+  const std::vector<std::string> env = {
+    "MARQUEE_NATS_PORT=" + std::to_string(port),
+    "MARQUEE_CHECKPOINT_EVENTS=100000", "MARQUEE_CHECKPOINT_INTERVAL_MS=600000",
+    "MARQUEE_SERVICE_INSTANCE_ID=c1"};
+  auto stats = [&](nats_client& c) {
+    std::string error;
+    auto r = c.request("marquee.v1.admin.c1.stats", "",
+                       std::chrono::milliseconds{2000}, error);
+    rapidjson::Document d;
+    d.Parse(r ? r->body.c_str() : "{}");
+    return d;
+  };
+  auto position = [&](nats_client& c) -> uint64_t {
+    auto d = stats(c);
+    return d.HasMember("ingest") ? d["ingest"]["position"].GetUint64() : 0;
+  };
+  auto dead_letters_stored = [&](nats_client& c) -> int64_t {
+    std::string error;
+    auto r = c.request("$JS.API.STREAM.INFO.MARQUEE_DLQ", "",
+                       std::chrono::milliseconds{2000}, error);
+    if (!r)
+      return -1;
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    return d.HasMember("state") ? d["state"]["messages"].GetInt64() : -1;
+  };
+  constexpr int bad = 20;
+  {
+    child first{{"serve", "--data-dir", data}, env, dir.path()};
+    auto client = await_ready(url);
+    REQUIRE(client != nullptr);
+    std::string error;
+    for (int i = 0; i < 5; ++i)
+      REQUIRE(client->publish("marquee.v1.events.play.u1",
+                              R"({"title":"t)" + std::to_string(i) + R"("})",
+                              error));
+    REQUIRE(harness::eventually([&] { return position(*client) == 5; }));
+    REQUIRE(client->request("marquee.v1.admin.c1.snapshot", "",
+                            std::chrono::milliseconds{10000}, error));
+    // After the checkpoint: bad events among good ones, only in the stream.
+    for (int i = 0; i < bad; ++i) {
+      REQUIRE(
+        client->publish("marquee.v1.events.play.u1", "{\"title\":", error));
+      REQUIRE(client->publish("marquee.v1.events.play.u2", R"({"title":"t1"})",
+                              error));
+    }
+    REQUIRE(
+      harness::eventually([&] { return position(*client) == 5 + 2 * bad; }));
+    REQUIRE(
+      harness::eventually([&] { return dead_letters_stored(*client) == bad; }));
+    first.signal(SIGKILL);
+    CHECK(first.wait(std::chrono::milliseconds{5000}) == 128 + SIGKILL);
+  }
+  temp_dir out;
+  child second{{"serve", "--data-dir", data}, env, out.path()};
+  auto client = await_ready(url);
+  INFO(second.err());
+  REQUIRE(client != nullptr);
+  REQUIRE(harness::eventually([&] { return position(*client) == 5 + 2 * bad; },
+                              std::chrono::milliseconds{10000}));
+  // The replay decoded and counted the bad events again, and sent none.
+  auto d = stats(*client);
+  CHECK(d["dlq"]["json"].GetUint64() == bad);
+  CHECK(d["dlq_already_sent"].GetUint64() == bad);
+  CHECK(dead_letters_stored(*client) == bad);
+  // A new bad event is sent, with the next sequence as its identity.
+  std::string error;
+  REQUIRE(client->publish("marquee.v1.events.play.u1", "[]", error));
+  CHECK(harness::eventually(
+    [&] { return dead_letters_stored(*client) == bad + 1; }));
+  client.reset();
+  second.signal(SIGTERM);
+  CHECK(second.wait(std::chrono::milliseconds{15000}) == 0);
+}

@@ -309,24 +309,26 @@ TEST_CASE("trending is not taken back in time: an 'at' before the newest play "
           "is a 400, a default 'at' moves up to it",
           "[integration][trending]") {
   harness h;
-  auto now = now_ms();
-  auto ahead = now + hour; // producers' clocks may run ahead of ours
+  auto hour_ago = now_ms() - hour;
   h.publish("catalog.tF", "{\"name\":\"F\"}");
-  h.publish("events.play.u1",
-            "{\"title\":\"tF\",\"ts\":" + std::to_string(ahead) + "}");
+  h.publish("events.play.u1", "{\"title\":\"tF\"}");
   h.publish("events.feedback.u1", "{\"title\":\"tF\",\"value\":-1}");
   h.publish("events.feedback.u2", "{\"title\":\"tF\",\"value\":1}");
-  h.await_events(4);
-  auto past = h.ask_v1("rec.trending", "{\"at\":" + std::to_string(now) + "}");
+  h.await_applied(4);
+  auto played = h.ask_v1("admin.all.title", "{\"id\":\"tF\"}")
+                  .json["last_play_ts"]
+                  .GetInt64();
+  auto past =
+    h.ask_v1("rec.trending", "{\"at\":" + std::to_string(hour_ago) + "}");
   CHECK(past.error_code() == 400);
   CHECK(std::string{past.json["error"]["message"].GetString()}.find(
           "newest applied play") != std::string::npos);
   auto rec_past =
-    h.ask_v1("rec.user.u3", "{\"at\":" + std::to_string(now) + "}");
+    h.ask_v1("rec.user.u3", "{\"at\":" + std::to_string(hour_ago) + "}");
   CHECK(rec_past.error_code() == 400);
   auto current = h.ask_v1("rec.trending", "{\"window\":\"1h\"}");
   REQUIRE(current.error_code() == 0);
-  CHECK(current.json["at"].GetInt64() >= ahead);
+  CHECK(current.json["at"].GetInt64() >= played);
   CHECK(current.json["items"][0]["score"].GetDouble() <= 1.0);
   auto title = h.ask_v1("admin.all.title", "{\"id\":\"tF\"}");
   CHECK(title.json["thumbs_up"].GetUint64() == 1);
@@ -343,20 +345,23 @@ TEST_CASE("a window named twice is answered once",
   CHECK(r.json["items"][0]["ema"].MemberCount() == 2);
 }
 
-TEST_CASE("impression history with a default 'at' answers a user whose newest "
-          "impression is ahead of the server clock",
+TEST_CASE("an impression stamped ahead of the server clock counts as of its "
+          "arrival, and a default 'at' answers at once",
           "[integration][impressions]") {
   harness h;
-  auto ahead = now_ms() + hour;
+  auto before = now_ms();
   h.publish("events.impression.u1",
-            "{\"title\":\"t1\",\"ts\":" + std::to_string(ahead) + "}");
-  h.await_events(1);
+            "{\"title\":\"t1\",\"ts\":" + std::to_string(before + hour) + "}");
+  h.await_applied(1);
   auto r = h.ask_v1("impressions.u1");
   REQUIRE(r.error_code() == 0);
-  CHECK(r.json["at"].GetInt64() == ahead);
+  auto last_ts = r.json["items"][0]["last_ts"].GetInt64();
+  CHECK(last_ts >= before);
+  CHECK(last_ts <= now_ms());
+  CHECK(r.json["at"].GetInt64() <= now_ms());
   CHECK(r.json["items"][0]["ema"]["1d"].GetDouble() == Approx(1.0));
   auto explicit_past =
-    h.ask_v1("impressions.u1", "{\"at\":" + std::to_string(ahead - 1) + "}");
+    h.ask_v1("impressions.u1", "{\"at\":" + std::to_string(last_ts - 1) + "}");
   CHECK(explicit_past.error_code() == 400);
 }
 
@@ -389,4 +394,24 @@ TEST_CASE("after nats-server restarts, marquee reconnects, says so, and serves "
   CHECK(r.json["recent_plays"].Size() == 2);
   auto stats = h.ask_v1("admin.it1.stats");
   CHECK(stats.json["nats"]["disconnects"].GetUint64() >= 1);
+}
+
+TEST_CASE("a title named only in feedback is known, as docs/wire.md says: its "
+          "dump counts the thumbs and rec.similar answers with no items",
+          "[integration][admin]") {
+  harness h;
+  h.publish("events.feedback.u1", R"({"title":"tf","value":1})");
+  h.publish("events.feedback.u2", R"({"title":"tf","value":-1})");
+  h.await_applied(2);
+  auto dump = h.ask_v1("admin.it1.title", R"({"id":"tf"})");
+  REQUIRE(dump.error_code() == 0);
+  CHECK(dump.json["thumbs_up"].GetUint64() == 1);
+  CHECK(dump.json["thumbs_down"].GetUint64() == 1);
+  CHECK(dump.json["plays"].GetUint64() == 0);
+  auto similar = h.ask_v1("rec.similar.tf");
+  REQUIRE(similar.error_code() == 0);
+  CHECK(similar.json["items"].Size() == 0);
+  // A title no event named is a 404 on both.
+  CHECK(h.ask_v1("admin.it1.title", R"({"id":"tz"})").error_code() == 404);
+  CHECK(h.ask_v1("rec.similar.tz").error_code() == 404);
 }

@@ -174,6 +174,17 @@ std::vector<decode_case> decode_cases() {
      "invalid JSON"},
     {"catalog.t1", "{", "dlq.json", "invalid JSON"},
     {"profile.u1", "nope", "dlq.json", "invalid JSON"},
+    // Duplicate names (RFC 7493): never "the first one wins".
+    {"events.play.u1", R"({"title":"t1","title":"bad id"})", "dlq.json",
+     "the name 'title' appears twice"},
+    {"events.play.u1", R"({"title":"t1","x":1,"x":2})", "dlq.json",
+     "the name 'x' appears twice"},
+    {"events.play.u1", R"({"title":"t1","\u0074itle":"t2"})", "dlq.json",
+     "the name 'title' appears twice"},
+    {"catalog.t1", R"({"name":"a","x":[{"k":1,"k":2}]})", "dlq.json",
+     "the name 'k' appears twice"},
+    {"profile.u1", R"({"max_age":12,"max_age":18})", "dlq.json",
+     "the name 'max_age' appears twice"},
     // -- schema: the subject -------------------------------------------------
     {"events.rating.u1", R"({"title":"t1"})", "dlq.schema",
      "unknown event type 'rating'"},
@@ -405,6 +416,43 @@ TEST_CASE("the size limit and the future limit come from the limits passed",
                             now, tight, ids);
   CHECK(outcome_of(ahead) == "dlq.time");
   CHECK_THAT(message_of(ahead), Catch::Contains("1h ahead"));
+}
+
+TEST_CASE("a time ahead of the receive time is taken as the receive time, "
+          "and a time before it is kept",
+          "[wire][decoder]") {
+  id_tables ids;
+  decode_limits limits;
+  const std::pair<int64_t, int64_t> cases[] = {
+    {now + 23 * ms_per_hour, now}, // a producer clock 23 h fast
+    {now + 1, now},
+    {now, now},
+    {now - 1, now - 1},
+    {now - 30 * 24 * ms_per_hour, now - 30 * 24 * ms_per_hour}, // history
+  };
+  for (auto [ts, expected] : cases) {
+    INFO("ts " << ts);
+    for (const char* tail :
+         {"events.play.u1", "events.impression.u1", "events.feedback.u1"}) {
+      std::string body =
+        R"({"title":"t1","value":1,"ts":)" + std::to_string(ts) + "}";
+      auto ev = decode_event(tail, body, now, limits, ids);
+      auto got = std::visit(
+        [](const auto& x) -> int64_t {
+          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, rejection>)
+            return -1;
+          else if constexpr (std::is_same_v<std::decay_t<decltype(x)>,
+                                            catalog_event> ||
+                             std::is_same_v<std::decay_t<decltype(x)>,
+                                            profile_event>)
+            return -2;
+          else
+            return x.ts;
+        },
+        ev);
+      CHECK(got == expected);
+    }
+  }
 }
 
 TEST_CASE("an event without optional fields gets the contract's defaults",

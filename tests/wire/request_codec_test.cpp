@@ -236,6 +236,9 @@ TEST_CASE("a recommendation request with a bad field is a 400 naming it",
     {R"({)", "invalid JSON"},
     {R"({"k":})", "invalid JSON"},
     {R"(k=5)", "invalid JSON"},
+    {R"({"k":5,"k":6})", "the name 'k' appears twice"},
+    {R"({"row":"home","explain":true,"row":"trending"})",
+     "the name 'row' appears twice"},
   };
   for (const auto& c : bad) {
     INFO("body: " << c.body);
@@ -371,6 +374,8 @@ TEST_CASE("an impression request with a bad window or title is a 400",
     {R"({"at":-5})", "'at' must be an integer"},
     {R"([1])", "must be a JSON object"},
     {R"({"titles":)", "invalid JSON"},
+    {R"({"windows":["1d"],"windows":["7d"]})",
+     "the name 'windows' appears twice"},
   };
   for (const auto& c : bad) {
     INFO("body: " << c.body);
@@ -404,6 +409,30 @@ TEST_CASE("a similar-titles request reads k from 1 to max_k", "[wire][codec]") {
              Catch::Contains("'k'"));
   CHECK_THAT(rejected(decode_similar_request("[", p)),
              Catch::Contains("invalid JSON"));
+  CHECK_THAT(rejected(decode_similar_request(R"({"k":1,"k":2})", p)),
+             Catch::Contains("the name 'k' appears twice"));
+}
+
+TEST_CASE("a duplicate name is found in objects of any size and depth",
+          "[wire][codec]") {
+  auto p = make_params();
+  id_tables ids;
+  // Many members (sorted, not pairwise), the duplicate last.
+  std::string wide = "{";
+  for (int i = 0; i < 500; ++i)
+    wide += "\"f" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  CHECK(std::holds_alternative<rec_query>(
+    decode_rec_request(0, "u1", wide + "\"k\":3}", now, p, ids)));
+  CHECK_THAT(
+    rejected(decode_rec_request(0, "u1", wide + "\"f7\":3}", now, p, ids)),
+    Catch::Contains("the name 'f7' appears twice"));
+  // Nested in unknown fields, and the same name in sibling objects is fine.
+  CHECK(std::holds_alternative<rec_query>(decode_rec_request(
+    0, "u1", R"({"x":{"a":1},"y":{"a":2},"z":[{"a":1},{"a":2}]})", now, p,
+    ids)));
+  CHECK_THAT(rejected(decode_rec_request(0, "u1", R"({"x":[[{"a":1,"a":2}]]})",
+                                         now, p, ids)),
+             Catch::Contains("the name 'a' appears twice"));
 }
 
 TEST_CASE("an admin id must be present and valid", "[wire][codec]") {
@@ -420,6 +449,7 @@ TEST_CASE("an admin id must be present and valid", "[wire][codec]") {
     {R"({"id":42})", "'id' must be a string"},
     {R"("u42")", "must be a JSON object"},
     {R"({"id":)", "invalid JSON"},
+    {R"({"id":"u1","id":"u2"})", "the name 'id' appears twice"},
   };
   for (const auto& c : bad) {
     INFO("body: " << c.body);
@@ -596,7 +626,8 @@ TEST_CASE("an impression reply keys EMAs by the windows as requested",
   res.rows = {seen, unseen};
   auto doc = parse_json(
     encode_impressions("u42", res, req.window_names, req.title_names, ids));
-  CHECK(member_names(doc) == std::vector<std::string>{"user", "at", "items"});
+  CHECK(member_names(doc) ==
+        std::vector<std::string>{"user", "at", "items", "total"});
   CHECK(std::string{doc["user"].GetString()} == "u42");
   CHECK(doc["at"].GetInt64() == now);
   const auto& items = doc["items"];
@@ -631,4 +662,109 @@ TEST_CASE("an impression reply for all titles names them from the id tables",
   CHECK(std::string{items[1]["title"].GetString()} == "t1");
   CHECK(items[1]["last_ts"].GetInt64() == 8);
   CHECK(items[1]["ema"]["1d"].GetDouble() == 0.25);
+}
+
+TEST_CASE("an impression request reads limit and offset, and names at most 16 "
+          "windows",
+          "[wire][codec]") {
+  auto p = make_params();
+  id_tables ids;
+  auto plain = accepted(decode_impressions_request(0, "{}", now, p, ids));
+  CHECK(plain.page.offset == 0);
+  CHECK(plain.page.limit == reply_bounds::default_items);
+  auto paged = accepted(
+    decode_impressions_request(0, R"({"limit":5,"offset":10})", now, p, ids));
+  CHECK(paged.page.offset == 10);
+  CHECK(paged.page.limit == 5);
+  const bad_body bad[] = {
+    {R"({"limit":0})", "'limit' must be an integer from 1 to 10000"},
+    {R"({"limit":10001})", "'limit' must be an integer from 1 to 10000"},
+    {R"({"offset":-1})", "'offset' must be an integer"},
+    {R"({"windows":["1m","2m","3m","4m","5m","6m","7m","8m","9m","10m",)"
+     R"("11m","12m","13m","14m","15m","16m","17m"]})",
+     "'windows' names more than 16 windows"},
+  };
+  for (const auto& c : bad) {
+    INFO("body: " << c.body);
+    CHECK_THAT(rejected(decode_impressions_request(0, c.body, now, p, ids)),
+               Catch::Contains(c.fragment));
+  }
+}
+
+TEST_CASE("an impression reply holds the page asked for, no more than fits, "
+          "with the total and where the next page starts",
+          "[wire][codec]") {
+  id_tables ids;
+  impressions_result res;
+  res.at = 10;
+  for (int i = 0; i < 100; ++i)
+    res.rows.push_back(
+      {*ids.titles.intern("t" + std::to_string(i)), 1, 9, {0.5}});
+  auto page = [&](reply_page pg) {
+    return parse_json(encode_impressions("u1", res, {"1d"}, {}, ids, pg));
+  };
+  auto first = page({0, 30, SIZE_MAX});
+  CHECK(first["items"].Size() == 30);
+  CHECK(first["total"].GetUint64() == 100);
+  CHECK(first["next_offset"].GetUint64() == 30);
+  auto last = page({90, 30, SIZE_MAX});
+  REQUIRE(last["items"].Size() == 10);
+  CHECK(std::string{last["items"][0]["title"].GetString()} == "t90");
+  CHECK_FALSE(last.HasMember("next_offset"));
+  auto beyond = page({500, 30, SIZE_MAX});
+  CHECK(beyond["items"].Size() == 0);
+  CHECK_FALSE(beyond.HasMember("next_offset"));
+  // 4 KB of room: fewer items than the limit, each page within the room.
+  for (size_t offset = 0; offset < 100;) {
+    auto body = encode_impressions("u1", res, {"1d"}, {}, ids,
+                                   reply_page{offset, 1000, 4096});
+    CHECK(body.size() <= 4096);
+    auto doc = parse_json(body);
+    REQUIRE(doc["items"].Size() > 0);
+    CHECK(doc["items"].Size() < 100);
+    offset += doc["items"].Size();
+    if (offset < 100)
+      CHECK(doc["next_offset"].GetUint64() == offset);
+  }
+}
+
+TEST_CASE("an admin lookup reads the id, a limit and an optional at",
+          "[wire][codec]") {
+  auto plain = accepted(decode_admin_lookup(R"({"id":"u1"})"));
+  CHECK(plain.id == "u1");
+  CHECK(plain.limit == reply_bounds::default_dump_items);
+  CHECK_FALSE(plain.at.has_value());
+  auto full = accepted(decode_admin_lookup(R"({"id":"t1","limit":7,"at":0})"));
+  CHECK(full.limit == 7);
+  CHECK(full.at == 0);
+  CHECK_THAT(rejected(decode_admin_lookup(R"({"id":"u1","limit":0})")),
+             Catch::Contains("'limit' must be an integer from 1 to 100000"));
+  CHECK_THAT(rejected(decode_admin_lookup(R"({"id":"u1","at":"now"})")),
+             Catch::Contains("'at' must be an integer"));
+}
+
+TEST_CASE("a user dump cuts every list to the limit, keeps the first names, "
+          "and gives the totals",
+          "[wire][codec]") {
+  auto p = make_params();
+  id_tables ids;
+  user_dump d;
+  for (int i = 0; i < 12; ++i) {
+    auto t = *ids.titles.intern("t" + std::to_string(i));
+    d.watched.push_back(t);
+    d.feedback.push_back({t, 5, 1});
+    d.recent.push_back({t, 5, 1.0});
+  }
+  auto doc = parse_json(encode_user_dump("u1", d, p, ids, 3));
+  CHECK(doc["watched"].Size() == 3);
+  CHECK(std::string{doc["watched"][2].GetString()} == "t10");
+  CHECK(doc["feedback"].Size() == 3);
+  CHECK(std::string{doc["feedback"][1]["title"].GetString()} == "t1");
+  CHECK(doc["recent_plays"].Size() == 3);
+  CHECK(doc["totals"]["watched"].GetUint64() == 12);
+  CHECK(doc["totals"]["feedback"].GetUint64() == 12);
+  CHECK(doc["truncated"].GetBool());
+  auto whole = parse_json(encode_user_dump("u1", d, p, ids, 12));
+  CHECK(whole["watched"].Size() == 12);
+  CHECK_FALSE(whole["truncated"].GetBool());
 }
