@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <sstream>
 
 namespace marquee {
@@ -24,6 +25,19 @@ const std::vector<config_key>& config_keys() {
     {"nats.port", "0", "embedded server port (0: a free port)"},
     {"nats.pending_msgs", "1000000", "pending messages per subscription"},
     {"nats.max_batch", "512", "events grouped per actor before sending"},
+    {"nats.user", "", "user name, with nats.password"},
+    {"nats.password", "",
+     "password (better: MARQUEE_NATS_PASSWORD); printed redacted"},
+    {"nats.creds", "", ".creds file: a user JWT and its nkey seed"},
+    {"nats.nkey", "", "nkey public key (U...), with nats.nkey_seed"},
+    {"nats.nkey_seed", "", "file holding that nkey's seed (SU...)"},
+    {"nats.tls_ca", "",
+     "CA of the server's certificate, PEM: TLS on, server verified"},
+    {"nats.tls_cert", "", "client certificate chain, PEM (mutual TLS)"},
+    {"nats.tls_key", "", "private key of nats.tls_cert, PEM"},
+    {"nats.tls_hostname", "", "server name to verify (empty: the URL's host)"},
+    {"nats.secure", "false",
+     "embedded server: TLS and one account per role (docs/security.md)"},
     {"ingest.mode", "durable",
      "core (at most once) or durable (read the JetStream stream)"},
     {"stream.name", "MARQUEE", "JetStream stream of the events (durable)"},
@@ -209,17 +223,26 @@ std::optional<std::string> as_text(const toml::node& node) {
   if (auto b = node.as_boolean())
     return b->get() ? "true" : "false";
   if (auto a = node.as_array()) {
+    // Blank items stay (["", "x"] is ",x"), for validation to refuse.
     std::string out;
-    for (const auto& item : *a) {
+    for (size_t i = 0; i < a->size(); ++i) {
+      const auto& item = *a->get(i);
       auto text = as_text(item);
       if (!text || item.is_array())
         return std::nullopt;
-      out += (out.empty() ? "" : ",") + *text;
+      out += (i == 0 ? "" : ",") + *text;
     }
     return out;
   }
   return std::nullopt;
 }
+
+/// Keys whose values `to_toml` never prints.
+bool is_secret(const std::string& name) {
+  return name == "nats.password";
+}
+
+const std::string redacted = "<redacted>";
 
 bool known_section(const std::string& section) {
   const auto& keys = config_keys();
@@ -265,6 +288,62 @@ const std::string& config::get(const std::string& name) const {
   return values_.at(name);
 }
 
+namespace {
+
+/// `s` as a TOML basic string: quoted, `"`, `\\` and control characters
+/// escaped.
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof(code), "\\u%04x", c);
+      out += code;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+/// A configuration text as TOML that reads back as the same text: a number
+/// only where TOML reads it as that number ("2026-12", "1." and "007" are
+/// strings), a list where it holds commas, else a string.
+std::string toml_value(const std::string& text) {
+  try {
+    auto doc = toml::parse("v = " + text);
+    auto v = doc["v"];
+    if ((v.is_integer() || v.is_floating_point()) && as_text(*v.node()) == text)
+      return text;
+  } catch (const toml::parse_error&) {
+    // Not a TOML value on its own: a string or a list below.
+  }
+  if (text.find(',') == std::string::npos)
+    return toml_string(text);
+  // Every item, blank ones too (`split_list` drops them): the list must
+  // read back as the same text, which may be refused for holding one.
+  std::string out = "[";
+  size_t begin = 0;
+  for (;;) {
+    auto end = std::min(text.find(',', begin), text.size());
+    auto item = text.substr(begin, end - begin);
+    auto first = item.find_first_not_of(" \t");
+    item = first == std::string::npos
+             ? std::string{}
+             : item.substr(first, item.find_last_not_of(" \t") - first + 1);
+    out += (begin == 0 ? "" : ", ") + toml_string(item);
+    if (end == text.size())
+      break;
+    begin = end + 1;
+  }
+  return out + "]";
+}
+
+} // namespace
+
 std::string config::to_toml() const {
   std::string out;
   std::string section;
@@ -276,26 +355,12 @@ std::string config::to_toml() const {
       out += (section.empty() ? "[" : "\n[") + sec + "]\n";
       section = sec;
     }
-    const auto& value = get(name);
-    // A number only if all of it reads as one ("2026-12" is a string).
-    double number = 0;
-    auto [end, ec] =
-      std::from_chars(value.data(), value.data() + value.size(), number);
-    bool numeric = !value.empty() && ec == std::errc{} &&
-                   end == value.data() + value.size() &&
-                   value.find_first_not_of("0123456789.-") == std::string::npos;
-    std::string rendered;
-    if (numeric) {
-      rendered = value;
-    } else if (value.find(',') != std::string::npos) {
-      rendered = "[";
-      for (const auto& item : split_list(value))
-        rendered += (rendered.size() > 1 ? ", \"" : "\"") + item + "\"";
-      rendered += "]";
-    } else {
-      rendered = "\"" + value + "\"";
-    }
-    out += name.substr(dot + 1) + " = " + rendered + "  # " + k.help + "\n";
+    // Secrets are never printed, not even to the terminal of whoever set
+    // them: `marquee config` output ends up in tickets and logs.
+    const auto& value =
+      is_secret(name) && !get(name).empty() ? redacted : get(name);
+    out +=
+      name.substr(dot + 1) + " = " + toml_value(value) + "  # " + k.help + "\n";
   }
   std::string current;
   for (const auto& [name, value] : values_) {
@@ -306,7 +371,7 @@ std::string config::to_toml() const {
     if (variant != current)
       out += "\n[variant." + variant + "]\n";
     current = variant;
-    out += key + " = " + value + "\n";
+    out += key + " = " + toml_value(value) + "\n";
   }
   return out;
 }
@@ -345,22 +410,12 @@ bool load_variants(config& cfg, const std::string& path, const toml::node& node,
   return true;
 }
 
-} // namespace
-
-bool config::load_file(const std::string& path, std::string& error) {
-  toml::table tbl;
-  try {
-    tbl = toml::parse_file(path);
-  } catch (const toml::parse_error& err) {
-    std::ostringstream os;
-    os << "cannot read config " << path << ": " << err.description() << " ("
-       << err.source().begin << ")";
-    error = os.str();
-    return false;
-  }
+/// Reads a parsed TOML document over `cfg`; `path` names it in errors.
+bool load_table(config& cfg, const std::string& path, const toml::table& tbl,
+                std::string& error) {
   for (const auto& [section, node] : tbl) {
     if (section.str() == "variant") {
-      if (!load_variants(*this, path, node, error))
+      if (!load_variants(cfg, path, node, error))
         return false;
       continue;
     }
@@ -378,13 +433,43 @@ bool config::load_file(const std::string& path, std::string& error) {
                 "' must be a string, number, boolean or flat array";
         return false;
       }
-      if (!set(name, *text, error)) {
+      if (!cfg.set(name, *text, error)) {
         error = "config " + path + ": " + error;
         return false;
       }
     }
   }
   return true;
+}
+
+/// Reads the document `parse()` returns, named `path` in errors.
+template <class Parse>
+bool load_toml(config& cfg, const std::string& path, Parse parse,
+               std::string& error) {
+  toml::table tbl;
+  try {
+    tbl = parse();
+  } catch (const toml::parse_error& err) {
+    std::ostringstream os;
+    os << "cannot read config " << path << ": " << err.description() << " ("
+       << err.source().begin << ")";
+    error = os.str();
+    return false;
+  }
+  return load_table(cfg, path, tbl, error);
+}
+
+} // namespace
+
+bool config::load_file(const std::string& path, std::string& error) {
+  return load_toml(
+    *this, path, [&] { return toml::parse_file(path); }, error);
+}
+
+bool config::load_text(std::string_view text, std::string& error) {
+  return load_toml(
+    *this, "text", [&] { return toml::parse(text, std::string_view{"text"}); },
+    error);
 }
 
 bool config::load_env(char** env, std::string& error) {
@@ -732,6 +817,22 @@ std::optional<service_params> config::to_params(std::string& error) const {
   if (!read_experiments(*this, values_, p.rec.ranking, p.experiments, error))
     return std::nullopt;
   return p;
+}
+
+std::optional<nats_auth> config::to_nats_auth(std::string& error) const {
+  nats_auth auth;
+  auth.user = get("nats.user");
+  auth.password = get("nats.password");
+  auth.creds = get("nats.creds");
+  auth.nkey = get("nats.nkey");
+  auth.nkey_seed = get("nats.nkey_seed");
+  auth.tls_ca = get("nats.tls_ca");
+  auth.tls_cert = get("nats.tls_cert");
+  auth.tls_key = get("nats.tls_key");
+  auth.tls_hostname = get("nats.tls_hostname");
+  if (!check_auth(auth, get("nats.url"), error))
+    return std::nullopt;
+  return auth;
 }
 
 std::optional<decode_limits> config::to_limits(std::string& error) const {

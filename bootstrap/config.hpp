@@ -7,10 +7,12 @@
 
 #include "domain/params.hpp"
 #include "wire/event_decoder.hpp"
+#include "wire/nats_auth.hpp"
 
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace marquee {
@@ -34,6 +36,9 @@ public:
   /// Reads a TOML file over the current values. Unknown keys are errors.
   bool load_file(const std::string& path, std::string& error);
 
+  /// Reads TOML text over the current values, as `load_file` does a file.
+  bool load_text(std::string_view text, std::string& error);
+
   /// Reads `MARQUEE_<SECTION>_<KEY>` and `NATS_URL` from `env` (entries of
   /// the form NAME=VALUE). Unknown `MARQUEE_` names are errors.
   bool load_env(char** env, std::string& error);
@@ -52,6 +57,10 @@ public:
 
   /// The event-decoding limits, validated.
   std::optional<decode_limits> to_limits(std::string& error) const;
+
+  /// The NATS credentials and TLS settings (`nats.user` ... `nats.tls_*`),
+  /// checked: one identity, complete pairs, readable files.
+  std::optional<nats_auth> to_nats_auth(std::string& error) const;
 
   /// An integer key, validated against [lo, hi].
   std::optional<int64_t> get_int(const std::string& name, int64_t lo,

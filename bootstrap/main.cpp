@@ -1,6 +1,7 @@
 /// The `marquee` executable: serve, demo, request.
 
 #include "bootstrap/config.hpp"
+#include "bootstrap/nats_security.hpp"
 #include "bootstrap/service.hpp"
 #include "tools/demo_data.hpp"
 #include "tools/replay.hpp"
@@ -10,6 +11,7 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 extern char** environ;
@@ -50,6 +52,75 @@ bool load_config(const common_flags& f, config& cfg, std::string& error) {
   return true;
 }
 
+/// The NATS settings of `marquee request` and `publish`: a config file and
+/// the environment, as `serve` reads them, then these flags.
+struct client_flags {
+  std::string config_file;
+  std::string url;
+  std::string user;
+  std::string creds;
+  std::string nkey;
+  std::string nkey_seed;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_hostname;
+};
+
+void add_client(CLI::App* cmd, client_flags& f) {
+  cmd
+    ->add_option("--config", f.config_file,
+                 "TOML configuration file (its [nats] keys)")
+    ->check(CLI::ExistingFile);
+  cmd->add_option("--nats-url", f.url,
+                  "NATS server URL (default: NATS_URL, nats.url, else "
+                  "nats://127.0.0.1:4222)");
+  cmd->add_option("--user", f.user,
+                  "NATS user (its password: MARQUEE_NATS_PASSWORD)");
+  cmd->add_option("--creds", f.creds, ".creds file (user JWT and nkey seed)");
+  cmd->add_option("--nkey", f.nkey, "nkey public key (U...)");
+  cmd->add_option("--nkey-seed", f.nkey_seed, "file of that nkey's seed");
+  cmd->add_option("--tls-ca", f.tls_ca,
+                  "CA of the server's certificate (TLS on, server verified)");
+  cmd->add_option("--tls-cert", f.tls_cert, "client certificate (mutual TLS)");
+  cmd->add_option("--tls-key", f.tls_key, "its private key");
+  cmd->add_option("--tls-hostname", f.tls_hostname,
+                  "server name to verify (default: the URL's host)");
+}
+
+/// The URL and credentials of `request` and `publish`; false and why if
+/// the configuration or a credential file is bad.
+bool client_settings(const client_flags& f, std::string& url, nats_auth& auth,
+                     std::string& error) {
+  config cfg;
+  if (!f.config_file.empty() && !cfg.load_file(f.config_file, error))
+    return false;
+  if (!cfg.load_env(environ, error))
+    return false;
+  const std::pair<const char*, const std::string*> flags[] = {
+    {"nats.url", &f.url},
+    {"nats.user", &f.user},
+    {"nats.creds", &f.creds},
+    {"nats.nkey", &f.nkey},
+    {"nats.nkey_seed", &f.nkey_seed},
+    {"nats.tls_ca", &f.tls_ca},
+    {"nats.tls_cert", &f.tls_cert},
+    {"nats.tls_key", &f.tls_key},
+    {"nats.tls_hostname", &f.tls_hostname},
+  };
+  for (const auto& [key, value] : flags)
+    if (!value->empty())
+      cfg.set(key, *value, error);
+  url =
+    cfg.get("nats.url").empty() ? "nats://127.0.0.1:4222" : cfg.get("nats.url");
+  cfg.set("nats.url", url, error);
+  auto checked = cfg.to_nats_auth(error);
+  if (!checked)
+    return false;
+  auth = *checked;
+  return true;
+}
+
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
@@ -71,17 +142,72 @@ uint64_t events_in_stream(nats_client& client, const ready_info& info) {
   return ingest["position"].GetUint64() + ingest["behind"].GetUint64();
 }
 
+/// The requests to try on a secured demo, each with the env file of the
+/// role that may make it (docs/security.md).
+void print_secure_demo(
+  const ready_info& info, const std::string& program,
+  const std::pair<const char*, const char*> (&requests)[6]) {
+  auto base = info.prefix + ".v1.";
+  auto as = [&](const char* role, const char* verb) {
+    // The directory's path holds no quote (nats_security.cpp refuses those).
+    return "  (. '" + info.secure_dir + "/" + role + ".env' && " + program +
+           " " + verb + " ";
+  };
+  std::cout << "NATS: " << info.nats_url
+            << "   (TLS, one account per role; Ctrl-C stops)\n"
+            << "Credentials: " << info.secure_dir
+            << " (CA, each role's password and env file)\n\n"
+            << "Try, in another terminal, as a client:\n";
+  for (const auto& [tail, body] : requests)
+    if (std::string_view{tail}.rfind("admin.", 0) != 0)
+      std::cout << as("client", "request") << base << tail << " '" << body
+                << "')\n";
+  std::cout << as("client", "request") << "'$SRV.INFO.marquee')\n"
+            << "As an operator (admin verbs, dead letters):\n";
+  for (const auto& [tail, body] : requests)
+    if (std::string_view{tail}.rfind("admin.", 0) == 0)
+      std::cout << as("operator", "request") << base << tail << " '" << body
+                << "')\n";
+  std::cout << as("operator", "request") << base << "admin.all.snapshot)\n"
+            << "Publish an event as a producer and ask again:\n"
+            << as("producer", "publish") << base
+            << "events.play.u1 '{\"title\":\"t5\"}')\n"
+            << "Refused by the server: a client calling an admin verb, a "
+               "producer asking for recommendations:\n"
+            << as("client", "request") << base
+            << "admin.all.user '{\"id\":\"u1\"}')\n"
+            << as("producer", "request") << base << "rec.user.u1)\n"
+            << std::endl;
+}
+
 /// Publishes the demo data (unless the stream of an earlier demo already
-/// holds events), then prints requests to try with `program`.
+/// holds events), then prints requests to try with `program`. A secured
+/// demo publishes as the producer and reads the stats as the operator.
 void load_demo(const ready_info& info, const std::string& program) {
   std::string error;
-  auto client = nats_client::connect(info.nats_url, error, false);
-  if (!client) {
+  bool secure = !info.secure_dir.empty();
+  nats_auth producer;
+  nats_auth operator_auth;
+  if (secure) {
+    auto p = role_auth(info.secure_dir, "producer", error);
+    auto o = p ? role_auth(info.secure_dir, "operator", error) : std::nullopt;
+    if (!p || !o) {
+      std::cerr << "marquee demo: " << error << '\n';
+      return;
+    }
+    producer = *p;
+    operator_auth = *o;
+  }
+  auto client = nats_client::connect(info.nats_url, producer, error, false);
+  auto admin = secure
+                 ? nats_client::connect(info.nats_url, operator_auth, error)
+                 : nullptr;
+  if (!client || (secure && !admin)) {
     std::cerr << "marquee demo: " << error << '\n';
     return;
   }
   auto base = info.prefix + ".v1.";
-  if (auto held = events_in_stream(*client, info); held > 0) {
+  if (auto held = events_in_stream(secure ? *admin : *client, info); held > 0) {
     std::cout << "\nmarquee demo: the event stream in the data directory "
                  "already holds "
               << held << " events; they are replayed, nothing is added.\n";
@@ -104,6 +230,10 @@ void load_demo(const ready_info& info, const std::string& program) {
     {"admin.all.user", R"({"id":"u1"})"},
     {"admin.all.title", R"({"id":"t0"})"},
   };
+  if (secure) {
+    print_secure_demo(info, program, requests);
+    return;
+  }
   auto call = program + " request --nats-url " + info.nats_url + " ";
   std::cout << "NATS: " << info.nats_url << "   (Ctrl-C stops)\n\n"
             << "Try, in another terminal:\n";
@@ -114,6 +244,56 @@ void load_demo(const ready_info& info, const std::string& program) {
             << "  " << program << " publish --nats-url " << info.nats_url << " "
             << base << "events.play.u1 '{\"title\":\"t5\"}'\n"
             << std::endl;
+}
+
+/// `marquee secure-setup`: the deployable form of `nats.secure`.
+int secure_setup(secure_setup_options so, const std::vector<std::string>& hosts,
+                 std::string url, bool print_template) {
+  if (print_template) {
+    auto spec = template_spec();
+    spec.prefix = so.prefix;
+    spec.stream = so.stream;
+    std::cout << render_secure_config(spec);
+    return 0;
+  }
+  auto token = [](const std::string& t) {
+    return !t.empty() &&
+           t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "abcdefghijklmnopqrstuvwxyz"
+                               "0123456789_-") == std::string::npos;
+  };
+  if (so.dir.empty() || !token(so.prefix) || !token(so.stream)) {
+    std::cerr << "marquee secure-setup: give a directory (or --template); "
+                 "--prefix and --stream are letters, digits, '_' or '-'\n";
+    return 2;
+  }
+  if (!hosts.empty())
+    so.hosts = hosts;
+  if (url.empty()) {
+    auto colon = so.listen.rfind(':');
+    auto host = so.hosts.front();
+    url = "tls://" +
+          (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+          ":" +
+          (colon == std::string::npos ? "4222" : so.listen.substr(colon + 1));
+  }
+  std::string error;
+  auto files = prepare_secure_dir(so, error);
+  if (!files || !write_role_env_files(files->dir, url, error)) {
+    std::cerr << "marquee secure-setup: " << error << '\n';
+    return 1;
+  }
+  std::cout << "wrote " << files->config << " (server certificate for";
+  for (const auto& h : so.hosts)
+    std::cout << ' ' << h;
+  std::cout << ")\n"
+            << "run:   nats-server -c " << files->config << '\n'
+            << "then:  marquee serve with " << files->dir
+            << "/marquee.env sourced\n"
+            << "roles: " << files->dir
+            << "/{producer,client,operator}.env (URL " << url << ", CA "
+            << files->ca << ")\n";
+  return 0;
 }
 
 } // namespace
@@ -132,17 +312,21 @@ int main(int argc, char** argv) {
   auto demo = app.add_subcommand(
     "demo", "serve on the embedded default and load a demo catalog and events");
   add_common(demo, demo_flags);
+  bool demo_secure = false;
+  demo->add_flag("--secure", demo_secure,
+                 "secure the embedded nats-server: TLS, one account and "
+                 "generated password per role (nats.secure)");
   common_flags config_flags;
   auto show_config = app.add_subcommand(
     "config", "print the effective configuration (file, environment, flags)");
   add_common(show_config, config_flags);
-  std::string url = "nats://127.0.0.1:4222";
+  client_flags cf;
   std::string subject;
   std::string body;
   int timeout_ms = 2000;
   auto request =
     app.add_subcommand("request", "send one request, print the reply");
-  request->add_option("--nats-url", url, "NATS server URL");
+  add_client(request, cf);
   request->add_option("--timeout-ms", timeout_ms, "reply timeout");
   request->add_option("subject", subject, "subject")->required();
   request->add_option("body", body, "JSON body (default: empty)");
@@ -170,9 +354,33 @@ int main(int argc, char** argv) {
   replay->add_option("--limit", ro.limit, "only the first N ratings in time");
   replay->add_option("--variant", ro.variant, "experiment variant to ask for");
   auto publish = app.add_subcommand("publish", "publish one message");
-  publish->add_option("--nats-url", url, "NATS server URL");
+  add_client(publish, cf);
   publish->add_option("subject", subject, "subject")->required();
   publish->add_option("body", body, "JSON body")->required();
+  secure_setup_options so;
+  so.listen = "0.0.0.0:4222";
+  so.store_dir = "/var/lib/nats";
+  std::vector<std::string> hosts;
+  std::string setup_url;
+  bool print_template = false;
+  auto setup = app.add_subcommand(
+    "secure-setup",
+    "write a secured nats-server configuration (TLS, one account per role) "
+    "with its CA, server certificate and role passwords (docs/security.md)");
+  setup->add_option("dir", so.dir, "directory to write (created 0700)");
+  setup->add_option("--host", hosts,
+                    "name or address in the server certificate (repeatable; "
+                    "default: 127.0.0.1 and localhost)");
+  setup->add_option("--listen", so.listen, "the server's client address");
+  setup->add_option("--store-dir", so.store_dir, "the JetStream store");
+  setup->add_option("--prefix", so.prefix, "subject prefix P");
+  setup->add_option("--stream", so.stream, "marquee's stream (stream.name)");
+  setup->add_option("--url", setup_url,
+                    "URL for the roles' env files (default: tls://<first "
+                    "host>:<listen port>)");
+  setup->add_flag("--template", print_template,
+                  "print the configuration with placeholders instead "
+                  "(deploy/nats-server-secure.conf)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -193,11 +401,15 @@ int main(int argc, char** argv) {
     std::cout << cfg.to_toml();
     return 0;
   }
+  if (*setup)
+    return secure_setup(so, hosts, setup_url, print_template);
   if (*replay) {
     if (!load_config(replay_flags, ro.service, error)) {
       std::cerr << "marquee: " << error << '\n';
       return 2;
     }
+    // Replay talks to its own server without credentials.
+    ro.service.set("nats.secure", "false", error);
     ro.service.set("service.log_level", "warn", error);
     ro.data_dir = replay_flags.data_dir;
     error.clear();
@@ -220,6 +432,8 @@ int main(int argc, char** argv) {
     }
     if (*demo)
       cfg.set("nats.url", "", error);
+    if (*demo && demo_secure)
+      cfg.set("nats.secure", "true", error);
     std::string program = argv[0];
     auto on_ready = [program](const ready_info& info) {
       load_demo(info, program);
@@ -227,7 +441,13 @@ int main(int argc, char** argv) {
     return run_service(
       cfg, *demo ? std::function<void(const ready_info&)>{on_ready} : nullptr);
   }
-  auto client = nats_client::connect(url, error);
+  std::string url;
+  nats_auth auth;
+  if (!client_settings(cf, url, auth, error)) {
+    std::cerr << "marquee: " << error << '\n';
+    return 2;
+  }
+  auto client = nats_client::connect(url, auth, error);
   if (!client) {
     std::cerr << "marquee: " << error << '\n';
     return 1;
@@ -236,6 +456,12 @@ int main(int argc, char** argv) {
     if (!client->publish(subject, body, error) ||
         !client->flush(std::chrono::milliseconds{5000}, error)) {
       std::cerr << "marquee: " << error << '\n';
+      return 1;
+    }
+    // The server reports a refused publish after the fact; by the end of
+    // the flush the report has come.
+    if (auto why = client->refused(); !why.empty()) {
+      std::cerr << "marquee: " << why << '\n';
       return 1;
     }
     return 0;

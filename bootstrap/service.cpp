@@ -5,6 +5,7 @@
 #include "actors/similarity_actor.hpp"
 #include "actors/trending_actor.hpp"
 #include "bootstrap/checkpoint.hpp"
+#include "bootstrap/nats_security.hpp"
 #include "bootstrap/nats_server.hpp"
 #include "domain/window.hpp"
 #include "persistence/lmdb_state_source.hpp"
@@ -140,6 +141,8 @@ struct settings {
   directory::passivation passivation;
   std::string prefix;
   std::string instance_id;
+  nats_auth auth;      // credentials for an external server
+  bool secure = false; // the embedded server secured (docs/security.md)
 };
 
 bool valid_stream_name(const std::string& name) {
@@ -230,6 +233,22 @@ std::optional<settings> read_settings(const config& cfg, std::string& error) {
     return std::nullopt;
   }
   out.stream.prefix = out.prefix;
+  auto auth = cfg.to_nats_auth(error);
+  if (!auth)
+    return std::nullopt;
+  out.auth = *auth;
+  const auto& secure = cfg.get("nats.secure");
+  if (secure != "true" && secure != "false") {
+    error = "'nats.secure' must be true or false, not '" + secure + "'";
+    return std::nullopt;
+  }
+  out.secure = secure == "true";
+  if (out.secure && !cfg.get("nats.url").empty()) {
+    error = "'nats.secure' secures the embedded nats-server; with 'nats.url' "
+            "set, give that server's credentials instead (nats.user, "
+            "nats.tls_ca, ...: docs/security.md)";
+    return std::nullopt;
+  }
   out.instance_id = cfg.get("service.instance_id");
   if (out.instance_id.empty())
     out.instance_id = random_id();
@@ -274,6 +293,8 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
 
   // Phase 1: NATS, embedded unless a URL is given.
   auto url = cfg.get("nats.url");
+  auto auth = set->auth;
+  std::string secure_dir;
   if (url.empty()) {
     std::filesystem::path data_dir{cfg.get("service.data_dir")};
     std::error_code ec;
@@ -288,6 +309,21 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     opts.port = set->port;
     opts.store_dir = (data_dir / "nats").string();
     opts.log_file = (data_dir / "nats-server.log").string();
+    std::optional<secure_files> secured;
+    if (set->secure) {
+      // TLS, one account per role, generated passwords: docs/security.md.
+      secure_setup_options so;
+      so.dir = (data_dir / "secure").string();
+      so.prefix = set->prefix;
+      so.stream = set->stream.name;
+      so.listen.clear(); // the launcher's flags: -a, -p, -js -sd
+      secured = prepare_secure_dir(so, error);
+      if (!secured) {
+        error = "cannot secure the embedded nats-server: " + error;
+        return nullptr;
+      }
+      opts.extra_args = {"-c", secured->config};
+    }
     s.server = nats_server_process::start(opts, error);
     // A fixed port may still be held for a moment by the server of a
     // marquee that was just killed (it flushes its store on the way out).
@@ -304,8 +340,20 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
       return nullptr;
     }
     url = s.server->url();
-    spdlog::info("embedded nats-server at {} (pid {}, data in {})", url,
-                 s.server->pid(), opts.store_dir);
+    if (secured) {
+      url = "tls://" + opts.host + ":" + std::to_string(s.server->port());
+      auto own = role_auth(secured->dir, "marquee", error);
+      if (!own || !write_role_env_files(secured->dir, url, error)) {
+        error = "cannot secure the embedded nats-server: " + error;
+        s.stop();
+        return nullptr;
+      }
+      auth = *own;
+      secure_dir = secured->dir;
+    }
+    spdlog::info("embedded nats-server at {} (pid {}, data in {}{})", url,
+                 s.server->pid(), opts.store_dir,
+                 secured ? ", TLS and accounts of " + secured->config : "");
   }
 
   // Phase 2: the actor system, CAF's sharing scheduler, one thread per core.
@@ -362,6 +410,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   // Phase 4: the NATS edge.
   edge_config ecfg;
   ecfg.url = url;
+  ecfg.auth = auth;
   ecfg.prefix = set->prefix;
   ecfg.instance_id = set->instance_id;
   ecfg.version = version;
@@ -411,7 +460,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     s.stop();
     return nullptr;
   }
-  s.info = ready_info{url, set->prefix, set->instance_id};
+  s.info = ready_info{url, set->prefix, set->instance_id, secure_dir};
   spdlog::info(
     "marquee {} ready: instance {}, prefix {}, {} threads, {} ingest", version,
     set->instance_id, set->prefix, n_threads,

@@ -25,6 +25,9 @@ struct ready_info {
   std::string nats_url;
   std::string prefix;
   std::string instance_id;
+  /// The secured embedded server's directory (`nats.secure`): its CA, and
+  /// each role's password and env file; empty otherwise.
+  std::string secure_dir;
 };
 
 /// A running service. Not thread-safe: one owner thread starts and stops it.

@@ -1,6 +1,7 @@
 #include "persistence/similarity_codec.hpp"
 
 #include "persistence/errors.hpp"
+#include "persistence/payload_archive.hpp"
 #include "persistence/value_codec.hpp"
 
 #include <cereal/archives/portable_binary.hpp>
@@ -63,18 +64,6 @@ std::string write_payload(Fn fn) {
     fn(ar);
   }
   return os.str();
-}
-
-template <class Fn>
-bool read_payload(std::string_view payload, Fn fn) {
-  try {
-    std::istringstream is{std::string{payload}};
-    cereal::PortableBinaryInputArchive ar{is};
-    fn(ar);
-    return is.peek() == std::char_traits<char>::eof();
-  } catch (const std::exception&) {
-    return false;
-  }
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "persistence/state_codec.hpp"
 
+#include "persistence/payload_archive.hpp"
 #include "persistence/value_codec.hpp"
 
 #include <cereal/archives/portable_binary.hpp>
@@ -114,20 +115,6 @@ std::string write_payload(Fn fn) {
     fn(ar);
   }
   return os.str();
-}
-
-/// Runs `fn` over the payload; false if cereal finds it malformed.
-template <class Fn>
-bool read_payload(std::string_view payload, Fn fn) {
-  try {
-    std::istringstream is{std::string{payload}};
-    cereal::PortableBinaryInputArchive ar{is};
-    fn(ar);
-    // Trailing bytes mean the payload is not what this version writes.
-    return is.peek() == std::char_traits<char>::eof();
-  } catch (const std::exception&) {
-    return false;
-  }
 }
 
 } // namespace

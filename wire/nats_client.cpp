@@ -57,6 +57,13 @@ struct nats_client::impl {
 std::unique_ptr<nats_client> nats_client::connect(const std::string& url,
                                                   std::string& error,
                                                   bool send_asap) {
+  return connect(url, nats_auth{}, error, send_asap);
+}
+
+std::unique_ptr<nats_client> nats_client::connect(const std::string& url,
+                                                  const nats_auth& auth,
+                                                  std::string& error,
+                                                  bool send_asap) {
   auto ptr = std::make_unique<impl>();
   natsOptions* opts = nullptr;
   if (natsOptions_Create(&opts) != NATS_OK) {
@@ -65,10 +72,14 @@ std::unique_ptr<nats_client> nats_client::connect(const std::string& url,
   }
   natsOptions_SetURL(opts, url.c_str());
   natsOptions_SetSendAsap(opts, send_asap);
+  if (!apply_auth(opts, url, auth, error)) {
+    natsOptions_Destroy(opts);
+    return nullptr;
+  }
   auto st = natsConnection_Connect(&ptr->nc, opts);
   natsOptions_Destroy(opts);
   if (st != NATS_OK) {
-    error = failure(("cannot connect to " + url).c_str(), st);
+    error = "cannot connect to " + url + ": " + nats_failure(st);
     return nullptr;
   }
   return std::unique_ptr<nats_client>{new nats_client(std::move(ptr))};
@@ -122,6 +133,8 @@ nats_client::request(const std::string& subject, std::string_view body,
                            static_cast<int>(body.size()), timeout.count());
   if (st != NATS_OK) {
     error = failure(("no reply on " + subject).c_str(), st);
+    if (auto why = refused(); !why.empty())
+      error += " (" + why + ")";
     return std::nullopt;
   }
   msg_ptr m{reply};
@@ -150,6 +163,14 @@ nats_client::next(std::chrono::milliseconds timeout) {
     return std::nullopt;
   msg_ptr m{raw};
   return convert(raw);
+}
+
+std::string nats_client::refused() const {
+  const char* text = nullptr;
+  auto st = natsConnection_GetLastError(impl_->nc, &text);
+  if (st != NATS_NOT_PERMITTED || text == nullptr)
+    return {};
+  return text;
 }
 
 bool nats_client::flush(std::chrono::milliseconds timeout, std::string& error) {

@@ -6,6 +6,8 @@
 /// Not thread-safe: one owner thread. Errors are values: every call returns
 /// false or nullopt and sets `error` to a one-line reason.
 
+#include "wire/nats_auth.hpp"
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -33,6 +35,12 @@ public:
   /// publish throughput).
   static std::unique_ptr<nats_client>
   connect(const std::string& url, std::string& error, bool send_asap = true);
+
+  /// Connects to `url` with credentials and TLS settings (`apply_auth`).
+  static std::unique_ptr<nats_client> connect(const std::string& url,
+                                              const nats_auth& auth,
+                                              std::string& error,
+                                              bool send_asap = true);
   ~nats_client();
 
   bool publish(const std::string& subject, std::string_view body,
@@ -58,6 +66,12 @@ public:
 
   /// Waits until the server has processed everything sent so far.
   bool flush(std::chrono::milliseconds timeout, std::string& error);
+
+  /// The last thing the server refused on this connection (its
+  /// "Permissions Violation for ..." line), or empty. The server reports a
+  /// refused publish or subscription asynchronously; after `flush` the
+  /// report of everything sent before it has arrived.
+  std::string refused() const;
 
   struct impl;
 

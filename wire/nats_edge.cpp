@@ -1116,11 +1116,15 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   natsOptions_SetReconnectWait(opts, 250);
   natsOptions_SetDisconnectedCB(opts, on_disconnected, ptr.get());
   natsOptions_SetReconnectedCB(opts, on_reconnected, ptr.get());
+  // Credentials and TLS (docs/security.md); a bad file stops the start here.
+  if (!apply_auth(opts, e.cfg.url, e.cfg.auth, error)) {
+    natsOptions_Destroy(opts);
+    return nullptr;
+  }
   auto st = natsConnection_Connect(&e.nc, opts);
   natsOptions_Destroy(opts);
   if (st != NATS_OK) {
-    error =
-      "cannot connect to NATS at " + e.cfg.url + ": " + natsStatus_GetText(st);
+    error = "cannot connect to NATS at " + e.cfg.url + ": " + nats_failure(st);
     return nullptr;
   }
   for (size_t i = 0; i < std::max<size_t>(1, e.cfg.gateways); ++i)

@@ -19,6 +19,7 @@
 #include "messages/actors.hpp"
 #include "wire/event_decoder.hpp"
 #include "wire/event_stream.hpp"
+#include "wire/nats_auth.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -34,6 +35,8 @@ namespace marquee {
 struct edge_config {
   /// NATS server URL, e.g. nats://127.0.0.1:4222.
   std::string url;
+  /// Credentials and TLS settings of the connection (docs/security.md).
+  nats_auth auth;
   /// Subject prefix `P` (default "marquee").
   std::string prefix = "marquee";
   /// This instance's id, a valid subject token.

@@ -23,7 +23,8 @@ TEST_CASE("a play stamped 23 hours ahead neither freezes trending nor makes "
               std::to_string(start + 23 * 3600 * 1000LL) + "}");
   h.await_applied(5);
   auto at = std::to_string(now_ms());
-  auto trending = h.ask_v1("rec.trending", R"({"window":"1h","at":)" + at + "}");
+  auto trending =
+    h.ask_v1("rec.trending", R"({"window":"1h","at":)" + at + "}");
   REQUIRE(trending.error_code() == 0);
   auto& items = trending.json["items"];
   REQUIRE(items.Size() == 2);

@@ -1,0 +1,616 @@
+#include "bootstrap/nats_security.hpp"
+
+#include <arpa/inet.h>
+#include <crypt.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+extern char** environ;
+
+namespace marquee {
+
+namespace fs = std::filesystem;
+
+const std::vector<nats_role>& nats_roles() {
+  static const std::vector<nats_role> roles = {
+    {"marquee", "MARQUEE"},
+    {"producer", "PRODUCERS"},
+    {"client", "CLIENTS"},
+    {"operator", "OPERATORS"},
+  };
+  return roles;
+}
+
+namespace {
+
+/// A quoted list for the configuration: ["a", "b"] on one line, or one
+/// item a line at `indent` when that is long.
+std::string list(const std::vector<std::string>& items,
+                 const std::string& indent) {
+  std::string out = "[";
+  for (const auto& item : items)
+    out += (out.size() > 1 ? ", \"" : "\"") + item + "\"";
+  out += "]";
+  if (out.size() + indent.size() <= 60)
+    return out;
+  out = "[\n";
+  for (const auto& item : items)
+    out += indent + "  \"" + item + "\"\n";
+  return out + indent + "]";
+}
+
+/// What one role may publish and subscribe to; see docs/security.md.
+struct permissions {
+  std::vector<std::string> publish;
+  std::vector<std::string> subscribe;
+  bool allow_responses = false;
+};
+
+permissions permissions_of(const std::string& role, const std::string& prefix,
+                           const std::string& stream) {
+  auto p = prefix + ".v1.";
+  auto api = std::string{"$JS.API."};
+  // The dead-letter stream (docs/wire.md, "Dead letters").
+  auto dlq = stream + "_DLQ";
+  if (role == "marquee")
+    return {{
+              p + "dlq.>",
+              api + "INFO",
+              api + "STREAM.INFO." + stream,
+              api + "STREAM.CREATE." + stream,
+              api + "STREAM.UPDATE." + stream,
+              api + "STREAM.MSG.GET." + stream,
+              api + "CONSUMER.INFO." + stream + ".*",
+              api + "CONSUMER.DELETE." + stream + ".*",
+              api + "CONSUMER.CREATE." + stream + ".>",
+              api + "CONSUMER.DURABLE.CREATE." + stream + ".*",
+              api + "CONSUMER.MSG.NEXT." + stream + ".*",
+              "$JS.ACK." + stream + ".>",
+              api + "STREAM.INFO." + dlq,
+              api + "STREAM.CREATE." + dlq,
+              api + "STREAM.UPDATE." + dlq,
+              api + "STREAM.MSG.GET." + dlq,
+            },
+            {p + "events.>", p + "catalog.>", p + "profile.>", p + "rec.>",
+             p + "impressions.>", p + "admin.>", "$SRV.>", "_INBOX.>"},
+            true};
+  if (role == "producer")
+    return {{p + "events.>", p + "catalog.>", p + "profile.>"}, {"_INBOX.>"}};
+  if (role == "client")
+    return {{p + "rec.>", p + "impressions.>", "$SRV.>"}, {"_INBOX.>"}};
+  // operator
+  return {{p + "admin.>", p + "rec.>", p + "impressions.>", "$SRV.>"},
+          {"_INBOX.>", p + "dlq.>"}};
+}
+
+/// One service or stream that MARQUEE exports, and to which accounts.
+struct export_rule {
+  std::string kind; // service or stream
+  std::string subject;
+  bool many_responses; // every instance answers ($SRV, admin all)
+  std::vector<std::string> accounts;
+};
+
+std::vector<export_rule> exports_of(const std::string& prefix) {
+  auto p = prefix + ".v1.";
+  // Only subjects: JetStream's API cannot be exported to an account of
+  // another role (docs/security.md, "Known limits").
+  return {
+    {"service", p + "events.>", false, {"PRODUCERS"}},
+    {"service", p + "catalog.>", false, {"PRODUCERS"}},
+    {"service", p + "profile.>", false, {"PRODUCERS"}},
+    {"service", p + "rec.>", false, {"CLIENTS", "OPERATORS"}},
+    {"service", p + "impressions.>", false, {"CLIENTS", "OPERATORS"}},
+    {"service", "$SRV.>", true, {"CLIENTS", "OPERATORS"}},
+    {"service", p + "admin.>", true, {"OPERATORS"}},
+    {"stream", p + "dlq.>", false, {"OPERATORS"}},
+  };
+}
+
+std::string render_user(const nats_user& u, const std::string& prefix,
+                        const std::string& stream) {
+  std::ostringstream os;
+  os << "      { user: \"" << u.name << "\", password: \"" << u.password_hash
+     << "\"";
+  if (u.unrestricted) {
+    os << " }\n";
+    return os.str();
+  }
+  auto perms = permissions_of(u.name, prefix, stream);
+  os << "\n        permissions: {\n"
+     << "          publish: { allow: " << list(perms.publish, "          ")
+     << " }\n"
+     << "          subscribe: { allow: " << list(perms.subscribe, "          ")
+     << " }\n";
+  if (perms.allow_responses)
+    os << "          allow_responses: true\n";
+  os << "        } }\n";
+  return os.str();
+}
+
+} // namespace
+
+std::string render_secure_config(const secure_server_spec& spec) {
+  std::ostringstream os;
+  os << "# nats-server 2.9 configuration of marquee's access control, "
+        "generated by\n"
+        "# `marquee secure-setup` (docs/security.md). Subject prefix '"
+     << spec.prefix << "', stream '" << spec.stream
+     << "'.\n"
+        "#\n"
+        "# Four accounts, one per role. MARQUEE alone has JetStream and "
+        "exports to\n"
+        "# each other account exactly what that role needs; a request's "
+        "reply goes\n"
+        "# back through the import, so no reply subject a client or "
+        "producer\n"
+        "# chooses can reach MARQUEE's subjects (its stream, its JetStream "
+        "API).\n"
+        "# Within an account, permissions keep each user to its role.\n"
+        "# No `authorization {}` block and no `no_auth_user`: a connection "
+        "without\n"
+        "# valid credentials is refused.\n\n";
+  // Empty: given on the command line (the embedded server's -a, -p, -sd;
+  // nats-server refuses a store directory given twice).
+  if (!spec.listen.empty())
+    os << "listen: \"" << spec.listen << "\"\n\n";
+  os << "tls {\n"
+     << "  cert_file: \"" << spec.cert_file << "\"\n"
+     << "  key_file: \"" << spec.key_file << "\"\n"
+     << "  timeout: 5\n"
+     << "}\n\n";
+  if (!spec.store_dir.empty())
+    os << "jetstream {\n"
+       << "  store_dir: \"" << spec.store_dir << "\"\n"
+       << "}\n\n";
+  os << "accounts {\n";
+  auto exports = exports_of(spec.prefix);
+  for (const auto& role : nats_roles()) {
+    std::string account = role.account;
+    os << "  " << account << ": {\n";
+    if (account == "MARQUEE")
+      os << "    jetstream: enabled\n";
+    os << "    users: [\n";
+    for (const auto& u : spec.users)
+      if (u.account == account)
+        os << render_user(u, spec.prefix, spec.stream);
+    os << "    ]\n";
+    if (account == "MARQUEE") {
+      os << "    exports: [\n";
+      for (const auto& e : exports) {
+        os << "      { " << e.kind << ": \"" << e.subject << "\"";
+        if (e.many_responses)
+          os << ", response_type: stream";
+        os << ", accounts: [";
+        for (size_t i = 0; i < e.accounts.size(); ++i)
+          os << (i > 0 ? ", " : "") << e.accounts[i];
+        os << "] }\n";
+      }
+      os << "    ]\n";
+    } else {
+      os << "    imports: [\n";
+      for (const auto& e : exports) {
+        if (std::find(e.accounts.begin(), e.accounts.end(), account) ==
+            e.accounts.end())
+          continue;
+        os << "      { " << e.kind << ": { account: MARQUEE, subject: \""
+           << e.subject << "\" } }\n";
+      }
+      os << "    ]\n";
+    }
+    os << "  }\n";
+  }
+  os << "}\n";
+  return os.str();
+}
+
+secure_server_spec template_spec() {
+  secure_server_spec spec;
+  for (const auto& role : nats_roles())
+    spec.users.push_back(
+      {role.account, role.name,
+       std::string{"<bcrypt hash of the "} + role.name + " password>", false});
+  return spec;
+}
+
+std::optional<std::string> bcrypt_hash(const std::string& password, int cost,
+                                       std::string& error) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost), nullptr, 0,
+                       salt, sizeof salt) == nullptr) {
+    error = std::string{"cannot make a bcrypt salt: "} + std::strerror(errno);
+    return std::nullopt;
+  }
+  crypt_data data{};
+  const char* hash = crypt_rn(password.c_str(), salt, &data, sizeof data);
+  if (hash == nullptr || hash[0] == '*') {
+    error = std::string{"cannot hash a password with bcrypt: "} +
+            std::strerror(errno);
+    return std::nullopt;
+  }
+  return std::string{hash};
+}
+
+namespace {
+
+// Filesystem calls take an error code: this file never throws.
+bool file_exists(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+
+fs::path absolute_path(const std::string& p) {
+  std::error_code ec;
+  auto out = fs::absolute(p, ec);
+  return ec ? fs::path{p} : out;
+}
+
+void owner_only(const fs::path& p) {
+  std::error_code ec;
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, ec);
+}
+
+/// `n` random bytes from the kernel, as lowercase hex or base64url.
+std::optional<std::string> random_bytes(size_t n, std::string& error) {
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    auto r = ::getrandom(out.data() + got, n - got, 0);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      error = std::string{"getrandom: "} + std::strerror(errno);
+      return std::nullopt;
+    }
+    got += static_cast<size_t>(r);
+  }
+  return out;
+}
+
+std::string hex(const std::string& bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string base64url(const std::string& bytes) {
+  static const char digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : bytes) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += digits[(acc >> bits) & 63];
+    }
+  }
+  if (bits > 0)
+    out += digits[(acc << (6 - bits)) & 63];
+  return out;
+}
+
+/// Writes `text` to `path` with mode `mode`, replacing it.
+bool write_file(const fs::path& path, const std::string& text, mode_t mode,
+                std::string& error) {
+  auto tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) {
+    error = "cannot write " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  ::fchmod(fd, mode); // whatever the umask
+  size_t done = 0;
+  while (done < text.size()) {
+    auto n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      error = "cannot write " + tmp + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = "cannot write " + path.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+/// The last non-empty line of `text`.
+std::string last_line(const std::string& text) {
+  auto end = text.find_last_not_of("\r\n");
+  if (end == std::string::npos)
+    return {};
+  auto begin = text.rfind('\n', end);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1,
+                     end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+/// Runs `args` (args[0] looked up in PATH) with its output in `log`;
+/// returns its exit status, or -1 and `error` if it could not run.
+int run(const std::vector<std::string>& args, const fs::path& log,
+        std::string& error) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                   O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc =
+    ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    error = "cannot run " + args[0] + ": " + std::strerror(rc) +
+            (rc == ENOENT ? " (install the Debian package openssl: "
+                            "scripts/install-deps.sh)"
+                          : "");
+    return -1;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      error = "cannot wait for " + args[0] + ": " + std::strerror(errno);
+      return -1;
+    }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Runs an openssl command that must succeed.
+bool openssl(const secure_setup_options& opts, std::vector<std::string> args,
+             const fs::path& log, std::string& error) {
+  args.insert(args.begin(), opts.openssl);
+  auto status = run(args, log, error);
+  if (status == 0)
+    return true;
+  if (status > 0)
+    error = opts.openssl + " " + args[1] + " failed with status " +
+            std::to_string(status) + ": " + last_line(slurp(log));
+  return false;
+}
+
+/// Whether the certificate in `pem` is still valid 30 days from now.
+bool lasts(const secure_setup_options& opts, const fs::path& pem,
+           const fs::path& log) {
+  std::string ignored;
+  return file_exists(pem) && run({opts.openssl, "x509", "-checkend", "2592000",
+                                  "-noout", "-in", pem.string()},
+                                 log, ignored) == 0;
+}
+
+bool is_ip(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+/// A CA (kept unless expiring) and a server certificate for `opts.hosts`
+/// signed by it (new with a new CA, or when missing or expiring).
+bool make_certificates(const secure_setup_options& opts, const fs::path& dir,
+                       std::string& error) {
+  auto log = dir / "openssl.log";
+  auto ca = dir / "ca.pem";
+  auto ca_key = dir / "ca-key.pem";
+  auto cert = dir / "server.pem";
+  auto key = dir / "server-key.pem";
+  const std::vector<std::string> new_key = {
+    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+  bool new_ca = !file_exists(ca_key) || !lasts(opts, ca, log);
+  if (new_ca) {
+    std::vector<std::string> args = {"req", "-x509", "-new"};
+    args.insert(args.end(), new_key.begin(), new_key.end());
+    args.insert(args.end(),
+                {"-keyout", ca_key.string(), "-out", ca.string(), "-days",
+                 "3650", "-subj", "/CN=marquee CA", "-addext",
+                 "basicConstraints=critical,CA:TRUE", "-addext",
+                 "keyUsage=critical,keyCertSign,cRLSign"});
+    if (!openssl(opts, args, log, error))
+      return false;
+    owner_only(ca_key);
+  }
+  if (!new_ca && file_exists(key) && lasts(opts, cert, log))
+    return true;
+  std::string names;
+  for (const auto& h : opts.hosts)
+    names +=
+      (names.empty() ? "" : ",") + std::string{is_ip(h) ? "IP:" : "DNS:"} + h;
+  auto ext = dir / "server-ext.cnf";
+  auto csr = dir / "server.csr";
+  if (!write_file(ext,
+                  "subjectAltName=" + names +
+                    "\nbasicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature\n"
+                    "extendedKeyUsage=serverAuth\n",
+                  0600, error))
+    return false;
+  std::vector<std::string> req = {"req", "-new"};
+  req.insert(req.end(), new_key.begin(), new_key.end());
+  req.insert(req.end(), {"-keyout", key.string(), "-out", csr.string(), "-subj",
+                         "/CN=marquee nats-server"});
+  auto serial = random_bytes(16, error);
+  if (!serial || !openssl(opts, req, log, error))
+    return false;
+  owner_only(key);
+  if (!openssl(opts,
+               {"x509", "-req", "-in", csr.string(), "-CA", ca.string(),
+                "-CAkey", ca_key.string(), "-set_serial", "0x" + hex(*serial),
+                "-days", "825", "-extfile", ext.string(), "-out",
+                cert.string()},
+               log, error))
+    return false;
+  std::error_code ec;
+  fs::remove(csr, ec);
+  fs::remove(ext, ec);
+  return true;
+}
+
+/// Characters that the configuration's quoted strings and the env files'
+/// single quotes would need to escape.
+bool plain_path(const std::string& path) {
+  return path.find_first_of("\"\\'\n$") == std::string::npos;
+}
+
+/// The password of `role` in `dir`, made if missing.
+std::optional<std::string> password_of(const fs::path& dir,
+                                       const std::string& role, bool create,
+                                       std::string& error) {
+  auto path = dir / (role + ".password");
+  if (file_exists(path)) {
+    std::ifstream in{path};
+    std::string line;
+    if (!std::getline(in, line) || line.empty()) {
+      error = "cannot read the password of '" + role + "' in " + path.string();
+      return std::nullopt;
+    }
+    return line;
+  }
+  if (!create) {
+    error = "no password of '" + role + "' in " + dir.string() +
+            " (is it a directory prepared by marquee?)";
+    return std::nullopt;
+  }
+  auto bytes = random_bytes(24, error);
+  if (!bytes)
+    return std::nullopt;
+  auto password = base64url(*bytes);
+  if (!write_file(path, password + "\n", 0600, error))
+    return std::nullopt;
+  return password;
+}
+
+} // namespace
+
+std::optional<secure_files> prepare_secure_dir(const secure_setup_options& opts,
+                                               std::string& error) {
+  fs::path dir = absolute_path(opts.dir);
+  if (!plain_path(dir.string()) || !plain_path(opts.store_dir)) {
+    error = "'" + dir.string() +
+            "': the secure setup's paths must not hold "
+            "quotes, backslashes, '$' or newlines";
+    return std::nullopt;
+  }
+  std::error_code ec;
+  if (fs::create_directories(dir, ec))
+    fs::permissions(dir, fs::perms::owner_all, ec);
+  struct stat st {};
+  if (ec || ::stat(dir.c_str(), &st) != 0) {
+    error = "cannot create " + dir.string() + ": " +
+            (ec ? ec.message() : std::strerror(errno));
+    return std::nullopt;
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 || st.st_uid != ::geteuid()) {
+    error = dir.string() +
+            " holds private keys and passwords but is open to other users "
+            "(chmod 700 it, owned by the user running marquee)";
+    return std::nullopt;
+  }
+  if (!make_certificates(opts, dir, error))
+    return std::nullopt;
+  secure_server_spec spec;
+  spec.prefix = opts.prefix;
+  spec.stream = opts.stream;
+  spec.listen = opts.listen;
+  spec.store_dir = opts.store_dir;
+  spec.cert_file = (dir / "server.pem").string();
+  spec.key_file = (dir / "server-key.pem").string();
+  for (const auto& role : nats_roles()) {
+    auto password = password_of(dir, role.name, true, error);
+    if (!password)
+      return std::nullopt;
+    auto hash = bcrypt_hash(*password, opts.bcrypt_cost, error);
+    if (!hash)
+      return std::nullopt;
+    spec.users.push_back({role.account, role.name, *hash, false});
+  }
+  for (auto [user, password] : opts.observers) {
+    auto hash = bcrypt_hash(password, opts.bcrypt_cost, error);
+    if (!hash)
+      return std::nullopt;
+    user.password_hash = *hash;
+    user.unrestricted = true;
+    spec.users.push_back(user);
+  }
+  auto config = dir / "nats-server.conf";
+  if (!write_file(config, render_secure_config(spec), 0600, error))
+    return std::nullopt;
+  return secure_files{dir.string(), (dir / "ca.pem").string(), config.string()};
+}
+
+std::optional<nats_auth>
+role_auth(const std::string& dir, const std::string& role, std::string& error) {
+  auto password = password_of(dir, role, false, error);
+  if (!password)
+    return std::nullopt;
+  nats_auth auth;
+  auth.user = role;
+  auth.password = *password;
+  auth.tls_ca = (absolute_path(dir) / "ca.pem").string();
+  return auth;
+}
+
+bool write_role_env_files(const std::string& dir, const std::string& url,
+                          std::string& error) {
+  for (const auto& role : nats_roles()) {
+    auto auth = role_auth(dir, role.name, error);
+    if (!auth)
+      return false;
+    std::string text =
+      "# The " + std::string{role.name} +
+      " role's NATS credentials, written by marquee (docs/security.md).\n"
+      "# In a shell: . " +
+      (absolute_path(dir) / (std::string{role.name} + ".env")).string() +
+      "; then marquee request / marquee publish use them.\n"
+      "NATS_URL='" +
+      url +
+      "'\n"
+      "MARQUEE_NATS_USER='" +
+      auth->user +
+      "'\n"
+      "MARQUEE_NATS_PASSWORD='" +
+      auth->password +
+      "'\n"
+      "MARQUEE_NATS_TLS_CA='" +
+      auth->tls_ca +
+      "'\n"
+      "export NATS_URL MARQUEE_NATS_USER MARQUEE_NATS_PASSWORD "
+      "MARQUEE_NATS_TLS_CA\n";
+    if (!write_file(fs::path{dir} / (std::string{role.name} + ".env"), text,
+                    0600, error))
+      return false;
+  }
+  return true;
+}
+
+} // namespace marquee
