@@ -150,9 +150,13 @@ size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
   // with its handle is destroyed outside the locks.
   std::vector<user_actor> released;
   size_t dropped = 0;
+  // Counted as passivated before it stops counting as live, so that a
+  // reader who sees the live count fall sees every passivation behind it
+  // (releasing the handles below can take a while).
   auto drop = [&](auto& sh, auto i) {
     released.push_back(std::move(i->second.actor));
     sh.actors.erase(i);
+    passivated_.fetch_add(1);
     live_users_.fetch_sub(1);
     ++dropped;
   };
@@ -195,7 +199,6 @@ size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
     }
     released.clear();
   }
-  passivated_.fetch_add(dropped);
   return dropped;
 }
 

@@ -11,6 +11,7 @@
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -99,11 +100,54 @@ std::string_view data_of(natsMsg* m) {
 
 } // namespace
 
+/// Counts what nats.c may still call back into the edge with a raw pointer,
+/// from its own threads: the connection (its disconnected and reconnected
+/// handlers, until the closed handler, its last) and each subscription (its
+/// message handler, until its completion handler, called after the last
+/// message handler has returned). The edge is freed only once it is zero:
+/// freeing it when the last actor let go of it, with the connection's
+/// handlers still queued, had a handler write into freed memory (issue 10).
+class callback_fence {
+public:
+  void opened() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++open_;
+  }
+
+  void done() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    --open_;
+    cv_.notify_all();
+  }
+
+  /// Waits until nothing is open; says so every `every` while it waits.
+  void wait(std::chrono::milliseconds every) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    while (!cv_.wait_for(guard, every, [this] { return open_ == 0; }))
+      spdlog::warn("NATS client: waiting for {} callback(s) to finish before "
+                   "the connection is freed",
+                   open_);
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  size_t open_ = 0;
+};
+
+void on_callbacks_done(void* closure) {
+  static_cast<callback_fence*>(closure)->done();
+}
+
 struct nats_edge::impl {
   edge_config cfg;
   edge_deps deps;
   natsConnection* nc = nullptr;
+  /// Added to by `start` while the first ones already deliver (the stats
+  /// read them): under `subs_mtx` until `start` has returned, constant
+  /// after.
   std::vector<sub_ptr> subs;
+  std::mutex subs_mtx;
   std::vector<caf::actor> gateways;
   std::atomic<size_t> next_gateway{0};
   event_router router;
@@ -134,6 +178,8 @@ struct nats_edge::impl {
   }
   edge_counters counters;
   service_stats stats;
+  /// What nats.c may still call back into (see `callback_fence`).
+  callback_fence fence;
   std::string prefix_v1; // "P.v1."
   std::atomic<bool> drained{false};
   // Durable mode: the stream reader and the thread that owns it.
@@ -333,7 +379,14 @@ struct nats_edge::impl {
   }
 
   ~impl() {
+    if (nc != nullptr) {
+      // Closing posts the last callbacks (disconnected, closed, each
+      // subscription's completion); they point here, so wait for them.
+      natsConnection_Close(nc);
+      fence.wait(std::chrono::seconds{5});
+    }
     subs.clear();
+    reader.reset();
     if (nc != nullptr)
       natsConnection_Destroy(nc);
   }
@@ -829,11 +882,13 @@ struct nats_edge::impl {
       std::to_string(counters.replies_too_large.load()) +
       ",\"reply_failures\":" + std::to_string(counters.reply_failures.load());
     int64_t dropped = 0;
+    std::unique_lock<std::mutex> subs_guard{subs_mtx};
     for (auto& s : subs) {
       int64_t d = 0;
       if (natsSubscription_GetDropped(s.get(), &d) == NATS_OK)
         dropped += d;
     }
+    subs_guard.unlock();
     out += ",\"dropped\":" + std::to_string(dropped);
     out += ",\"nats\":" + nats_json();
     out += ",\"store\":{\"restored\":" + std::to_string(deps.dir->restored()) +
@@ -895,8 +950,18 @@ struct nats_edge::impl {
       error = "cannot subscribe to " + subject + ": " + natsStatus_GetText(st);
       return false;
     }
-    subs.emplace_back(raw);
+    {
+      std::lock_guard<std::mutex> guard{subs_mtx};
+      subs.emplace_back(raw);
+    }
     natsSubscription_SetPendingLimits(raw, cfg.pending_msgs, -1);
+    st = natsSubscription_SetOnCompleteCB(raw, on_callbacks_done, &fence);
+    if (st != NATS_OK) {
+      error = "cannot watch the subscription to " + subject + ": " +
+              natsStatus_GetText(st);
+      return false;
+    }
+    fence.opened();
     return true;
   }
 };
@@ -1064,6 +1129,10 @@ void on_disconnected(natsConnection*, void* closure) {
                  "published meanwhile are not seen)");
 }
 
+void on_closed(natsConnection*, void* closure) {
+  static_cast<edge_impl*>(closure)->fence.done();
+}
+
 void on_reconnected(natsConnection* nc, void* closure) {
   static_cast<edge_impl*>(closure)->counters.reconnects.fetch_add(1);
   char url[256] = {0};
@@ -1116,6 +1185,7 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   natsOptions_SetReconnectWait(opts, 250);
   natsOptions_SetDisconnectedCB(opts, on_disconnected, ptr.get());
   natsOptions_SetReconnectedCB(opts, on_reconnected, ptr.get());
+  natsOptions_SetClosedCB(opts, on_closed, ptr.get());
   // Credentials and TLS (docs/security.md); a bad file stops the start here.
   if (!apply_auth(opts, e.cfg.url, e.cfg.auth, error)) {
     natsOptions_Destroy(opts);
@@ -1127,6 +1197,8 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     error = "cannot connect to NATS at " + e.cfg.url + ": " + nats_failure(st);
     return nullptr;
   }
+  // Open until its closed handler has run (~impl closes it).
+  e.fence.opened();
   for (size_t i = 0; i < std::max<size_t>(1, e.cfg.gateways); ++i)
     e.gateways.push_back(sys.spawn(gateway_actor, ptr));
   const auto& p = e.prefix_v1;

@@ -360,9 +360,13 @@ TEST_CASE_METHOD(alice_fixture,
                  "a similarity shard that does not answer in time leaves the "
                  "row to the fallback blend, answered within the budget",
                  "[actor][recommender][budget]") {
-  // A shard that takes every question and never answers.
+  // A shard that takes every question and never answers. Spawned with an
+  // argument (its index, unused): CAF 0.17.6 binds a reference to a null
+  // argument tuple for an actor spawned without any
+  // (caf/detail/init_fun_factory.hpp), undefined behaviour UBSan stops on.
   auto silent = sys.spawn(
-    [](similarity_actor::pointer self) -> similarity_actor::behavior_type {
+    [](similarity_actor::pointer self,
+       uint32_t) -> similarity_actor::behavior_type {
       return {
         [](const co_play_batch&) {},
         [self](const neighbours_query&) -> caf::result<neighbours_result> {
@@ -372,7 +376,8 @@ TEST_CASE_METHOD(alice_fixture,
         [](freeze_atom, uint64_t) {},
         [](snapshot_atom, uint64_t) { return similarity_snapshot{}; },
       };
-    });
+    },
+    uint32_t{0});
   auto rec = spawn_recommender_actor(sys, params, dir, trending,
                                      similarity_shards{{silent}});
   rec_query q;
@@ -400,8 +405,10 @@ namespace {
 /// A similarity shard that answers every seed with the same neighbours.
 similarity_actor scripted_shard(caf::actor_system& sys,
                                 std::vector<neighbour> neighbours) {
+  // One unused argument, as for the silent shard above (UBSan).
   return sys.spawn(
-    [neighbours](similarity_actor::pointer) -> similarity_actor::behavior_type {
+    [neighbours](similarity_actor::pointer,
+                 uint32_t) -> similarity_actor::behavior_type {
       return {
         [](const co_play_batch&) {},
         [neighbours](const neighbours_query& q) {
@@ -412,7 +419,8 @@ similarity_actor scripted_shard(caf::actor_system& sys,
         [](freeze_atom, uint64_t) {},
         [](snapshot_atom, uint64_t) { return similarity_snapshot{}; },
       };
-    });
+    },
+    uint32_t{0});
 }
 
 /// Alice with a shard that finds 6 (similarity 1 per seed) and 5 (0.9),
@@ -537,8 +545,10 @@ TEST_CASE_METHOD(ranked_fixture,
                  "[actor][recommender][budget]") {
   // Ranks and filters as the trending actor does; never answers for lists.
   auto real = trending;
+  // One unused argument, as for the silent shard above (UBSan).
   auto late = sys.spawn(
-    [real](trending_actor::pointer self) -> trending_actor::behavior_type {
+    [real](trending_actor::pointer self,
+           uint32_t) -> trending_actor::behavior_type {
       return {
         [](const trending_update&) {},
         [](const catalog_event&) {},
@@ -555,7 +565,8 @@ TEST_CASE_METHOD(ranked_fixture,
           return self->delegate(real, std::move(q));
         },
       };
-    });
+    },
+    uint32_t{0});
   auto rec2 = spawn_recommender_actor(sys, ranked_params, dir, late,
                                       similarity_shards{{shard}});
   rec_query q;

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <string_view>
 
 using namespace marquee;
 using namespace marquee::testing;
@@ -163,7 +164,13 @@ TEST_CASE("memory stays flat while users grow far beyond the live budget",
   auto per_user = (static_cast<double>(second) - first) / 30'000;
   INFO("anonymous RSS " << first << " -> " << second << " bytes, " << per_user
                         << " per added user");
-  CHECK(per_user < 600);
+  // Sanitizers keep memory of their own per allocation (shadow, quarantine,
+  // history), so RSS measures them, not marquee: the bound holds only in
+  // builds without them (docs/testing.md).
+  if (std::string_view{MARQUEE_SANITIZE}.empty())
+    CHECK(per_user < 600);
+  else
+    WARN("RSS bound not checked under -fsanitize=" MARQUEE_SANITIZE);
   auto u = h.ask_v1("admin.all.user", R"({"id":"u123"})");
   CHECK(u.json["events"].GetUint64() == 1);
 }

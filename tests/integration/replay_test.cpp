@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -72,6 +73,9 @@ TEST_CASE("marquee replay scores marquee and the baselines on the same "
   std::string error;
   opts.service.set("service.log_level", "warn", error);
   opts.service.set("service.threads", "2", error);
+  // As in the harness: the sanitizer suites give a longer time budget.
+  if (const char* budget = std::getenv("MARQUEE_REC_BUDGET_MS"))
+    opts.service.set("rec.budget_ms", budget, error);
   std::ostringstream out;
   std::ostringstream log;
   INFO(log.str());

@@ -44,6 +44,39 @@ void operator delete(void* p) noexcept {
 void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
+
+// The other forms too (nothrow, arrays): under ASan the runtime supplies
+// any form this file leaves out, and its allocation then meets this
+// file's free (alloc-dealloc-mismatch, scripts/sanitize.sh asan).
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  if (armed)
+    largest = std::max(largest, n);
+  return std::malloc(n == 0 ? 1 : n);
+}
+
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+
+void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept {
+  return operator new(n, tag);
+}
+
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
 #pragma GCC diagnostic pop
 
 using namespace marquee;

@@ -129,11 +129,11 @@ public:
   }
 
   /// The exit status (128 + signal if killed by one), or -1 if it did not
-  /// exit within `timeout`.
+  /// exit within `timeout` (times `time_scale()`).
   int wait(std::chrono::milliseconds timeout) {
     if (status_ >= 0 || pid_ <= 0)
       return status_;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto deadline = std::chrono::steady_clock::now() + timeout * time_scale();
     do {
       int st = 0;
       if (waitpid(pid_, &st, WNOHANG) == pid_) {
