@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages marquee builds, runs and tests with.
 # Idempotent: installs only what is missing; apt-get update only when needed.
+#   scripts/install-deps.sh [more packages]   # e.g. the sanitizers' runtimes
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config git clang-format
+pkgs=("$@" build-essential cmake pkg-config git clang-format
       libcaf-dev libnats-dev nats-server liblmdb-dev lmdb-utils
       libcereal-dev libspdlog-dev catch2 libsimdjson-dev rapidjson-dev
       libtomlplusplus-dev libcli11-dev libedit-dev zlib1g-dev

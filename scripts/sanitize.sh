@@ -21,22 +21,9 @@ shift
 build="build-$kind"
 root="$(pwd)"
 
-scripts/install-deps.sh
-# The runtimes of GCC 12's sanitizers (build-essential brings them today;
-# named here so that a slimmer image still works).
-missing=()
-for p in libasan8 libubsan1 libtsan2; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing: ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y --no-install-recommends "${missing[@]}" \
-    || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; }
-fi
+# With the runtimes of GCC 12's sanitizers (build-essential brings them
+# today; named so that a slimmer image still works).
+scripts/install-deps.sh libasan8 libubsan1 libtsan2
 [ -d tests/js/node_modules/nats ] \
   || (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
