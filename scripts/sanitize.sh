@@ -82,11 +82,11 @@ export TSAN_OPTIONS="log_path=$reports/tsan:halt_on_error=1:second_deadlock_stac
 # See docs/testing.md.
 case "$kind" in
 asan)
-  export MARQUEE_REC_BUDGET_MS=1000
+  export MARQUEE_REC_BUDGET_MS=2000
   export MARQUEE_TEST_TIME_SCALE=2
   ;;
 tsan)
-  export MARQUEE_REC_BUDGET_MS=2000
+  export MARQUEE_REC_BUDGET_MS=4000
   export MARQUEE_TEST_TIME_SCALE=4
   ;;
 esac

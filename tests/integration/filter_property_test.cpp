@@ -79,7 +79,10 @@ std::string forbidden(const std::string& title, const title_spec& t,
 TEST_CASE("no recommendation ever breaks a filter, over random catalogs, "
           "profiles and histories",
           "[integration][rec][property]") {
-  harness h{{{"ingest.mode", "durable"}}};
+  // 'after' waits for the stream at most the time budget: a long one, so
+  // that a loaded machine's slow apply is waited for, not refused (503).
+  // A request returns as soon as its sequence is applied.
+  harness h{{{"ingest.mode", "durable"}, {"rec.budget_ms", "4000"}}};
   std::mt19937 rng{GENERATE(1u, 2u, 3u)};
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
   auto chance = [&](int percent) {
@@ -196,7 +199,10 @@ TEST_CASE("no recommendation ever breaks a filter, over random catalogs, "
 TEST_CASE("a title shown often and never played sinks in the home row; "
           "explain names the fatigue",
           "[integration][rec]") {
-  harness h{{{"ingest.mode", "durable"}}};
+  // 'after' waits for the stream at most the time budget: a long one, so
+  // that a loaded machine's slow apply is waited for, not refused (503).
+  // A request returns as soon as its sequence is applied.
+  harness h{{{"ingest.mode", "durable"}, {"rec.budget_ms", "4000"}}};
   const int64_t ts = now_ms() - 3'600'000;
   for (int t = 0; t < 4; ++t)
     h.publish("catalog.t" + std::to_string(t), R"({"genres":["Drama"]})");
