@@ -193,6 +193,20 @@ private:
   std::string last_error_;
 };
 
+/// The stacks of every thread of a marquee that stopped making progress,
+/// written to `to` with gdb (when installed) before the test kills it: what
+/// a hang was waiting on. Returns a line for the chaos log.
+std::string dump_stacks(pid_t pid, const fs::path& to) {
+  if (std::system("command -v gdb >/dev/null 2>&1") != 0)
+    return "no stacks of pid " + std::to_string(pid) + ": gdb not installed";
+  auto command = "timeout 60 gdb -p " + std::to_string(pid) +
+                 " -batch -ex 'thread apply all bt' >'" + to.string() +
+                 "' 2>&1";
+  int status = std::system(command.c_str());
+  return "stacks of pid " + std::to_string(pid) + " in " + to.string() +
+         " (gdb status " + std::to_string(status) + ")";
+}
+
 /// A line per thing that happened, in the logs directory and on stdout.
 class chaos_log {
 public:
@@ -459,6 +473,7 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
                           std::to_string(p.resume_timeout.count()) +
                           " ms: " + generator.last_error()));
         chaos.line(failures.back());
+        chaos.line(dump_stacks(proc->pid(), logs / name / "stacks"));
       } else {
         chaos.line(std::string{name} + ": marquee read on to " +
                    std::to_string(position) + " after the restart");
