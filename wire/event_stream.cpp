@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 
 namespace marquee {
@@ -174,9 +175,47 @@ bool ensure_dlq_stream(natsConnection* nc, const stream_config& cfg,
   return true;
 }
 
+namespace {
+
+/// One pull request in flight: the server delivers up to `remaining` more
+/// messages for it until it expires (ADR 0020).
+struct pull_request {
+  uint64_t id = 0;
+  int64_t remaining = 0;
+  std::chrono::steady_clock::time_point until;
+};
+
+/// How long a pull request stands at the server. Messages published while
+/// it stands reach the reader at once; a new one is sent before the
+/// credit runs low.
+constexpr std::chrono::seconds pull_expires{5};
+
+/// The number after the last '.' of a status message's subject (the pull
+/// request it answers), or 0.
+uint64_t pull_id_of(const char* subject) {
+  const char* dot = std::strrchr(subject, '.');
+  if (dot == nullptr)
+    return 0;
+  char* end = nullptr;
+  auto id = std::strtoull(dot + 1, &end, 10);
+  return end != dot + 1 && *end == '\0' ? id : 0;
+}
+
+} // namespace
+
 struct stream_reader::impl {
   js_ptr js;
+  /// Our own pull subscription: natsSubscription_Fetch of nats.c 3.4.1
+  /// writes past its array when an earlier fetch left messages behind
+  /// (nats-io/nats.c#749), so the reader sends its pull requests itself
+  /// and reads their messages from this inbox (`<inbox>.<request id>`).
   natsSubscription* sub = nullptr;
+  std::string inbox;
+  std::string next_subject;
+  std::deque<pull_request> pulls;
+  uint64_t pull_ids = 0;
+  natsStatistics* stats = nullptr;
+  uint64_t reconnects = 0;
   std::string stream;
   std::string durable;
   uint64_t delivered = 0;
@@ -379,9 +418,125 @@ struct stream_reader::impl {
     return gap::filled;
   }
 
+  /// Messages the pull requests in flight may still bring.
+  int64_t credit() const {
+    int64_t sum = 0;
+    for (const auto& p : pulls)
+      sum += p.remaining;
+    return sum;
+  }
+
+  /// Forgets pull requests the server can no longer answer: expired, or
+  /// sent before a reconnect (a restarted server forgot them).
+  void forget_stale_pulls() {
+    uint64_t in = 0;
+    uint64_t out = 0;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    uint64_t now_reconnects = reconnects;
+    if (natsConnection_GetStats(nc, stats) == NATS_OK &&
+        natsStatistics_GetCounts(stats, &in, &bytes_in, &out, &bytes_out,
+                                 &now_reconnects) == NATS_OK &&
+        now_reconnects != reconnects) {
+      reconnects = now_reconnects;
+      pulls.clear();
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    pulls.erase(
+      std::remove_if(pulls.begin(), pulls.end(),
+                     [now](const pull_request& p) { return p.until <= now; }),
+      pulls.end());
+  }
+
+  /// Asks for `n` more messages unless the requests in flight still bring
+  /// at least half that many.
+  bool top_up(int64_t n, std::string& error) {
+    if (credit() * 2 >= n)
+      return true;
+    auto id = ++pull_ids;
+    auto reply = inbox + "." + std::to_string(id);
+    auto expires =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(pull_expires);
+    auto body = "{\"batch\":" + std::to_string(n) +
+                ",\"expires\":" + std::to_string(expires.count()) + "}";
+    auto st =
+      natsConnection_PublishRequest(nc, next_subject.c_str(), reply.c_str(),
+                                    body.data(), static_cast<int>(body.size()));
+    if (st != NATS_OK) {
+      error = failure("cannot request messages of consumer " + durable, st,
+                      jsErrCode{});
+      return false;
+    }
+    // A second to spare: the server's "408 Request Timeout" closes it
+    // first when all is well.
+    pulls.push_back(pull_request{id, n,
+                                 std::chrono::steady_clock::now() +
+                                   pull_expires + std::chrono::seconds{1}});
+    return true;
+  }
+
+  /// Takes one message from the inbox: a message of the stream goes to
+  /// `incoming`; a status closes its pull request and may set `error`.
+  void take(natsMsg* msg, std::vector<received>& incoming, std::string& error) {
+    const char* reply = natsMsg_GetReply(msg);
+    jsMsgMetaData* meta = nullptr;
+    if (reply != nullptr && std::strncmp(reply, "$JS.ACK.", 8) == 0 &&
+        natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      incoming.push_back(received{
+        stream_message{
+          meta->Sequence.Stream, meta->NumPending, meta->Timestamp / ns_per_ms,
+          natsMsg_GetSubject(msg),
+          std::string{natsMsg_GetData(msg),
+                      static_cast<size_t>(natsMsg_GetDataLength(msg))}},
+        reply, meta->NumDelivered});
+      jsMsgMetaData_Destroy(meta);
+      // The server serves its waiting requests in order.
+      if (!pulls.empty() && --pulls.front().remaining <= 0)
+        pulls.pop_front();
+      natsMsg_Destroy(msg);
+      return;
+    }
+    const char* status = nullptr;
+    const char* description = nullptr;
+    if (natsMsgHeader_Get(msg, "Status", &status) != NATS_OK) {
+      natsMsg_Destroy(msg); // neither: not ours
+      return;
+    }
+    natsMsgHeader_Get(msg, "Description", &description);
+    std::string code{status};
+    std::string why{description != nullptr ? description : ""};
+    auto id = pull_id_of(natsMsg_GetSubject(msg));
+    natsMsg_Destroy(msg);
+    pulls.erase(
+      std::remove_if(pulls.begin(), pulls.end(),
+                     [id](const pull_request& p) { return p.id == id; }),
+      pulls.end());
+    if (code == "100" || code == "404" || code == "408")
+      return; // a heartbeat, or the request is over
+    if (code == "409" && why == "Consumer Deleted") {
+      pulls.clear();
+      recreate_consumer(error);
+      return;
+    }
+    if (code == "409" && why == "Leadership Change")
+      return; // asked again by the next top-up
+    if (code == "503") {
+      // Nobody reads the consumer's pull requests: JetStream is not up, or
+      // the consumer is gone.
+      error = "no responder for the pull requests of consumer " + durable +
+              " (JetStream unavailable or the consumer gone)";
+      check_consumer(error);
+      return;
+    }
+    error = "pull request refused by the server: " + code + " " + why;
+  }
+
   ~impl() {
     if (sub != nullptr)
       natsSubscription_Destroy(sub);
+    if (stats != nullptr)
+      natsStatistics_Destroy(stats);
   }
 };
 
@@ -400,18 +555,24 @@ std::unique_ptr<stream_reader> stream_reader::open(natsConnection* nc,
   ptr->opts = opts;
   if (!ptr->create_consumer(opts.start_sequence, error))
     return nullptr;
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = cfg.name.c_str();
-  so.Consumer = opts.durable.c_str();
-  so.ManualAck = true;
-  jsErrCode jerr = jsErrCode{};
-  auto st = js_PullSubscribe(&ptr->sub, ptr->js.get(), nullptr,
-                             opts.durable.c_str(), nullptr, &so, &jerr);
+  natsInbox* inbox = nullptr;
+  auto st = natsInbox_Create(&inbox);
+  if (st == NATS_OK) {
+    ptr->inbox = inbox;
+    natsInbox_Destroy(inbox);
+    st = natsStatistics_Create(&ptr->stats);
+  }
+  if (st == NATS_OK)
+    st =
+      natsConnection_SubscribeSync(&ptr->sub, nc, (ptr->inbox + ".*").c_str());
   if (st != NATS_OK) {
-    error = failure("cannot subscribe to consumer " + opts.durable, st, jerr);
+    error =
+      failure("cannot subscribe to consumer " + opts.durable, st, jsErrCode{});
     return nullptr;
   }
+  ptr->next_subject =
+    "$JS.API.CONSUMER.MSG.NEXT." + cfg.name + "." + opts.durable;
+  ptr->forget_stale_pulls(); // counts the reconnects so far
   return std::unique_ptr<stream_reader>{new stream_reader(std::move(ptr))};
 }
 
@@ -436,43 +597,49 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
   }
   std::vector<impl::received> incoming;
   incoming.swap(r.held);
+  auto limit = std::max<size_t>(1, static_cast<size_t>(n));
   if (incoming.empty()) {
-    natsMsgList list{nullptr, 0};
-    jsErrCode jerr = jsErrCode{};
-    auto st = natsSubscription_Fetch(&list, r.sub, n, timeout.count(), &jerr);
-    if (st == NATS_TIMEOUT) {
-      r.check_consumer(error);
+    r.forget_stale_pulls();
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      // What has arrived, without waiting.
+      natsMsg* msg = nullptr;
+      while (incoming.size() < limit && error.empty() &&
+             natsSubscription_NextMsg(&msg, r.sub, 0) == NATS_OK)
+        r.take(msg, incoming, error);
+      if (!incoming.empty() || !error.empty())
+        break;
+      if (!r.top_up(static_cast<int64_t>(limit), error))
+        return {};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        break;
+      auto st = natsSubscription_NextMsg(&msg, r.sub, left.count());
+      if (st == NATS_TIMEOUT)
+        break;
+      if (st == NATS_SLOW_CONSUMER)
+        continue; // messages were dropped: the gap is read from the stream
+      if (st != NATS_OK) {
+        error = failure("cannot read consumer " + r.durable, st, jsErrCode{});
+        return {};
+      }
+      r.take(msg, incoming, error);
+    }
+    // The next messages come while these are applied.
+    std::string later;
+    r.top_up(static_cast<int64_t>(limit), later);
+    if (incoming.empty()) {
+      if (error.empty())
+        r.check_consumer(error);
       return {};
     }
-    if (st == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) {
-      r.recreate_consumer(error);
+    if (!error.empty()) { // handed out by the next fetch, with no error
+      r.held = std::move(incoming);
       return {};
     }
-    if (st != NATS_OK) {
-      error = failure("cannot fetch from " + r.stream, st, jerr);
-      return {};
-    }
-    incoming.reserve(static_cast<size_t>(list.Count));
-    for (int i = 0; i < list.Count; ++i) {
-      natsMsg* msg = list.Msgs[i];
-      jsMsgMetaData* meta = nullptr;
-      if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
-        continue;
-      impl::received in{
-        stream_message{
-          meta->Sequence.Stream, meta->NumPending, meta->Timestamp / ns_per_ms,
-          natsMsg_GetSubject(msg),
-          std::string{natsMsg_GetData(msg),
-                      static_cast<size_t>(natsMsg_GetDataLength(msg))}},
-        natsMsg_GetReply(msg) != nullptr ? natsMsg_GetReply(msg) : "",
-        meta->NumDelivered};
-      jsMsgMetaData_Destroy(meta);
-      incoming.push_back(std::move(in));
-    }
-    natsMsgList_Destroy(&list);
   }
   std::vector<stream_message> out;
-  auto limit = std::max<size_t>(1, static_cast<size_t>(n));
   out.reserve(std::min(limit, incoming.size()));
   for (size_t i = 0; i < incoming.size(); ++i) {
     auto& in = incoming[i];
@@ -483,6 +650,11 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
         return {};
       }
       continue;
+    }
+    if (out.size() >= limit) { // held from a larger fetch
+      r.held.assign(std::make_move_iterator(incoming.begin() + i),
+                    std::make_move_iterator(incoming.end()));
+      return out;
     }
     auto filled = in.msg.sequence > r.delivered + 1
                     ? r.fill_gap(in.msg.sequence, out, limit, error)

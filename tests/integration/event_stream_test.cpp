@@ -3,6 +3,7 @@
 // survival of a server restart.
 
 #include "bootstrap/nats_server.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "wire/event_stream.hpp"
 #include "wire/nats_client.hpp"
@@ -10,12 +11,49 @@
 #include <catch2/catch.hpp>
 #include <nats/nats.h>
 
+#include <numeric>
 #include <thread>
 
 using namespace marquee;
+using marquee::testing::eventually;
 using marquee::testing::temp_dir;
 
 namespace {
+
+struct js_ctx {
+  jsCtx* js = nullptr;
+  explicit js_ctx(natsConnection* nc) {
+    REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  }
+  ~js_ctx() { jsCtx_Destroy(js); }
+};
+
+/// What the server says of the reader's consumer "marquee".
+struct consumer_state {
+  bool found = false;
+  uint64_t delivered = 0; ///< stream sequence of the last delivered
+  int64_t waiting = 0;    ///< pull requests standing
+  int64_t redelivered = 0;
+};
+
+/// Safe on any thread (no assertions).
+consumer_state consumer_of(natsConnection* nc, const std::string& stream) {
+  jsCtx* js = nullptr;
+  jsConsumerInfo* ci = nullptr;
+  consumer_state out;
+  if (natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
+      js_GetConsumerInfo(&ci, js, stream.c_str(), "marquee", nullptr,
+                         nullptr) == NATS_OK) {
+    out.found = true;
+    out.delivered = ci->Delivered.Stream;
+    out.waiting = ci->NumWaiting;
+    out.redelivered = ci->NumRedelivered;
+  }
+  if (ci != nullptr)
+    jsConsumerInfo_Destroy(ci);
+  jsCtx_Destroy(js);
+  return out;
+}
 
 struct stream_fixture {
   temp_dir dir{"marquee-stream"};
@@ -147,7 +185,13 @@ TEST_CASE_METHOD(stream_fixture,
   auto r = reader(1, std::chrono::milliseconds{500});
   CHECK(sequences(drain(*r)) == std::vector<uint64_t>{1, 2});
   // Not acknowledged: past the ack wait the server sends them again.
-  std::this_thread::sleep_for(std::chrono::milliseconds{800});
+  std::vector<stream_message> again;
+  REQUIRE(eventually([&] {
+    auto batch = r->fetch(100, std::chrono::milliseconds{50}, error);
+    again.insert(again.end(), batch.begin(), batch.end());
+    return consumer_of(nc, cfg.name).redelivered >= 2;
+  }));
+  CHECK(again.empty());
   CHECK(drain(*r).empty());
   CHECK(r->ack_through(2, error));
   publish("events.play.u3", R"({"title":"t3"})");
@@ -181,17 +225,7 @@ TEST_CASE_METHOD(stream_fixture,
   CHECK(sequences(drain(*r)) == std::vector<uint64_t>{1, 2});
 }
 
-namespace {
-
-struct js_ctx {
-  jsCtx* js = nullptr;
-  explicit js_ctx(natsConnection* nc) {
-    REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
-  }
-  ~js_ctx() { jsCtx_Destroy(js); }
-};
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE_METHOD(stream_fixture,
                  "when the server skips ahead, the reader reads the missing "
@@ -304,4 +338,66 @@ TEST_CASE_METHOD(stream_fixture,
   error.clear();
   CHECK(r->fetch(100, std::chrono::milliseconds{50}, error).empty());
   CHECK(error == r->broken());
+}
+
+TEST_CASE_METHOD(stream_fixture,
+                 "a fetch never hands out more than it asks for, whatever "
+                 "an earlier pull request brought (nats.c#749)",
+                 "[integration][stream]") {
+  std::string error;
+  REQUIRE(ensure_stream(nc, cfg, error));
+  publish("events.play.u0", R"({"title":"t0"})");
+  auto r = reader(1);
+  auto first = r->fetch(500, std::chrono::seconds{10}, error);
+  INFO(error);
+  REQUIRE(sequences(first) == std::vector<uint64_t>{1});
+  // The pull request of that fetch stands for 499 more: 400 events reach
+  // the reader before it asks again, and far more than the next fetches
+  // ask for.
+  for (int i = 1; i <= 400; ++i)
+    publish("events.play.u" + std::to_string(i), R"({"title":"t1"})");
+  REQUIRE(
+    eventually([&] { return consumer_of(nc, cfg.name).delivered == 401; }));
+  std::vector<uint64_t> got;
+  for (int n : {10, 1, 7, 2, 500}) {
+    auto batch = r->fetch(n, std::chrono::seconds{1}, error);
+    REQUIRE(error.empty());
+    REQUIRE_FALSE(batch.empty());
+    CHECK(batch.size() <= static_cast<size_t>(n));
+    for (const auto& m : batch)
+      got.push_back(m.sequence);
+  }
+  for (const auto& m : drain(*r))
+    got.push_back(m.sequence);
+  std::vector<uint64_t> want(400);
+  std::iota(want.begin(), want.end(), uint64_t{2});
+  CHECK(got == want);
+}
+
+TEST_CASE_METHOD(stream_fixture,
+                 "a fetch hands out what arrived without waiting for a full "
+                 "batch",
+                 "[integration][stream]") {
+  std::string error;
+  REQUIRE(ensure_stream(nc, cfg, error));
+  auto r = reader(1);
+  // Published once the fetch's pull request stands at the server.
+  bool published = false;
+  std::thread later{[&] {
+    std::string why;
+    published =
+      eventually([&] { return consumer_of(nc, cfg.name).waiting > 0; }) &&
+      producer->publish("marquee.v1.events.play.u1", R"({"title":"t1"})", {},
+                        why) &&
+      producer->flush(std::chrono::milliseconds{5000}, why);
+  }};
+  auto start = std::chrono::steady_clock::now();
+  auto got = r->fetch(500, std::chrono::seconds{60}, error);
+  auto took = std::chrono::steady_clock::now() - start;
+  later.join();
+  REQUIRE(published);
+  INFO(error);
+  CHECK(sequences(got) == std::vector<uint64_t>{1});
+  // Far below the 60 s a fetch waiting for 500 messages would take.
+  CHECK(took < std::chrono::seconds{30});
 }
