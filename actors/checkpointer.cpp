@@ -29,9 +29,10 @@ void checkpoint_extra::update_with(checkpoint_extra&& newer) {
 
 checkpointer::checkpointer(options opts, std::shared_ptr<directory> dir,
                            write_fn write, uint64_t committed, begin_fn begin)
-  : opts_(std::move(opts)), dir_(std::move(dir)), write_(std::move(write)),
-    begin_(std::move(begin)), last_start_(steady::now()),
-    last_sweep_(steady::now()), committed_(committed) {
+  : opts_(std::move(opts)), dir_(std::move(dir)), clock_(dir_->clock()),
+    write_(std::move(write)), begin_(std::move(begin)),
+    last_start_(steady::now()), last_sweep_(steady::now()),
+    committed_(committed) {
   writer_ = std::thread{[this] { run_writer(); }};
 }
 
@@ -71,7 +72,8 @@ bool checkpointer::due(uint64_t position) const {
   if (requested_.load() || retrying_)
     return true;
   const auto& p = opts_.passivation;
-  if (p.max_users > 0 && dir_->user_count() > p.max_users)
+  if ((p.max_users > 0 && dir_->user_count() > p.max_users) ||
+      (p.max_titles > 0 && dir_->title_count() > p.max_titles))
     return true;
   bool changed = position != committed_.load() || !dirty_users_.empty() ||
                  !dirty_titles_.empty();
@@ -155,13 +157,15 @@ checkpointer::outcome checkpointer::conclude(std::unique_ptr<job> j) {
 void checkpointer::passivate() {
   last_sweep_ = steady::now();
   const auto& p = opts_.passivation;
-  if (p.idle_ms <= 0 && p.max_users == 0)
+  if (p.idle_ms <= 0 && p.max_users == 0 && p.max_titles == 0)
     return;
-  // Users changed since the last checkpoint began have state not yet
+  // Actors changed since the last checkpoint began have state not yet
   // stored: they stay.
+  auto now = clock_();
   dir_->passivate_users(
-    [this](user_key user) { return dirty_users_.count(user) > 0; }, p,
-    directory::clock_ms());
+    [this](user_key user) { return dirty_users_.count(user) > 0; }, p, now);
+  dir_->passivate_titles(
+    [this](title_key title) { return dirty_titles_.count(title) > 0; }, p, now);
 }
 
 std::optional<checkpointer::outcome> checkpointer::tick(uint64_t position) {

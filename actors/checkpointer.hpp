@@ -14,10 +14,10 @@
 /// because it stores the last sequence it applied and a replay from S+1
 /// skips what it has.
 ///
-/// After a commit, `tick` passivates users that are idle or beyond the
-/// budget, except those changed since the checkpoint began: everything the
-/// others applied is stored, so they can leave memory and come back from
-/// the store. One checkpoint is in flight at a time.
+/// After a commit, `tick` passivates users and titles that are idle or
+/// beyond their budgets, except those changed since the checkpoint began:
+/// everything the others applied is stored, so they can leave memory and
+/// come back from the store. One checkpoint is in flight at a time.
 ///
 /// Thread rules: `request` from any thread; the rest from the ingest
 /// thread.
@@ -63,7 +63,8 @@ public:
     uint64_t every_events = 50'000;
     /// ...or this long after it, if anything changed.
     std::chrono::milliseconds interval{30'000};
-    /// Which users leave memory after a checkpoint (zeros: none).
+    /// Which users and titles leave memory after a checkpoint (zeros:
+    /// none).
     directory::passivation passivation;
   };
 
@@ -149,6 +150,8 @@ private:
 
   options opts_;
   std::shared_ptr<directory> dir_;
+  /// The directory's clock of last-use times.
+  directory::clock_fn clock_;
   write_fn write_;
   begin_fn begin_;
   /// The extra of a failed write, for the next checkpoint.

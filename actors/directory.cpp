@@ -8,17 +8,18 @@ namespace marquee {
 directory::directory(caf::actor_system& sys,
                      std::shared_ptr<const service_params> p,
                      trending_actor trending,
-                     std::shared_ptr<state_source> source)
+                     std::shared_ptr<state_source> source, clock_fn clock)
   : sys_(sys), params_(std::move(p)), stats_(std::make_shared<variant_stats>(
                                         params_->experiments.variants.size())),
-    trending_(std::move(trending)), source_(std::move(source)) {
+    trending_(std::move(trending)), source_(std::move(source)),
+    clock_(clock ? std::move(clock) : clock_fn{&directory::clock_ms}) {
   // nop
 }
 
 template <class Handle, class Spawn>
 Handle directory::get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
                                uint32_t key, Spawn spawn) {
-  auto now = clock_ms();
+  auto now = clock_();
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
@@ -36,7 +37,7 @@ template <class Handle, class Restore>
 std::optional<Handle> directory::find(shards<Handle>& xs,
                                       std::atomic<size_t>& live, uint32_t key,
                                       Restore restore) {
-  auto now = clock_ms();
+  auto now = clock_();
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
@@ -122,7 +123,16 @@ std::optional<user_key> directory::known_user(std::string_view id,
   if (auto key = users.find(id))
     return key;
   if (source_ && source_->has_user(id))
-    return users.intern(id);
+    return users.intern_known(id);
+  return std::nullopt;
+}
+
+std::optional<title_key> directory::known_title(std::string_view id,
+                                                interner& titles) {
+  if (auto key = titles.find(id))
+    return key;
+  if (source_ && source_->has_title(id))
+    return titles.intern_known(id);
   return std::nullopt;
 }
 
@@ -144,11 +154,14 @@ std::optional<title_actor> directory::find_title(title_key title) {
               });
 }
 
-size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
-                                  const passivation& p, int64_t now_ms) {
+template <class Handle, class Key>
+size_t directory::passivate(shards<Handle>& xs, std::atomic<size_t>& live_count,
+                            std::atomic<uint64_t>& passivated,
+                            const std::function<bool(Key)>& pinned,
+                            int64_t idle_ms, size_t max_live, int64_t now_ms) {
   // Handles are released when no shard lock is held: an actor that goes
   // with its handle is destroyed outside the locks.
-  std::vector<user_actor> released;
+  std::vector<Handle> released;
   size_t dropped = 0;
   // Counted as passivated before it stops counting as live, so that a
   // reader who sees the live count fall sees every passivation behind it
@@ -156,17 +169,17 @@ size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
   auto drop = [&](auto& sh, auto i) {
     released.push_back(std::move(i->second.actor));
     sh.actors.erase(i);
-    passivated_.fetch_add(1);
-    live_users_.fetch_sub(1);
+    passivated.fetch_add(1);
+    live_count.fetch_sub(1);
     ++dropped;
   };
   // Idle ones first, shard by shard.
-  if (p.idle_ms > 0) {
-    for (auto& sh : users_) {
+  if (idle_ms > 0) {
+    for (auto& sh : xs) {
       std::lock_guard<std::mutex> guard{sh.mu};
       for (auto i = sh.actors.begin(); i != sh.actors.end();) {
         auto next = std::next(i);
-        if (now_ms - i->second.used_ms >= p.idle_ms && !pinned(i->first))
+        if (now_ms - i->second.used_ms >= idle_ms && !pinned(i->first))
           drop(sh, i);
         i = next;
       }
@@ -175,31 +188,43 @@ size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
   }
   // Then the least recently used beyond the budget. Lookups between the
   // two passes only make an entry more recent, so the cut stays sound.
-  auto live = live_users_.load();
-  if (p.max_users > 0 && live > p.max_users) {
-    std::vector<std::pair<int64_t, user_key>> candidates;
+  auto live = live_count.load();
+  if (max_live > 0 && live > max_live) {
+    std::vector<std::pair<int64_t, Key>> candidates;
     candidates.reserve(live);
-    for (auto& sh : users_) {
+    for (auto& sh : xs) {
       std::lock_guard<std::mutex> guard{sh.mu};
       for (const auto& [key, e] : sh.actors)
         if (!pinned(key))
           candidates.emplace_back(e.used_ms, key);
     }
-    auto excess = std::min(live - p.max_users, candidates.size());
+    auto excess = std::min(live - max_live, candidates.size());
     std::nth_element(candidates.begin(), candidates.begin() + excess,
                      candidates.end());
     candidates.resize(excess);
     for (const auto& [used, key] : candidates) {
-      auto& sh = users_[key % shard_count];
+      auto& sh = xs[key % shard_count];
       std::lock_guard<std::mutex> guard{sh.mu};
       auto i = sh.actors.find(key);
-      // Skip a user looked up since the scan: it is in use again.
+      // Skip an actor looked up since the scan: it is in use again.
       if (i != sh.actors.end() && i->second.used_ms == used)
         drop(sh, i);
     }
     released.clear();
   }
   return dropped;
+}
+
+size_t directory::passivate_users(const std::function<bool(user_key)>& pinned,
+                                  const passivation& p, int64_t now_ms) {
+  return passivate(users_, live_users_, passivated_, pinned, p.idle_ms,
+                   p.max_users, now_ms);
+}
+
+size_t directory::passivate_titles(const std::function<bool(title_key)>& pinned,
+                                   const passivation& p, int64_t now_ms) {
+  return passivate(titles_, live_titles_, titles_passivated_, pinned, p.idle_ms,
+                   p.max_titles, now_ms);
 }
 
 void directory::clear() {

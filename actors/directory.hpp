@@ -7,13 +7,13 @@
 /// hashes to one of several shards, each under its own mutex, held only for
 /// a lookup, a spawn or a sweep.
 ///
-/// Passivation: `passivate_users` drops the handles of users that are idle
-/// or beyond a live budget. The directory's handle is the only lasting
-/// reference to an actor, so a dropped actor still answers whatever was
-/// sent to it before (senders hold a reference while they send) and then
-/// leaves memory; the next lookup activates it again from stored state.
-/// Only the caller knows which users have state not yet stored; it names
-/// them as pinned. `clear` drops every handle at shutdown.
+/// Passivation: `passivate_users` and `passivate_titles` drop the handles
+/// of actors that are idle or beyond a live budget. The directory's handle is
+/// the only lasting reference to an actor, so a dropped actor still answers
+/// whatever was sent to it before (senders hold a reference while they send)
+/// and then leaves memory; the next lookup activates it again from stored
+/// state. Only the caller knows which actors have state not yet stored; it
+/// names them as pinned. `clear` drops every handle at shutdown.
 
 #include "actors/title_actor.hpp"
 #include "actors/user_actor.hpp"
@@ -36,11 +36,16 @@ namespace marquee {
 
 class directory {
 public:
+  /// A clock of last-use times, in milliseconds.
+  using clock_fn = std::function<int64_t()>;
+
   /// `source` (may be null) holds the state stored for users and titles;
-  /// an actor is activated with it.
+  /// an actor is activated with it. `clock` (null: `clock_ms`) stamps each
+  /// lookup; tests pass their own.
   directory(caf::actor_system& sys, std::shared_ptr<const service_params> p,
             trending_actor trending,
-            std::shared_ptr<state_source> source = nullptr);
+            std::shared_ptr<state_source> source = nullptr,
+            clock_fn clock = nullptr);
 
   directory(const directory&) = delete;
   directory& operator=(const directory&) = delete;
@@ -68,16 +73,23 @@ public:
   /// The actor of `title` if it is live or has stored state.
   std::optional<title_actor> find_title(title_key title);
 
+  /// The key of the title with id `id` if this process knows it or state is
+  /// stored for it (then the id is interned, whatever the limit): what
+  /// requests use, so that a passivated title is never taken as unseen.
+  std::optional<title_key> known_title(std::string_view id, interner& titles);
+
   /// Live users and titles.
   size_t user_count() const { return live_users_.load(); }
   size_t title_count() const { return live_titles_.load(); }
 
-  /// What `passivate_users` drops.
+  /// What `passivate_users` and `passivate_titles` drop.
   struct passivation {
-    /// Users not looked up for this long (milliseconds).
+    /// Users and titles not looked up for this long (milliseconds).
     int64_t idle_ms = 0;
     /// Beyond this many live users, the least recently used go too.
     size_t max_users = 0;
+    /// Beyond this many live titles, the least recently used go too.
+    size_t max_titles = 0;
   };
 
   /// Drops every live user for which `pinned(key)` is false and that is
@@ -90,7 +102,19 @@ public:
   /// Users dropped by `passivate_users` so far.
   uint64_t passivated() const { return passivated_.load(); }
 
-  /// The clock of last-use times: steady, in milliseconds.
+  /// The same for titles, with `p.max_titles` as the budget. A title comes
+  /// back from the store with its counters and trending state, and tells
+  /// the trending actor its counts again (which changes nothing there).
+  size_t passivate_titles(const std::function<bool(title_key)>& pinned,
+                          const passivation& p, int64_t now_ms);
+
+  /// Titles dropped by `passivate_titles` so far.
+  uint64_t titles_passivated() const { return titles_passivated_.load(); }
+
+  /// The clock of last-use times this directory stamps lookups with.
+  const clock_fn& clock() const { return clock_; }
+
+  /// The default clock of last-use times: steady, in milliseconds.
   static int64_t clock_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -133,18 +157,23 @@ private:
   using shards = std::array<shard<Handle>, shard_count>;
 
   template <class Handle, class Spawn>
-  static Handle get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
-                             uint32_t key, Spawn spawn);
+  Handle get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
+                      uint32_t key, Spawn spawn);
 
   /// The live actor of `key`, or one activated from stored state by
   /// `restore` (returning nullopt when there is none).
   template <class Handle, class Restore>
-  static std::optional<Handle> find(shards<Handle>& xs,
-                                    std::atomic<size_t>& live, uint32_t key,
-                                    Restore restore);
+  std::optional<Handle> find(shards<Handle>& xs, std::atomic<size_t>& live,
+                             uint32_t key, Restore restore);
 
   template <class Handle>
   static std::optional<Handle> live(const shards<Handle>& xs, uint32_t key);
+
+  template <class Handle, class Key>
+  static size_t passivate(shards<Handle>& xs, std::atomic<size_t>& live_count,
+                          std::atomic<uint64_t>& passivated,
+                          const std::function<bool(Key)>& pinned,
+                          int64_t idle_ms, size_t max_live, int64_t now_ms);
 
   template <class Stored, class Load, class Restore>
   std::optional<Stored> stored_of(Load load, Restore restore);
@@ -157,9 +186,11 @@ private:
   std::shared_ptr<variant_stats> stats_;
   trending_actor trending_;
   std::shared_ptr<state_source> source_;
+  clock_fn clock_;
   std::atomic<uint64_t> restored_{0};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> passivated_{0};
+  std::atomic<uint64_t> titles_passivated_{0};
   std::atomic<size_t> live_users_{0};
   std::atomic<size_t> live_titles_{0};
   shards<user_actor> users_;

@@ -2,6 +2,7 @@
 
 #include "actors/apply_batch.hpp"
 
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -131,6 +132,18 @@ title_actor_impl(title_pointer self, title_key title,
 }
 
 } // namespace
+
+void announce_title(const trending_actor& trending, title_key title,
+                    const title_state& state) {
+  if (auto meta = state.meta())
+    caf::anon_send(trending, catalog_event{title, *meta});
+  if (state.plays() == 0)
+    return;
+  const auto& tr = state.trending();
+  caf::anon_send(trending, trending_update{title, all_regions, tr.global()});
+  for (const auto& [region, counts] : tr.regions())
+    caf::anon_send(trending, trending_update{title, region, counts});
+}
 
 title_actor spawn_title_actor(caf::actor_system& sys, title_key title,
                               std::shared_ptr<const service_params> p,

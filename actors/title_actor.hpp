@@ -20,6 +20,13 @@ struct stored_title {
   uint64_t applied_through = 0;
 };
 
+/// Tells `trending` what a title with state `state` would tell it when
+/// activated: its catalog entry and its play counts (global and per
+/// region), as a live title actor does. For a restart, which restores the
+/// trending actor from stored titles without activating them.
+void announce_title(const trending_actor& trending, title_key title,
+                    const title_state& state);
+
 /// Spawns the actor of `title`, with its stored state if any, else empty.
 title_actor
 spawn_title_actor(caf::actor_system& sys, title_key title,

@@ -17,10 +17,12 @@ namespace {
 /// run ahead of the replies by up to `window`: few round trips, and each
 /// reply is found among at most `window` waiting ones (CAF 0.17 scans the
 /// replies that arrived out of order at every receive).
-template <class Snapshot, class Actor, class ForEach, class Name, class Encode>
-bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
-             Encode encode, std::chrono::milliseconds timeout,
-             std::vector<store_record>& records, std::string& error) {
+template <class Snapshot, class Actor, class ForEach, class Name, class Encode,
+          class Also = void (*)(uint32_t, const Snapshot&)>
+bool collect(
+  caf::scoped_actor& self, ForEach for_each, Name name, Encode encode,
+  std::chrono::milliseconds timeout, std::vector<store_record>& records,
+  std::string& error, Also also = [](uint32_t, const Snapshot&) {}) {
   constexpr size_t window = 256;
   using handle =
     decltype(self->request(std::declval<Actor>(), timeout, snapshot_atom_v));
@@ -31,6 +33,7 @@ bool collect(caf::scoped_actor& self, ForEach for_each, Name name,
     asked.front().second.receive(
       [&](Snapshot& snap) {
         records.push_back({name(key), encode(snap)});
+        also(key, snap);
       },
       [&](caf::error& err) {
         if (ok)
@@ -83,14 +86,24 @@ checkpoint_result checkpoint_some(
     [&](const user_snapshot_data& s) { return encode_user_value(s, ids); },
     timeout, records, res.error);
   res.users = records.size();
+  // A title that trending needs at start also gets its entry in the title
+  // index (rewritten, the same empty value, each time it is stored).
+  std::vector<store_record> index;
   ok =
     ok &&
     collect<title_snapshot_data, title_actor>(
       self, each_title,
       [&](uint32_t key) { return title_store_key(ids.titles.name(key)); },
       [&](const title_snapshot_data& s) { return encode_title_value(s, ids); },
-      timeout, records, res.error);
+      timeout, records, res.error,
+      [&](uint32_t key, const title_snapshot_data& s) {
+        if (indexed(s))
+          index.push_back(
+            {title_index_key(ids.titles.name(key)), title_index_value()});
+      });
   res.titles = records.size() - res.users;
+  for (auto& rec : index)
+    records.push_back(std::move(rec));
   if (!ok)
     return res;
   // What each shard set aside at `sequence` joins what a failed checkpoint
@@ -135,7 +148,7 @@ load_similarity(id_tables& ids, const lmdb_store& store, uint64_t sequence,
   }
   size_t unreadable = 0;
   for (const auto& key : keys) {
-    auto title = ids.titles.intern(std::string_view{key}.substr(2));
+    auto title = ids.titles.intern_known(std::string_view{key}.substr(2));
     std::string value;
     similarity_record rec;
     if (!title || store.get(key, value) ||
@@ -162,18 +175,53 @@ std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
   return ring;
 }
 
-size_t activate_stored_titles(directory& dir, id_tables& ids,
-                              const lmdb_store& store, std::string& error) {
+size_t restore_trending(const trending_actor& trending, id_tables& ids,
+                        lmdb_store& store, uint64_t sequence,
+                        const trending_params& p, std::string& error) {
+  std::string value;
+  bool whole = !store.get(title_index_done_key, value);
   std::vector<std::string> keys;
-  if (auto ec = store.keys_with_prefix("t/", keys)) {
+  auto prefix = whole ? title_index_prefix : std::string_view{"t/"};
+  if (auto ec = store.keys_with_prefix(prefix, keys)) {
     error = "cannot list stored titles: " + ec.message();
     return 0;
   }
   size_t n = 0;
+  size_t unreadable = 0;
+  std::vector<store_record> index;
   for (const auto& key : keys) {
-    auto title = ids.titles.intern(std::string_view{key}.substr(2));
-    if (title && dir.find_title(*title))
-      ++n;
+    auto id = std::string_view{key}.substr(prefix.size());
+    title_snapshot_data snap;
+    auto title = ids.titles.intern_known(id);
+    if (!title || store.get(title_store_key(id), value) ||
+        decode_title_value(value, ids, snap)) {
+      ++unreadable;
+      continue;
+    }
+    if (!indexed(snap))
+      continue;
+    auto state = restore_title(snap, p);
+    if (!state) {
+      ++unreadable;
+      continue;
+    }
+    announce_title(trending, *title, *state);
+    ++n;
+    if (!whole)
+      index.push_back({title_index_key(id), title_index_value()});
+  }
+  if (unreadable > 0)
+    spdlog::warn("{} stored titles were unreadable and are left out of "
+                 "trending (their next event activates them empty)",
+                 unreadable);
+  if (!whole) {
+    index.push_back({std::string{title_index_done_key}, title_index_value()});
+    if (auto ec = store.write_checkpoint(std::move(index), sequence)) {
+      error = "cannot write the title index: " + ec.message();
+      return 0;
+    }
+    spdlog::info("indexed the {} stored titles trending needs of {}", n,
+                 keys.size());
   }
   return n;
 }

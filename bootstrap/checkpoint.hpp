@@ -55,10 +55,15 @@ load_similarity(id_tables& ids, const lmdb_store& store, uint64_t sequence,
 std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
                                  user_key user);
 
-/// Activates every title that has stored state, so that trending is whole
-/// from the start (users are activated when they are needed). Returns how
-/// many, or sets `error`.
-size_t activate_stored_titles(directory& dir, id_tables& ids,
-                              const lmdb_store& store, std::string& error);
+/// Restores the trending actor (its catalog entries and top lists) from
+/// the titles in the title index (`i/` keys, persistence/state_codec.hpp):
+/// each is read and announced as its actor would announce it, but no title
+/// actor is activated (titles come back when an event or a request needs
+/// them). A store without the index gets it here, from every stored title,
+/// written under the checkpoint's `sequence`. Returns how many titles were
+/// announced, or sets `error`.
+size_t restore_trending(const trending_actor& trending, id_tables& ids,
+                        lmdb_store& store, uint64_t sequence,
+                        const trending_params& p, std::string& error);
 
 } // namespace marquee

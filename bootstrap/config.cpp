@@ -54,11 +54,21 @@ const std::vector<config_key>& config_keys() {
     {"checkpoint.interval_ms", "30000",
      "durable: or this long after the last one"},
     {"passivation.idle_ms", "600000",
-     "durable: users idle this long leave memory (0: never)"},
+     "durable: users and titles idle this long leave memory (0: never)"},
     {"passivation.max_users", "500000",
      "durable: live users beyond this leave memory (0: no limit)"},
+    {"passivation.max_titles", "100000",
+     "durable: live titles beyond this leave memory (0: no limit)"},
     {"limits.max_payload", "65536", "largest event payload in bytes"},
     {"limits.max_future", "1d", "how far ahead of the clock ts may be"},
+    {"limits.max_users", "20000000",
+     "distinct user ids; a new one past it is a dead letter (id)"},
+    {"limits.max_titles", "1000000",
+     "distinct title ids; a new one past it is a dead letter (id)"},
+    {"limits.max_regions", "10000",
+     "distinct regions; a new one past it is a dead letter (schema)"},
+    {"limits.max_genres", "65536",
+     "distinct genres; a new one past it is a dead letter (schema)"},
     {"impressions.alpha", "0.5", "EMA decay base (0.5: window = half-life)"},
     {"impressions.windows", "1d,7d,30d,180d,365d", "precomputed windows"},
     {"impressions.raw_retention", "1d", "raw impressions kept per user"},
@@ -843,6 +853,21 @@ std::optional<decode_limits> config::to_limits(std::string& error) const {
   decode_limits l;
   l.max_payload = static_cast<size_t>(*payload);
   l.max_future_ms = *future;
+  return l;
+}
+
+std::optional<id_limits> config::to_id_limits(std::string& error) const {
+  auto users = get_int("limits.max_users", 1, max_id_limits.users, error);
+  auto titles = get_int("limits.max_titles", 1, max_id_limits.titles, error);
+  auto regions = get_int("limits.max_regions", 1, max_id_limits.regions, error);
+  auto genres = get_int("limits.max_genres", 1, max_id_limits.genres, error);
+  if (!users || !titles || !regions || !genres)
+    return std::nullopt;
+  id_limits l;
+  l.users = static_cast<uint32_t>(*users);
+  l.titles = static_cast<uint32_t>(*titles);
+  l.regions = static_cast<uint32_t>(*regions);
+  l.genres = static_cast<uint32_t>(*genres);
   return l;
 }
 

@@ -58,6 +58,10 @@ public:
   /// The event-decoding limits, validated.
   std::optional<decode_limits> to_limits(std::string& error) const;
 
+  /// The caps on distinct ids (`limits.max_users`, `max_titles`,
+  /// `max_regions`, `max_genres`), or nullopt and `error`.
+  std::optional<id_limits> to_id_limits(std::string& error) const;
+
   /// The NATS credentials and TLS settings (`nats.user` ... `nats.tls_*`),
   /// checked: one identity, complete pairs, readable files.
   std::optional<nats_auth> to_nats_auth(std::string& error) const;

@@ -130,6 +130,7 @@ namespace {
 struct settings {
   service_params params;
   decode_limits limits;
+  id_limits id_caps;
   size_t threads = 1;
   int pending_msgs = 0;
   int port = 0;
@@ -162,6 +163,10 @@ std::optional<settings> read_settings(const config& cfg, std::string& error) {
   if (!limits)
     return std::nullopt;
   out.limits = *limits;
+  auto id_caps = cfg.to_id_limits(error);
+  if (!id_caps)
+    return std::nullopt;
+  out.id_caps = *id_caps;
   auto threads = cfg.get_int("service.threads", 0, 256, error);
   auto pending = cfg.get_int("nats.pending_msgs", 1000, 1 << 30, error);
   auto port = cfg.get_int("nats.port", 0, 65535, error);
@@ -170,10 +175,12 @@ std::optional<settings> read_settings(const config& cfg, std::string& error) {
   auto ckpt_ms = cfg.get_int("checkpoint.interval_ms", 10, 86'400'000, error);
   auto idle_ms = cfg.get_int("passivation.idle_ms", 0, 1LL << 40, error);
   auto max_users = cfg.get_int("passivation.max_users", 0, 1LL << 40, error);
-  if (!ckpt_events || !ckpt_ms || !idle_ms || !max_users)
+  auto max_titles = cfg.get_int("passivation.max_titles", 0, 1LL << 40, error);
+  if (!ckpt_events || !ckpt_ms || !idle_ms || !max_users || !max_titles)
     return std::nullopt;
   out.passivation.idle_ms = *idle_ms;
   out.passivation.max_users = static_cast<size_t>(*max_users);
+  out.passivation.max_titles = static_cast<size_t>(*max_titles);
   out.checkpoint_events = static_cast<uint64_t>(*ckpt_events);
   out.checkpoint_ms = *ckpt_ms;
   if (!threads || !pending || !port || !max_batch)
@@ -371,6 +378,19 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   std::shared_ptr<state_source> source;
   if (s.store)
     source = std::make_shared<lmdb_state_source>(s.store, ids);
+  // The caps on distinct ids. A user or title with stored state is not new:
+  // it comes back past the cap (the store is asked only at the cap).
+  auto stored_ids = [source](bool (state_source::*has)(std::string_view)) {
+    return source ? known_fn{[source, has](std::string_view id) {
+      return ((*source).*has)(id);
+    }}
+                  : known_fn{};
+  };
+  ids->users.set_limit(set->id_caps.users, stored_ids(&state_source::has_user));
+  ids->titles.set_limit(set->id_caps.titles,
+                        stored_ids(&state_source::has_title));
+  ids->regions.set_limit(set->id_caps.regions);
+  ids->genres.set_limit(set->id_caps.genres);
   s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending,
                                       std::move(source));
   // Item similarity: one shard per scheduler thread, unless it is off;
@@ -398,12 +418,16 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
       *s.sys, shared_params, s.dir, s.trending, s.similarity));
 
   if (s.store) {
-    auto titles = activate_stored_titles(*s.dir, *ids, *s.store, error);
+    // Trending from the stored titles it needs; the title actors
+    // themselves come back when an event or a request needs them.
+    auto titles = restore_trending(s.trending, *ids, *s.store, checkpoint,
+                                   shared_params->trending, error);
     if (!error.empty()) {
       s.stop();
       return nullptr;
     }
-    spdlog::info("restored {} titles; replaying the stream from sequence {}",
+    spdlog::info("restored trending from {} stored titles; replaying the "
+                 "stream from sequence {}",
                  titles, checkpoint + 1);
   }
 

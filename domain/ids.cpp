@@ -21,6 +21,7 @@ bool is_valid_id(std::string_view id) noexcept {
 interner::interner(uint32_t max_keys)
   : max_chunks_(static_cast<uint32_t>((uint64_t{max_keys} + chunk_size - 1) /
                                       chunk_size)),
+    limit_(static_cast<uint32_t>(capacity())),
     chunks_(new std::atomic<std::string*>[max_chunks_]) {
   for (uint32_t i = 0; i < max_chunks_; ++i)
     chunks_[i].store(nullptr, std::memory_order_relaxed);
@@ -45,26 +46,56 @@ std::string* interner::slot(uint32_t key) {
   return ptr + (key & (chunk_size - 1));
 }
 
+uint64_t interner::capacity() const noexcept {
+  // Never the largest key: `next_` must not wrap, and that key is the
+  // `no_title` / `all_regions` sentinel.
+  return std::min<uint64_t>(uint64_t{max_chunks_} * chunk_size,
+                            std::numeric_limits<uint32_t>::max());
+}
+
+void interner::set_limit(uint32_t limit, known_fn known) {
+  limit_ = static_cast<uint32_t>(std::min<uint64_t>(limit, capacity()));
+  known_ = std::move(known);
+}
+
+std::optional<uint32_t> interner::reserve(uint64_t bound) {
+  // Never past `bound`, even with other threads reserving at once.
+  auto key = next_.load(std::memory_order_relaxed);
+  do {
+    if (key >= bound)
+      return std::nullopt;
+  } while (
+    !next_.compare_exchange_weak(key, key + 1, std::memory_order_acq_rel));
+  return key;
+}
+
 std::optional<uint32_t> interner::intern(std::string_view s) {
+  return intern(s, false);
+}
+
+std::optional<uint32_t> interner::intern_known(std::string_view s) {
+  return intern(s, true);
+}
+
+std::optional<uint32_t> interner::intern(std::string_view s, bool known) {
   auto& sh = shards_[std::hash<std::string_view>{}(s) % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   if (auto i = sh.keys.find(s); i != sh.keys.end())
     return i->second;
-  // Reserve a key without ever going past the limit. Computed in 64 bits,
-  // and never the largest key: `next_` must not wrap, and that key is the
-  // `no_title` / `all_regions` sentinel.
-  const uint64_t limit = std::min<uint64_t>(
-    uint64_t{max_chunks_} * chunk_size, std::numeric_limits<uint32_t>::max());
-  auto key = next_.load(std::memory_order_relaxed);
-  do {
-    if (key >= limit)
-      return std::nullopt;
-  } while (
-    !next_.compare_exchange_weak(key, key + 1, std::memory_order_acq_rel));
-  auto* str = slot(key);
+  auto key = reserve(known ? capacity() : limit_);
+  // Past the limit, a string that exists elsewhere still comes in.
+  if (!key && !known && known_ && known_(s))
+    key = reserve(capacity());
+  if (!key)
+    return std::nullopt;
+  auto* str = slot(*key);
   str->assign(s.data(), s.size());
-  sh.keys.emplace(std::string_view{*str}, key);
+  sh.keys.emplace(std::string_view{*str}, *key);
   return key;
+}
+
+bool interner::admits(std::string_view s) const {
+  return find(s) || size() < limit_ || (known_ && known_(s));
 }
 
 std::optional<uint32_t> interner::find(std::string_view s) const {

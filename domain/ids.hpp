@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,13 +30,23 @@ constexpr size_t max_id_length = 64;
 /// Returns whether `id` is a valid user or title id.
 bool is_valid_id(std::string_view id) noexcept;
 
+/// Whether a string not interned yet names something that exists anyway
+/// (e.g. an id with stored state): such a string is interned past the limit.
+using known_fn = std::function<bool(std::string_view)>;
+
 /// Maps strings to dense keys 0, 1, 2, ... and back.
+///
+/// Two bounds: the capacity (`max_keys`, rounded up to whole chunks), which
+/// no key ever passes, and the limit (`set_limit`, the capacity unless set),
+/// the operators' cap on distinct strings: past it `intern` takes only
+/// strings that `known` says exist elsewhere (stored ids), and
+/// `intern_known` takes any string (ids read back from the store).
 ///
 /// Thread-safe: `intern` and `find` lock one of several shards; `name` is
 /// lock-free and valid for any key that `intern` returned before (keys reach
 /// other threads through messages, which order the accesses). Keys are never
 /// reused and names never move, so a `string_view` from `name` lives as long
-/// as the interner.
+/// as the interner. `set_limit` only before other threads use it.
 class interner {
 public:
   /// `max_keys` bounds the number of distinct strings (rounded up to whole
@@ -46,8 +57,26 @@ public:
   interner(const interner&) = delete;
   interner& operator=(const interner&) = delete;
 
-  /// Returns the key of `s`, creating it on first sight.
+  /// Sets the limit on new strings (at most the capacity) and what is known
+  /// to exist past it (may be null: nothing).
+  void set_limit(uint32_t limit, known_fn known = nullptr);
+
+  /// The limit on new strings.
+  uint32_t limit() const noexcept { return limit_; }
+
+  /// Returns the key of `s`, creating it on first sight while fewer than
+  /// `limit()` keys exist, or past that if `s` is known to exist; nullopt
+  /// otherwise (or at the capacity).
   std::optional<uint32_t> intern(std::string_view s);
+
+  /// Returns the key of `s`, creating it on first sight up to the capacity,
+  /// whatever the limit: for strings that exist (read from the store).
+  std::optional<uint32_t> intern_known(std::string_view s);
+
+  /// Whether `intern(s)` would give a key now: `s` is interned, there is
+  /// room below the limit, or it is known. A later `intern` can still fail
+  /// when other threads take the last room first.
+  bool admits(std::string_view s) const;
 
   /// Returns the key of `s` if it was interned before.
   std::optional<uint32_t> find(std::string_view s) const;
@@ -71,8 +100,14 @@ private:
   };
 
   std::string* slot(uint32_t key);
+  std::optional<uint32_t> intern(std::string_view s, bool known);
+  /// Reserves the next key below `bound`, or nullopt.
+  std::optional<uint32_t> reserve(uint64_t bound);
+  uint64_t capacity() const noexcept;
 
   uint32_t max_chunks_;
+  uint32_t limit_;
+  known_fn known_;
   std::unique_ptr<std::atomic<std::string*>[]> chunks_;
   std::mutex grow_mu_;
   std::atomic<uint32_t> next_{0};
@@ -83,12 +118,26 @@ private:
 
 namespace marquee {
 
-/// The interners of one process: users, titles, regions, genres.
+/// Caps on the distinct ids of each kind (`limits.max_*`); the defaults
+/// are the configuration's (ADR 0021).
+struct id_limits {
+  uint32_t users = 20'000'000;
+  uint32_t titles = 1'000'000;
+  uint32_t regions = 10'000;
+  uint32_t genres = 65'536;
+};
+
+/// The largest value each limit may take: half the capacity, leaving room
+/// for stored ids that come back past the limit.
+constexpr id_limits max_id_limits{1u << 28, 1u << 24, 1u << 16, 1u << 16};
+
+/// The interners of one process: users, titles, regions, genres. Without
+/// `set_limit`, each holds up to its capacity.
 struct id_tables {
-  interner users{1u << 28};
-  interner titles{1u << 24};
-  interner regions{1u << 16};
-  interner genres{1u << 16};
+  interner users{max_id_limits.users * 2};
+  interner titles{max_id_limits.titles * 2};
+  interner regions{max_id_limits.regions * 2};
+  interner genres{max_id_limits.genres * 2};
 };
 
 } // namespace marquee

@@ -29,6 +29,9 @@ public:
   /// may not have interned yet).
   virtual bool has_user(std::string_view id) = 0;
 
+  /// The same for a title.
+  virtual bool has_title(std::string_view id) = 0;
+
   /// Stored values found but not readable (damaged, or of a newer format).
   virtual uint64_t unreadable() const = 0;
 };

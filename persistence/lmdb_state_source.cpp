@@ -30,6 +30,11 @@ bool lmdb_state_source::has_user(std::string_view id) {
   return !store_->get(user_store_key(id), raw);
 }
 
+bool lmdb_state_source::has_title(std::string_view id) {
+  std::string raw;
+  return !store_->get(title_store_key(id), raw);
+}
+
 std::optional<title_snapshot_data>
 lmdb_state_source::load_title(title_key title) {
   if (title >= ids_->titles.size())

@@ -22,6 +22,7 @@ public:
   std::optional<user_snapshot_data> load_user(user_key user) override;
   std::optional<title_snapshot_data> load_title(title_key title) override;
   bool has_user(std::string_view id) override;
+  bool has_title(std::string_view id) override;
   uint64_t unreadable() const override { return unreadable_.load(); }
 
 private:

@@ -42,7 +42,7 @@ bool resolve(const std::vector<std::string>& names,
   std::vector<title_key> keys;
   keys.reserve(names.size());
   for (const auto& n : names) {
-    auto k = is_valid_id(n) ? titles.intern(n) : std::nullopt;
+    auto k = is_valid_id(n) ? titles.intern_known(n) : std::nullopt;
     if (!k)
       return false;
     keys.push_back(*k);

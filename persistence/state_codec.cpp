@@ -91,7 +91,7 @@ intern_all(const std::vector<std::string>& names, interner& table,
   for (const auto& name : names) {
     bool ok = ids_only ? is_valid_id(name)
                        : !name.empty() && name.size() <= max_id_length;
-    auto key = ok ? table.intern(name) : std::nullopt;
+    auto key = ok ? table.intern_known(name) : std::nullopt;
     if (!key)
       return std::nullopt;
     keys.push_back(*key);
@@ -200,6 +200,14 @@ std::error_code decode_title_value(std::string_view value, id_tables& ids,
 
 std::string user_store_key(std::string_view user_id) {
   return "u/" + std::string{user_id};
+}
+
+std::string title_index_key(std::string_view title_id) {
+  return std::string{title_index_prefix} + std::string{title_id};
+}
+
+std::string title_index_value() {
+  return frame_value(value_kind::index, 1, {});
 }
 
 std::string title_store_key(std::string_view title_id) {

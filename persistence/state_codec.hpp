@@ -49,4 +49,21 @@ std::error_code decode_title_value(std::string_view value, id_tables& ids,
 std::string user_store_key(std::string_view user_id);
 std::string title_store_key(std::string_view title_id);
 
+/// The title index: `i/<id>` marks a stored title that the trending actor
+/// needs at start (it has catalog metadata or plays), so that a restart
+/// reads those and no other title. `m/title_index` says the index is whole
+/// (a store written before it existed has none: its titles are indexed
+/// once at the next start).
+std::string title_index_key(std::string_view title_id);
+constexpr std::string_view title_index_prefix = "i/";
+constexpr std::string_view title_index_done_key = "m/title_index";
+
+/// The (empty, framed) value of an index entry and of the `done` mark.
+std::string title_index_value();
+
+/// Whether a title's stored state belongs in the index.
+inline bool indexed(const title_snapshot_data& s) {
+  return s.has_meta || s.plays > 0;
+}
+
 } // namespace marquee

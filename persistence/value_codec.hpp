@@ -31,6 +31,8 @@ enum class value_kind : uint8_t {
   title = 3,
   similarity = 4,
   ring = 5,
+  /// An entry of the title index (empty payload).
+  index = 6,
 };
 
 constexpr size_t value_header_size = 16;

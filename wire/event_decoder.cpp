@@ -170,15 +170,51 @@ private:
   object obj_;
 };
 
+/// An interner's cap: what it counts and the configuration key that sets it.
+struct id_kind {
+  const char* singular;
+  const char* plural;
+  const char* config_key;
+  dlq_reason reason;
+};
+
+constexpr id_kind user_ids{"user", "users", "limits.max_users", dlq_reason::id};
+constexpr id_kind title_ids{"title", "titles", "limits.max_titles",
+                            dlq_reason::id};
+constexpr id_kind region_ids{"region", "regions", "limits.max_regions",
+                             dlq_reason::schema};
+constexpr id_kind genre_ids{"genre", "genres", "limits.max_genres",
+                            dlq_reason::schema};
+
+/// The rejection of a new id past its cap, e.g. "title limit reached:
+/// 1000000 distinct titles (limits.max_titles)".
+rejection limit_reached(const id_kind& kind, const interner& table) {
+  return reject(kind.reason, std::string{kind.singular} + " limit reached: " +
+                               std::to_string(table.limit()) + " distinct " +
+                               kind.plural + " (" + kind.config_key + ")");
+}
+
+/// Whether every string of `in` can be interned now; otherwise sets `err`.
+/// Checked for all ids of an event before any is interned, so that a
+/// rejected event leaves no new id behind.
+bool admitted(const id_kind& kind, const interner& table,
+              const std::vector<std::string_view>& in, rejection& err) {
+  for (auto s : in)
+    if (!table.admits(s)) {
+      err = limit_reached(kind, table);
+      return false;
+    }
+  return true;
+}
+
 /// Interns checked tokens into `out`, sorted and unique.
-bool intern_tokens(const char* key, const std::vector<std::string_view>& in,
+bool intern_tokens(const id_kind& kind, const std::vector<std::string_view>& in,
                    interner& table, std::vector<uint32_t>& out,
                    rejection& err) {
   for (auto s : in) {
     auto k = table.intern(s);
     if (!k) {
-      err = reject(dlq_reason::schema,
-                   std::string{"too many distinct values of '"} + key + "'");
+      err = limit_reached(kind, table);
       return false;
     }
     out.push_back(*k);
@@ -211,7 +247,7 @@ bool intern_region(std::optional<std::string_view> in, interner& table,
     return true;
   auto k = table.intern(*in);
   if (!k) {
-    err = reject(dlq_reason::schema, "too many distinct regions");
+    err = limit_reached(region_ids, table);
     return false;
   }
   out = *k;
@@ -240,11 +276,11 @@ bool get_ts(const fields& f, int64_t now_ms, const decode_limits& limits,
   return true;
 }
 
-bool intern_id(interner& table, std::string_view id, uint32_t& out,
-               rejection& err) {
+bool intern_id(const id_kind& kind, interner& table, std::string_view id,
+               uint32_t& out, rejection& err) {
   auto k = table.intern(id);
   if (!k) {
-    err = reject(dlq_reason::id, "too many distinct ids");
+    err = limit_reached(kind, table);
     return false;
   }
   out = *k;
@@ -330,9 +366,15 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
   rejection err;
   // Ids are interned only once the whole event is valid.
   uint32_t key = 0;
+  const auto& key_kind = title_subject ? title_ids : user_ids;
+  auto& key_table = title_subject ? ids.titles : ids.users;
   auto intern_key = [&] {
-    return intern_id(title_subject ? ids.titles : ids.users, key_token, key,
-                     err);
+    return admitted(key_kind, key_table, {key_token}, err) &&
+           intern_id(key_kind, key_table, key_token, key, err);
+  };
+  auto region_list = [](std::optional<std::string_view> r) {
+    return r ? std::vector<std::string_view>{*r}
+             : std::vector<std::string_view>{};
   };
   switch (kind) {
   case event_kind::catalog: {
@@ -349,8 +391,12 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
         !f.get_int("year", 0, 9999, year, err) ||
         !f.get_tokens("regions", regions, err) ||
         !f.get_bool("available", available, err) ||
-        !intern_tokens("genres", genres, ids.genres, ev.meta.genres, err) ||
-        !intern_tokens("regions", regions, ids.regions, ev.meta.regions, err) ||
+        !admitted(genre_ids, ids.genres, genres, err) ||
+        !admitted(region_ids, ids.regions, regions, err) ||
+        !admitted(key_kind, key_table, {key_token}, err) ||
+        !intern_tokens(genre_ids, genres, ids.genres, ev.meta.genres, err) ||
+        !intern_tokens(region_ids, regions, ids.regions, ev.meta.regions,
+                       err) ||
         !intern_key())
       return err;
     ev.title = key;
@@ -366,6 +412,8 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     std::optional<std::string_view> region;
     if (!f.get_int("max_age", 0, 150, max_age, err) ||
         !get_region(f, region, err) ||
+        !admitted(region_ids, ids.regions, region_list(region), err) ||
+        !admitted(key_kind, key_table, {key_token}, err) ||
         !intern_region(region, ids.regions, ev.profile.region, err) ||
         !intern_key())
       return err;
@@ -386,7 +434,10 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     return err;
   // Checks the fields of each kind, then interns both ids.
   auto intern_both = [&] {
-    return intern_id(ids.titles, title_id, title, err) && intern_key();
+    return admitted(title_ids, ids.titles, {title_id}, err) &&
+           admitted(key_kind, key_table, {key_token}, err) &&
+           intern_id(title_ids, ids.titles, title_id, title, err) &&
+           intern_key();
   };
   switch (kind) {
   case event_kind::play: {
@@ -397,6 +448,9 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     if (!f.get_fraction("progress", progress, err) ||
         !get_region(f, region_name, err) ||
         !f.get_string("device", max_id_length, device, err) ||
+        !admitted(region_ids, ids.regions, region_list(region_name), err) ||
+        !admitted(title_ids, ids.titles, {title_id}, err) ||
+        !admitted(key_kind, key_table, {key_token}, err) ||
         !intern_region(region_name, ids.regions, region, err) || !intern_both())
       return err;
     return play_event{key, title, ts, progress.value_or(1.0),

@@ -713,7 +713,7 @@ struct nats_edge::impl {
       answer_error(ctx, 400, bad->message);
       return;
     }
-    auto key = deps.ids->titles.find(token);
+    auto key = deps.dir->known_title(token, deps.ids->titles);
     if (!key || !deps.dir->find_title(*key)) {
       answer_error(ctx, 404,
                    "title '" + std::string{token} + "' was never seen");
@@ -762,7 +762,7 @@ struct nats_edge::impl {
             ctx, 404, "user '" + ctx.subject_id + "' has no live actor");
         caf::anon_send(gateway(), *actor, dump_atom_v, now, std::move(ctx));
       } else {
-        auto key = deps.ids->titles.find(ctx.subject_id);
+        auto key = deps.dir->known_title(ctx.subject_id, deps.ids->titles);
         auto actor = key ? deps.dir->find_title(*key) : std::nullopt;
         if (!actor)
           return answer_error(
@@ -860,6 +860,20 @@ struct nats_edge::impl {
            ",\"gateway\":" + std::to_string(gateways.size()) + "}";
   }
 
+  /// Distinct ids interned per kind, with the cap on new ones
+  /// (`limits.max_*`).
+  std::string ids_json() const {
+    auto one = [](const char* kind, const interner& t) {
+      return std::string{"\""} + kind +
+             "\":{\"count\":" + std::to_string(t.size()) +
+             ",\"limit\":" + std::to_string(t.limit()) + "}";
+    };
+    const auto& ids = *deps.ids;
+    return "{" + one("users", ids.users) + "," + one("titles", ids.titles) +
+           "," + one("regions", ids.regions) + "," + one("genres", ids.genres) +
+           "}";
+  }
+
   std::string stats_json() {
     static constexpr const char* kinds[] = {"play", "impression", "feedback",
                                             "catalog", "profile"};
@@ -894,7 +908,9 @@ struct nats_edge::impl {
     out += ",\"store\":{\"restored\":" + std::to_string(deps.dir->restored()) +
            ",\"refused\":" + std::to_string(deps.dir->refused()) +
            ",\"unreadable\":" + std::to_string(deps.dir->unreadable()) +
-           ",\"passivated\":" + std::to_string(deps.dir->passivated()) + "}";
+           ",\"passivated\":" + std::to_string(deps.dir->passivated()) +
+           ",\"titles_passivated\":" +
+           std::to_string(deps.dir->titles_passivated()) + "}";
     out += std::string{",\"ingest\":{\"mode\":\""} +
            (cfg.durable ? "durable" : "core") +
            "\",\"position\":" + std::to_string(position.load()) +
@@ -907,6 +923,7 @@ struct nats_edge::impl {
            ",\"checkpoints\":" +
            std::to_string(checkpoints ? checkpoints->count() : 0) + "}";
     out += ",\"actors\":" + actors_json();
+    out += ",\"ids\":" + ids_json();
     out += ",\"experiments\":" + experiments_json();
     out += ",\"endpoints\":" + stats.endpoints_json(cfg.prefix) + "}";
     return out;

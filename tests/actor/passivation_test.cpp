@@ -47,6 +47,8 @@ public:
 
   bool has_user(std::string_view) override { return false; }
 
+  bool has_title(std::string_view) override { return false; }
+
   uint64_t unreadable() const override { return 0; }
 
 private:

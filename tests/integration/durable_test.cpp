@@ -74,14 +74,16 @@ TEST_CASE("a graceful stop in durable mode checkpoints every actor; the "
   auto stats = h.ask_v1("admin.it1.stats");
   CHECK(stats.json["ingest"]["position"].GetUint64() == 51);
   CHECK(stats.json["events"]["play"].GetUint64() == 0);
-  CHECK(stats.json["actors"]["title"].GetUint64() == 7);
+  // Titles stay in the store until an event or a request needs them
+  // (trending came back from the title index).
+  CHECK(stats.json["actors"]["title"].GetUint64() == 0);
   // A user this process never saw an event of is known by its stored state:
   // not answered as a stranger.
   auto rec = h.ask_v1("rec.user.u3", R"({"row":"trending"})");
   CHECK_FALSE(rec.json["fallback"].GetBool());
   auto restored_stats = h.ask_v1("admin.it1.stats");
   auto store = restored_stats.json["store"].GetObject();
-  CHECK(store["restored"].GetUint64() == 8); // 7 titles, then u3
+  CHECK(store["restored"].GetUint64() == 1); // u3
   CHECK(store["refused"].GetUint64() == 0);
   CHECK(store["unreadable"].GetUint64() == 0);
   auto after = h.ask_v1("admin.all.user", R"({"id":"u3"})");

@@ -236,3 +236,81 @@ TEST_CASE("concurrent interning past the limit hands out every key once",
   }
   CHECK(keys.size() == 4096);
 }
+
+TEST_CASE("past the limit only known strings come in; intern_known ignores "
+          "the limit; all as a set with a cap would",
+          "[domain][ids][limits]") {
+  // Brute force: a set of the strings interned, a cap on new ones, and the
+  // strings that exist elsewhere (stored), against random operations.
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng{seed};
+    const uint32_t limit = 1 + static_cast<uint32_t>(rng() % 40);
+    std::set<std::string> known;
+    for (int i = 0; i < 30; ++i)
+      known.insert("s" + std::to_string(rng() % 100));
+    interner in{4096};
+    in.set_limit(limit, [&known](std::string_view s) {
+      return known.count(std::string{s}) > 0;
+    });
+    CHECK(in.limit() == limit);
+    std::map<std::string, uint32_t> model;
+    for (int op = 0; op < 400; ++op) {
+      auto s = "s" + std::to_string(rng() % 100);
+      INFO("seed " << seed << ", limit " << limit << ", op " << op << " on "
+                   << s);
+      bool present = model.count(s) > 0;
+      switch (rng() % 3) {
+      case 0: { // intern
+        bool room = model.size() < limit || known.count(s) > 0;
+        REQUIRE(in.admits(s) == (present || room));
+        auto key = in.intern(s);
+        REQUIRE(key.has_value() == (present || room));
+        if (key && !present)
+          model.emplace(s, *key);
+        break;
+      }
+      case 1: { // intern_known: a stored id, whatever the limit
+        auto key = in.intern_known(s);
+        REQUIRE(key.has_value());
+        if (!present)
+          model.emplace(s, *key);
+        break;
+      }
+      default: // find never adds
+        REQUIRE(in.find(s).has_value() == present);
+      }
+      REQUIRE(in.size() == model.size());
+    }
+    for (const auto& [s, key] : model) {
+      REQUIRE(in.find(s) == std::optional<uint32_t>{key});
+      REQUIRE(in.name(key) == s);
+    }
+  }
+}
+
+TEST_CASE("concurrent interning never passes the limit", "[domain][ids]") {
+  constexpr int threads = 4;
+  constexpr uint32_t limit = 1000;
+  interner in{1 << 16};
+  in.set_limit(limit);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i)
+        in.intern("s" + std::to_string(t * 1000 + i));
+    });
+  for (auto& th : pool)
+    th.join();
+  CHECK(in.size() == limit);
+  CHECK_FALSE(in.intern("one-more").has_value());
+  CHECK(in.intern_known("one-more").has_value());
+  CHECK(in.size() == limit + 1);
+}
+
+TEST_CASE("a limit is never above the capacity", "[domain][ids]") {
+  interner in{4096};
+  in.set_limit(100'000);
+  CHECK(in.limit() == 4096);
+  id_tables ids;
+  CHECK(ids.titles.limit() >= max_id_limits.titles);
+}

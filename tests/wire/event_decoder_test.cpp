@@ -698,3 +698,86 @@ TEST_CASE("a payload is decoded on its own, whatever was decoded before",
   REQUIRE(std::holds_alternative<play_event>(ev));
   CHECK(ids.titles.name(std::get<play_event>(ev).title) == "t2");
 }
+
+TEST_CASE("a new id past its cap is a dead letter that names the cap and its "
+          "key; known ids still pass and nothing new is interned",
+          "[wire][decoder][limits]") {
+  id_tables ids;
+  ids.users.set_limit(2);
+  ids.titles.set_limit(2);
+  ids.regions.set_limit(1);
+  ids.genres.set_limit(1);
+  // Fill every cap.
+  REQUIRE(std::holds_alternative<play_event>(
+    decode("events.play.u1", R"({"title":"t1","region":"US"})", ids)));
+  REQUIRE(std::holds_alternative<catalog_event>(
+    decode("catalog.t2", R"({"genres":["Drama"],"regions":["US"]})", ids)));
+  REQUIRE(std::holds_alternative<profile_event>(
+    decode("profile.u2", R"({"region":"US"})", ids)));
+  const auto users = "user limit reached: 2 distinct users (limits.max_users)";
+  const auto titles =
+    "title limit reached: 2 distinct titles (limits.max_titles)";
+  const auto regions =
+    "region limit reached: 1 distinct regions (limits.max_regions)";
+  const auto genres =
+    "genre limit reached: 1 distinct genres (limits.max_genres)";
+  struct limit_case {
+    const char* tail;
+    const char* payload;
+    const char* outcome;
+    const char* message;
+  };
+  const limit_case cases[] = {
+    {"events.play.u3", R"({"title":"t1"})", "dlq.id", users},
+    {"events.impression.u3", R"({"title":"t1"})", "dlq.id", users},
+    {"events.feedback.u3", R"({"title":"t1","value":1})", "dlq.id", users},
+    {"profile.u3", "{}", "dlq.id", users},
+    {"events.play.u1", R"({"title":"t3"})", "dlq.id", titles},
+    {"events.impression.u1", R"({"title":"t3"})", "dlq.id", titles},
+    {"catalog.t3", "{}", "dlq.id", titles},
+    {"events.play.u1", R"({"title":"t1","region":"GB"})", "dlq.schema",
+     regions},
+    {"profile.u1", R"({"region":"GB"})", "dlq.schema", regions},
+    {"catalog.t1", R"({"regions":["US","GB"]})", "dlq.schema", regions},
+    {"catalog.t1", R"({"genres":["Comedy"]})", "dlq.schema", genres},
+    // Several caps at once: the first checked is named, none is interned.
+    {"events.play.u3", R"({"title":"t3","region":"GB"})", "dlq.schema",
+     regions},
+    {"catalog.t3", R"({"genres":["Comedy"],"regions":["GB"]})", "dlq.schema",
+     genres},
+  };
+  for (const auto& c : cases) {
+    INFO(c.tail << " " << c.payload);
+    auto ev = decode(c.tail, c.payload, ids);
+    REQUIRE(outcome_of(ev) == c.outcome);
+    CHECK(std::get<rejection>(ev).message == c.message);
+    CHECK(ids.users.size() == 2);
+    CHECK(ids.titles.size() == 2);
+    CHECK(ids.regions.size() == 1);
+    CHECK(ids.genres.size() == 1);
+  }
+  // Known ids keep working at the caps.
+  CHECK(outcome_of(decode("events.play.u2", R"({"title":"t2","region":"US"})",
+                          ids)) == "play");
+  CHECK(outcome_of(decode("catalog.t1", R"({"genres":["Drama"]})", ids)) ==
+        "catalog");
+  CHECK(outcome_of(decode("events.feedback.u1", R"({"title":"t2","value":-1})",
+                          ids)) == "feedback");
+}
+
+TEST_CASE("past the cap an id known elsewhere (stored) still comes in",
+          "[wire][decoder][limits]") {
+  id_tables ids;
+  ids.users.set_limit(1, [](std::string_view id) { return id == "u_stored"; });
+  ids.titles.set_limit(1, [](std::string_view id) { return id == "t_stored"; });
+  REQUIRE(outcome_of(decode("events.play.u1", R"({"title":"t1"})", ids)) ==
+          "play");
+  CHECK(outcome_of(decode("events.play.u_stored", R"({"title":"t_stored"})",
+                          ids)) == "play");
+  CHECK(outcome_of(decode("events.play.u_new", R"({"title":"t1"})", ids)) ==
+        "dlq.id");
+  CHECK(outcome_of(decode("events.play.u1", R"({"title":"t_new"})", ids)) ==
+        "dlq.id");
+  CHECK(ids.users.size() == 2);
+  CHECK(ids.titles.size() == 2);
+}
