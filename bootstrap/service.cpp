@@ -380,11 +380,16 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     source = std::make_shared<lmdb_state_source>(s.store, ids);
   // The caps on distinct ids. A user or title with stored state is not new:
   // it comes back past the cap (the store is asked only at the cap).
-  auto stored_ids = [source](bool (state_source::*has)(std::string_view)) {
-    return source ? known_fn{[source, has](std::string_view id) {
-      return ((*source).*has)(id);
-    }}
-                  : known_fn{};
+  // Weak: the interners outlive the directory, which owns the source and,
+  // through it, the store and its lock.
+  std::weak_ptr<state_source> weak_source = source;
+  auto stored_ids = [&](bool (state_source::*has)(std::string_view)) {
+    if (!source)
+      return known_fn{};
+    return known_fn{[weak_source, has](std::string_view id) {
+      auto src = weak_source.lock();
+      return src && ((*src).*has)(id);
+    }};
   };
   ids->users.set_limit(set->id_caps.users, stored_ids(&state_source::has_user));
   ids->titles.set_limit(set->id_caps.titles,

@@ -47,6 +47,8 @@ public:
   }
 
   std::optional<title_snapshot_data> load_title(title_key title) override {
+    if (title >= ids_->titles.size())
+      return std::nullopt; // not interned: nothing stored by that id
     std::lock_guard<std::mutex> guard{mu_};
     auto i = titles_.find(std::string{ids_->titles.name(title)});
     if (i == titles_.end())

@@ -83,6 +83,9 @@ struct crash_params {
   /// kills in those runs land in a commit; the other runs have none.)
   int max_live_users = 15;
   int idle_ms = 300;
+  /// In the same runs, at most 10 of the 30 titles live: titles leave
+  /// memory and come back from the store too.
+  int max_live_titles = 10;
   /// Bounds of the waits.
   milliseconds ready_timeout{20000};
   milliseconds commit_timeout{10000};
@@ -110,6 +113,8 @@ std::vector<std::string> marquee_env(const crash_params& p, bool hold_commits,
       std::to_string(live_budget ? p.max_live_users : 0),
     "MARQUEE_PASSIVATION_IDLE_MS=" +
       std::to_string(live_budget ? p.idle_ms : 0),
+    "MARQUEE_PASSIVATION_MAX_TITLES=" +
+      std::to_string(live_budget ? p.max_live_titles : 0),
     "MARQUEE_TEST_COMMIT_HOLD_MS=" +
       std::to_string(hold_commits ? p.commit_hold_ms : 0)};
   return env;
