@@ -142,7 +142,8 @@ TEST_CASE("the dump of a user with 25,000 feedback entries is cut to its limit "
 TEST_CASE("the dump of a title played from 30,000 regions is cut to its limit "
           "with the totals",
           "[integration][admin][bounded]") {
-  harness h;
+  // Three times the default cap on distinct regions (10,000).
+  harness h{{{"limits.max_regions", "30000"}}};
   constexpr size_t regions = 30000;
   for (size_t i = 0; i < regions; ++i)
     h.publish("events.play.u" + std::to_string(i % 50),
