@@ -95,7 +95,8 @@ std::optional<uint32_t> interner::intern(std::string_view s, bool known) {
 }
 
 bool interner::admits(std::string_view s) const {
-  return find(s) || size() < limit_ || (known_ && known_(s));
+  // Below the limit without a lock; at it, only known strings.
+  return size() < limit_ || find(s) || (known_ && known_(s));
 }
 
 std::optional<uint32_t> interner::find(std::string_view s) const {

@@ -194,16 +194,27 @@ rejection limit_reached(const id_kind& kind, const interner& table) {
                                kind.plural + " (" + kind.config_key + ")");
 }
 
-/// Whether every string of `in` can be interned now; otherwise sets `err`.
-/// Checked for all ids of an event before any is interned, so that a
-/// rejected event leaves no new id behind.
+/// Whether `s` can be interned now; otherwise sets `err`. Checked for all
+/// ids of an event before any is interned, so that a rejected event leaves
+/// no new id behind.
+bool admitted(const id_kind& kind, const interner& table, std::string_view s,
+              rejection& err) {
+  if (table.admits(s))
+    return true;
+  err = limit_reached(kind, table);
+  return false;
+}
+
+bool admitted(const id_kind& kind, const interner& table,
+              std::optional<std::string_view> s, rejection& err) {
+  return !s || admitted(kind, table, *s, err);
+}
+
 bool admitted(const id_kind& kind, const interner& table,
               const std::vector<std::string_view>& in, rejection& err) {
   for (auto s : in)
-    if (!table.admits(s)) {
-      err = limit_reached(kind, table);
+    if (!admitted(kind, table, s, err))
       return false;
-    }
   return true;
 }
 
@@ -369,12 +380,7 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
   const auto& key_kind = title_subject ? title_ids : user_ids;
   auto& key_table = title_subject ? ids.titles : ids.users;
   auto intern_key = [&] {
-    return admitted(key_kind, key_table, {key_token}, err) &&
-           intern_id(key_kind, key_table, key_token, key, err);
-  };
-  auto region_list = [](std::optional<std::string_view> r) {
-    return r ? std::vector<std::string_view>{*r}
-             : std::vector<std::string_view>{};
+    return intern_id(key_kind, key_table, key_token, key, err);
   };
   switch (kind) {
   case event_kind::catalog: {
@@ -393,7 +399,7 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
         !f.get_bool("available", available, err) ||
         !admitted(genre_ids, ids.genres, genres, err) ||
         !admitted(region_ids, ids.regions, regions, err) ||
-        !admitted(key_kind, key_table, {key_token}, err) ||
+        !admitted(key_kind, key_table, key_token, err) ||
         !intern_tokens(genre_ids, genres, ids.genres, ev.meta.genres, err) ||
         !intern_tokens(region_ids, regions, ids.regions, ev.meta.regions,
                        err) ||
@@ -412,8 +418,8 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     std::optional<std::string_view> region;
     if (!f.get_int("max_age", 0, 150, max_age, err) ||
         !get_region(f, region, err) ||
-        !admitted(region_ids, ids.regions, region_list(region), err) ||
-        !admitted(key_kind, key_table, {key_token}, err) ||
+        !admitted(region_ids, ids.regions, region, err) ||
+        !admitted(key_kind, key_table, key_token, err) ||
         !intern_region(region, ids.regions, ev.profile.region, err) ||
         !intern_key())
       return err;
@@ -432,11 +438,14 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
   if (!f.get_id("title", true, title_id, err) ||
       !get_ts(f, now_ms, limits, ts, err))
     return err;
-  // Checks the fields of each kind, then interns both ids.
+  // Checks the fields of each kind, then whether both ids fit their caps,
+  // then interns them.
+  auto admit_both = [&] {
+    return admitted(title_ids, ids.titles, title_id, err) &&
+           admitted(key_kind, key_table, key_token, err);
+  };
   auto intern_both = [&] {
-    return admitted(title_ids, ids.titles, {title_id}, err) &&
-           admitted(key_kind, key_table, {key_token}, err) &&
-           intern_id(title_ids, ids.titles, title_id, title, err) &&
+    return intern_id(title_ids, ids.titles, title_id, title, err) &&
            intern_key();
   };
   switch (kind) {
@@ -448,9 +457,7 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     if (!f.get_fraction("progress", progress, err) ||
         !get_region(f, region_name, err) ||
         !f.get_string("device", max_id_length, device, err) ||
-        !admitted(region_ids, ids.regions, region_list(region_name), err) ||
-        !admitted(title_ids, ids.titles, {title_id}, err) ||
-        !admitted(key_kind, key_table, {key_token}, err) ||
+        !admitted(region_ids, ids.regions, region_name, err) || !admit_both() ||
         !intern_region(region_name, ids.regions, region, err) || !intern_both())
       return err;
     return play_event{key, title, ts, progress.value_or(1.0),
@@ -460,7 +467,8 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     std::optional<std::string_view> row;
     std::optional<int64_t> position;
     if (!f.get_string("row", max_id_length, row, err) ||
-        !f.get_int("position", 0, 1'000'000, position, err) || !intern_both())
+        !f.get_int("position", 0, 1'000'000, position, err) || !admit_both() ||
+        !intern_both())
       return err;
     return impression_event{key, title, ts,
                             static_cast<int32_t>(position.value_or(-1))};
@@ -472,7 +480,7 @@ decoded_event decode_event(std::string_view tail, std::string_view payload,
     if (!value || *value == 0)
       return reject(dlq_reason::schema,
                     "field 'value' must be 1 (thumbs up) or -1 (down)");
-    if (!intern_both())
+    if (!admit_both() || !intern_both())
       return err;
     return feedback_event{key, title, ts, static_cast<int8_t>(*value)};
   }
