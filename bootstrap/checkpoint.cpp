@@ -192,16 +192,16 @@ size_t restore_trending(const trending_actor& trending, id_tables& ids,
   for (const auto& key : keys) {
     auto id = std::string_view{key}.substr(prefix.size());
     title_snapshot_data snap;
-    auto title = ids.titles.intern_known(id);
-    if (!title || store.get(title_store_key(id), value) ||
+    if (store.get(title_store_key(id), value) ||
         decode_title_value(value, ids, snap)) {
       ++unreadable;
       continue;
     }
     if (!indexed(snap))
-      continue;
+      continue; // only shown: neither told nor interned
+    auto title = ids.titles.intern_known(id);
     auto state = restore_title(snap, p);
-    if (!state) {
+    if (!title || !state) {
       ++unreadable;
       continue;
     }

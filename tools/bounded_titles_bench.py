@@ -149,7 +149,10 @@ def wait_serving(nc, proc, timeout=600.0):
         if proc.poll() is not None:
             raise RuntimeError("marquee exited with %d" % proc.returncode)
         reply = nc.request("marquee.v1.rec.trending", b"{}", timeout=0.5)
-        if reply is not None and b"Nats-Service-Error-Code" not in reply[0]:
+        # No responders (a status header, no body) or an error (503 while
+        # replaying) is not serving yet.
+        if (reply is not None and reply[1].startswith(b"{\"window\"") and
+                b"Nats-Service-Error-Code" not in reply[0]):
             return time.monotonic() - start
         time.sleep(0.02)
     raise RuntimeError("marquee did not serve within %d s" % timeout)
@@ -157,7 +160,7 @@ def wait_serving(nc, proc, timeout=600.0):
 
 def stats(nc):
     reply = nc.request("marquee.v1.admin.bench.stats", b"", timeout=10.0)
-    return json.loads(reply[1]) if reply else {}
+    return json.loads(reply[1]) if reply and reply[1] else {}
 
 
 def wait_applied(nc, sequence, timeout=1800.0):
@@ -212,8 +215,14 @@ def main():
         out["publish_s"] = round(time.monotonic() - t0, 1)
         wait_applied(nc, args.titles)
         out["applied_s"] = round(time.monotonic() - t0, 1)
-        # Let a checkpoint and a passivation sweep run, as they would.
-        time.sleep(5)
+        # Wait for the checkpoint that covers every impression (taken within
+        # checkpoint.interval_ms), and the passivation after it.
+        deadline = time.monotonic() + 120
+        while (stats(nc).get("ingest", {}).get("checkpoint", 0) < args.titles
+               and time.monotonic() < deadline):
+            time.sleep(0.5)
+        time.sleep(2)
+        out["checkpointed_s"] = round(time.monotonic() - t0, 1)
         s = stats(nc)
         out["rss_after_impressions_mb"] = round(
             rss_bytes(marquee.pid) / 2**20, 1)
