@@ -104,6 +104,9 @@ checkpoint_result checkpoint_some(
   res.titles = records.size() - res.users;
   for (auto& rec : index)
     records.push_back(std::move(rec));
+  // Every title this store holds is indexed (the start indexes a store
+  // that had none).
+  records.push_back({std::string{title_index_done_key}, title_index_value()});
   if (!ok)
     return res;
   // What each shard set aside at `sequence` joins what a failed checkpoint
@@ -214,7 +217,9 @@ size_t restore_trending(const trending_actor& trending, id_tables& ids,
     spdlog::warn("{} stored titles were unreadable and are left out of "
                  "trending (their next event activates them empty)",
                  unreadable);
-  if (!whole) {
+  // A fresh store has nothing to index: its first checkpoint marks the
+  // index whole.
+  if (!whole && !keys.empty()) {
     index.push_back({std::string{title_index_done_key}, title_index_value()});
     if (auto ec = store.write_checkpoint(std::move(index), sequence)) {
       error = "cannot write the title index: " + ec.message();

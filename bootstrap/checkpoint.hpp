@@ -59,9 +59,10 @@ std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
 /// the titles in the title index (`i/` keys, persistence/state_codec.hpp):
 /// each is read and announced as its actor would announce it, but no title
 /// actor is activated (titles come back when an event or a request needs
-/// them). A store without the index gets it here, from every stored title,
-/// written under the checkpoint's `sequence`. Returns how many titles were
-/// announced, or sets `error`.
+/// them). A store with titles but without the index (written by an earlier
+/// version) gets it here, from every stored title, written under the
+/// checkpoint's `sequence`; every checkpoint marks the index whole. Returns how
+/// many titles were announced, or sets `error`.
 size_t restore_trending(const trending_actor& trending, id_tables& ids,
                         lmdb_store& store, uint64_t sequence,
                         const trending_params& p, std::string& error);
