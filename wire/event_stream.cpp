@@ -587,6 +587,7 @@ std::vector<stream_message>
 stream_reader::fetch(int n, std::chrono::milliseconds timeout,
                      std::string& error) {
   auto& r = *impl_;
+  error.clear();
   if (!r.broken.empty()) {
     error = r.broken;
     return {};
