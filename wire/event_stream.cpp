@@ -227,6 +227,11 @@ struct stream_reader::impl {
   uint64_t acked = 0;
   /// An acknowledgement that could not be sent, sent again by `fetch`.
   std::pair<uint64_t, std::string> retry_ack;
+  /// The newest acknowledgement sent: sent again after a reconnect, as a
+  /// server killed before it stored the acks restarts with an older ack
+  /// floor, and may hold back every new message for `max_ack_pending`
+  /// acks that would otherwise never come again.
+  std::pair<uint64_t, std::string> last_ack;
   /// Why reading stopped for good (the stream went backwards).
   std::string broken;
   /// A message received and its ack subject.
@@ -440,6 +445,8 @@ struct stream_reader::impl {
         now_reconnects != reconnects) {
       reconnects = now_reconnects;
       pulls.clear();
+      if (retry_ack.second.empty())
+        retry_ack = last_ack;
       return;
     }
     auto now = std::chrono::steady_clock::now();
@@ -587,19 +594,21 @@ std::vector<stream_message>
 stream_reader::fetch(int n, std::chrono::milliseconds timeout,
                      std::string& error) {
   auto& r = *impl_;
+  error.clear();
   if (!r.broken.empty()) {
     error = r.broken;
     return {};
   }
+  r.forget_stale_pulls();
   if (!r.retry_ack.second.empty() && r.publish_ack(r.retry_ack.second)) {
     r.acked = std::max(r.acked, r.retry_ack.first);
+    r.last_ack = std::move(r.retry_ack);
     r.retry_ack = {};
   }
   std::vector<impl::received> incoming;
   incoming.swap(r.held);
   auto limit = std::max<size_t>(1, static_cast<size_t>(n));
   if (incoming.empty()) {
-    r.forget_stale_pulls();
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       // What has arrived, without waiting.
@@ -694,6 +703,7 @@ bool stream_reader::ack_through(uint64_t sequence, std::string& error) {
     return false;
   }
   impl_->acked = std::max(impl_->acked, sequence);
+  impl_->last_ack = {sequence, std::move(subject)};
   return true;
 }
 

@@ -8,7 +8,8 @@
 /// starts at a given sequence (the last checkpoint's + 1), hands out each
 /// message with its stream sequence, filters redeliveries, and acknowledges
 /// everything up to a sequence at once (AckAll) when a checkpoint covers
-/// it.
+/// it. It sends its pull requests itself (ADR 20: nats.c 3.4.1's fetch can
+/// overflow its array).
 ///
 /// Thread rules: a reader is owned by one thread (the ingest thread); the
 /// connection may be shared. Errors are values: false or nullopt and a
@@ -118,11 +119,12 @@ public:
   stream_reader(const stream_reader&) = delete;
   stream_reader& operator=(const stream_reader&) = delete;
 
-  /// Up to `n` new messages, in stream order and without gaps, waiting at
-  /// most `timeout` for the first; redeliveries of messages handed out
-  /// before are left out. When the server skips sequences, they are read
-  /// from the stream directly (see `skipped`). An empty result with an
-  /// empty `error` means nothing new arrived.
+  /// Up to `n` new messages (never more), in stream order and without
+  /// gaps: what has arrived, without waiting, or else the first to arrive
+  /// within `timeout`. Redeliveries of messages handed out before are left
+  /// out. When the server skips sequences, they are read from the stream
+  /// directly (see `skipped`). `error` is set only with an empty result;
+  /// an empty result with an empty `error` means nothing new arrived.
   std::vector<stream_message> fetch(int n, std::chrono::milliseconds timeout,
                                     std::string& error);
 
