@@ -190,6 +190,22 @@ public:
 
   const std::string& last_error() const { return last_error_; }
 
+  /// The reply to `subject` as it came (up to `max` bytes), or why none
+  /// came: for the logs of a failure.
+  std::string raw(const std::string& subject, size_t max = 4000) {
+    std::string error;
+    if (!client_)
+      client_ = nats_client::connect(url_, error);
+    if (!client_)
+      return "no connection: " + error;
+    auto reply = client_->request(subject, "", milliseconds{2000}, error);
+    if (!reply) {
+      client_.reset();
+      return "no reply: " + error;
+    }
+    return reply->body.substr(0, max);
+  }
+
 private:
   std::string url_;
   std::string prefix_;
@@ -478,6 +494,12 @@ TEST_CASE("marquee killed with -9 again and again, also inside checkpoint "
                           std::to_string(p.resume_timeout.count()) +
                           " ms: " + generator.last_error()));
         chaos.line(failures.back());
+        // What the server and marquee say: pull requests standing,
+        // deliveries awaiting acks, the ack floor.
+        chaos.line("consumers: " +
+                   admin.raw("$JS.API.CONSUMER.LIST." + p.stream));
+        chaos.line("stats: " +
+                   admin.raw(p.prefix + ".v1.admin." + p.instance + ".stats"));
         chaos.line(dump_stacks(proc->pid(), logs / name / "stacks"));
       } else {
         chaos.line(std::string{name} + ": marquee read on to " +

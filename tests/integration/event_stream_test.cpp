@@ -449,3 +449,45 @@ TEST_CASE_METHOD(stream_fixture,
   // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>...
   CHECK_THAT(subject, Catch::StartsWith("$JS.ACK.MARQUEE.marquee.1.3.3."));
 }
+
+TEST_CASE_METHOD(stream_fixture,
+                 "a consumer that delivers nothing while the stream holds "
+                 "more is created again after the last sequence handed out",
+                 "[integration][stream]") {
+  // As when a nats-server killed with -9 restores a consumer's state
+  // wrongly: here another client takes the deliveries, so the server
+  // counts them delivered and would send them again only after the ack
+  // wait (a minute).
+  std::string error;
+  REQUIRE(ensure_stream(nc, cfg, error));
+  publish("events.play.u1", R"({"title":"t1"})");
+  auto r = reader(1);
+  REQUIRE(sequences(drain(*r)) == std::vector<uint64_t>{1});
+  r.reset(); // its standing request goes with its subscription
+  r = reader(2);
+  for (int i = 2; i <= 4; ++i)
+    publish("events.play.u1", R"({"title":"t1"})");
+  natsMsg* stolen = nullptr;
+  REQUIRE(natsConnection_RequestString(
+            &stolen, nc, "$JS.API.CONSUMER.MSG.NEXT.MARQUEE.marquee",
+            R"({"batch":3})", 5000) == NATS_OK);
+  natsMsg_Destroy(stolen);
+  REQUIRE(eventually([&] { return consumer_of(nc, cfg.name).delivered == 4; }));
+  std::vector<uint64_t> got;
+  std::vector<std::string> errors;
+  REQUIRE(eventually(
+    [&] {
+      for (auto& m : r->fetch(100, std::chrono::milliseconds{50}, error))
+        got.push_back(m.sequence);
+      if (!error.empty())
+        errors.push_back(error);
+      return got.size() >= 3;
+    },
+    std::chrono::seconds{20}));
+  CHECK(got == std::vector<uint64_t>{2, 3, 4});
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors.front(),
+             Catch::Contains("delivered nothing while stream MARQUEE held "
+                             "sequences 2 to 4") &&
+               Catch::Contains("created again at sequence 2"));
+}
