@@ -176,7 +176,8 @@ TEST_CASE("beyond the live budget titles leave memory and come back from the "
   auto first = h.ask_v1("rec.trending", R"({"k":1,"window":"1d"})");
   REQUIRE(first.json["items"].Size() == 1);
   CHECK(listed(first) == std::vector<std::string>{"t3=3"});
-  auto store = h.ask_v1("admin.it1.stats").json["store"].GetObject();
+  auto stats = h.ask_v1("admin.it1.stats");
+  auto store = stats.json["store"].GetObject();
   CHECK(store["refused"].GetUint64() == 0);
   CHECK(store["unreadable"].GetUint64() == 0);
 }
@@ -243,7 +244,8 @@ TEST_CASE("a restart restores trending and the catalog filters from the "
   h.await_applied(total + 4);
   CHECK(listed(h.ask_v1("rec.trending", R"({"k":2,"window":"1d"})")) ==
         std::vector<std::string>{"t4=6", "t1=5"});
-  auto final_stats = h.ask_v1("admin.it1.stats").json["store"].GetObject();
+  auto after = h.ask_v1("admin.it1.stats");
+  auto final_stats = after.json["store"].GetObject();
   CHECK(final_stats["refused"].GetUint64() == 0);
   CHECK(final_stats["unreadable"].GetUint64() == 0);
 }
