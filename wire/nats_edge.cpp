@@ -896,13 +896,14 @@ struct nats_edge::impl {
       std::to_string(counters.replies_too_large.load()) +
       ",\"reply_failures\":" + std::to_string(counters.reply_failures.load());
     int64_t dropped = 0;
-    std::unique_lock<std::mutex> subs_guard{subs_mtx};
-    for (auto& s : subs) {
-      int64_t d = 0;
-      if (natsSubscription_GetDropped(s.get(), &d) == NATS_OK)
-        dropped += d;
+    {
+      std::lock_guard<std::mutex> guard{subs_mtx};
+      for (auto& s : subs) {
+        int64_t d = 0;
+        if (natsSubscription_GetDropped(s.get(), &d) == NATS_OK)
+          dropped += d;
+      }
     }
-    subs_guard.unlock();
     out += ",\"dropped\":" + std::to_string(dropped);
     out += ",\"nats\":" + nats_json();
     out += ",\"store\":{\"restored\":" + std::to_string(deps.dir->restored()) +
