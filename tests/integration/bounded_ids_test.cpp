@@ -176,8 +176,8 @@ TEST_CASE("beyond the live budget titles leave memory and come back from the "
   auto first = h.ask_v1("rec.trending", R"({"k":1,"window":"1d"})");
   REQUIRE(first.json["items"].Size() == 1);
   CHECK(listed(first) == std::vector<std::string>{"t3=3"});
-  auto stats = h.ask_v1("admin.it1.stats");
-  auto store = stats.json["store"].GetObject();
+  auto stats_reply = h.ask_v1("admin.it1.stats");
+  auto store = stats_reply.json["store"].GetObject();
   CHECK(store["refused"].GetUint64() == 0);
   CHECK(store["unreadable"].GetUint64() == 0);
 }
