@@ -160,7 +160,10 @@ TEST_CASE("memory stays flat while users grow far beyond the live budget",
   grow_to(40'000);
   auto second = rss_anon();
   // Measured here: about 2,000 bytes per user without passivation, about
-  // 200 with it (the interned id of every user ever seen stays).
+  // 200 with it (the interned id of every user ever seen stays), and up to
+  // 616 beside two busy loops (scripts/repeat.sh: the allocator keeps the
+  // peak of the batches queued while the machine lags). Half the figure
+  // without passivation tells the two apart whatever the load.
   auto per_user = (static_cast<double>(second) - first) / 30'000;
   INFO("anonymous RSS " << first << " -> " << second << " bytes, " << per_user
                         << " per added user");
@@ -168,7 +171,7 @@ TEST_CASE("memory stays flat while users grow far beyond the live budget",
   // history), so RSS measures them, not marquee: the bound holds only in
   // builds without them (docs/testing.md).
   if (std::string_view{MARQUEE_SANITIZE}.empty())
-    CHECK(per_user < 600);
+    CHECK(per_user < 1000);
   else
     WARN("RSS bound not checked under -fsanitize=" MARQUEE_SANITIZE);
   auto u = h.ask_v1("admin.all.user", R"({"id":"u123"})");
