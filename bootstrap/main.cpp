@@ -3,6 +3,7 @@
 #include "bootstrap/config.hpp"
 #include "bootstrap/nats_security.hpp"
 #include "bootstrap/service.hpp"
+#include "tools/bench.hpp"
 #include "tools/demo_data.hpp"
 #include "tools/replay.hpp"
 #include "wire/nats_client.hpp"
@@ -353,6 +354,57 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 1000));
   replay->add_option("--limit", ro.limit, "only the first N ratings in time");
   replay->add_option("--variant", ro.variant, "experiment variant to ask for");
+  common_flags bench_flags;
+  bench_options bo;
+  bool quick = false;
+  auto bench = app.add_subcommand(
+    "bench", "measure marquee beside the raw NATS transport in the same run "
+             "(docs/benchmarks.md)");
+  add_common(bench, bench_flags);
+  bench
+    ->add_option("scenario", bo.scenarios,
+                 "ingest, query, freshness, "
+                 "memory, recovery (default: all)")
+    ->check(CLI::IsMember(bench_scenarios()));
+  bench->add_flag(
+    "--quick", quick,
+    "a small profile for a first look: 10k users, 2k titles, 200k "
+    "events preloaded; 50k events per ingest run; 3 s runs; "
+    "2k users and 5k titles for memory, 100k passing; 50k "
+    "users checkpointed");
+  bench->add_option("--users", bo.users, "users of the preloaded state")
+    ->check(CLI::Range(1u, 100'000'000u));
+  bench->add_option("--titles", bo.titles, "titles of the preloaded state")
+    ->check(CLI::Range(1u, 10'000'000u));
+  bench->add_option("--events", bo.preload, "events preloaded")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  bench
+    ->add_option("--ingest-events", bo.ingest_events,
+                 "events of each ingest run")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
+  bench
+    ->add_option("--memory-users", bo.memory_users,
+                 "users of the memory profile")
+    ->check(CLI::Range(1u, 100'000'000u));
+  bench
+    ->add_option("--memory-titles", bo.memory_titles,
+                 "titles of the memory profile")
+    ->check(CLI::Range(1u, 10'000'000u));
+  bench
+    ->add_option("--passing-users", bo.passing_users,
+                 "distinct users passing through")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  bench
+    ->add_option("--recovery-users", bo.recovery_users,
+                 "users checkpointed before a restart")
+    ->check(CLI::Range(1u, 100'000'000u));
+  bench->add_option("--clients", bo.clients, "concurrent clients")
+    ->check(CLI::Range(1u, 1024u));
+  bench->add_option("--seconds", bo.seconds, "length of each timed run")
+    ->check(CLI::Range(0.5, 3600.0));
+  bench->add_option("--seed", bo.seed, "workload seed");
+  bench->add_option("--out", bo.out_dir,
+                    "directory for the samples (CSV), for plots");
   auto publish = app.add_subcommand("publish", "publish one message");
   add_client(publish, cf);
   publish->add_option("subject", subject, "subject")->required();
@@ -415,6 +467,37 @@ int main(int argc, char** argv) {
     error.clear();
     if (!run_replay(ro, std::cout, std::cerr, error)) {
       std::cerr << "marquee replay: " << error << '\n';
+      return 1;
+    }
+    return 0;
+  }
+  if (*bench) {
+    if (!load_config(bench_flags, bo.service, error)) {
+      std::cerr << "marquee: " << error << '\n';
+      return 2;
+    }
+    if (!bench_flags.nats_url.empty()) {
+      std::cerr << "marquee: bench runs its own nats-server\n";
+      return 2;
+    }
+    // --quick changes only what was not given.
+    auto small = [&](const char* flag, auto& value, auto v) {
+      if (quick && bench->count(flag) == 0)
+        value = v;
+    };
+    small("--users", bo.users, 10'000u);
+    small("--titles", bo.titles, 2'000u);
+    small("--events", bo.preload, uint64_t{200'000});
+    small("--ingest-events", bo.ingest_events, uint64_t{50'000});
+    small("--seconds", bo.seconds, 3.0);
+    small("--memory-users", bo.memory_users, 2'000u);
+    small("--memory-titles", bo.memory_titles, 5'000u);
+    small("--passing-users", bo.passing_users, uint64_t{100'000});
+    small("--recovery-users", bo.recovery_users, 50'000u);
+    bo.service.set("service.log_level", "warn", error);
+    error.clear();
+    if (!run_bench(bo, std::cout, std::cerr, error)) {
+      std::cerr << "marquee bench: " << error << '\n';
       return 1;
     }
     return 0;
