@@ -73,6 +73,8 @@ TEST_CASE("marquee bench runs every scenario and prints each figure of "
   o.passing_users = 500;
   o.recovery_users = 300;
   o.out_dir = samples.str();
+  std::string ignored;
+  o.service.set("service.log_level", "warn", ignored);
   std::ostringstream out;
   std::ostringstream log;
   std::string error;
