@@ -187,7 +187,9 @@ bool connection::js_complete(std::chrono::milliseconds timeout,
 
 bool connection::request(const std::string& subject, std::string_view body,
                          std::chrono::milliseconds timeout, std::string& reply,
-                         std::string& error) {
+                         std::string& error, bool* refused) {
+  if (refused != nullptr)
+    *refused = false;
   natsMsg* msg = nullptr;
   auto st =
     natsConnection_Request(&msg, impl_->nc, subject.c_str(), body.data(),
@@ -200,8 +202,11 @@ bool connection::request(const std::string& subject, std::string_view body,
                static_cast<size_t>(natsMsg_GetDataLength(msg)));
   const char* code = nullptr;
   bool ok = natsMsgHeader_Get(msg, "Nats-Service-Error-Code", &code) != NATS_OK;
-  if (!ok)
+  if (!ok) {
     error = "error " + std::string{code} + " on " + subject + ": " + reply;
+    if (refused != nullptr)
+      *refused = true;
+  }
   natsMsg_Destroy(msg);
   return ok;
 }

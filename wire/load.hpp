@@ -54,10 +54,11 @@ public:
   bool js_complete(std::chrono::milliseconds timeout, std::string& error);
 
   /// Sends a request and waits for its reply; `reply` gets the body. A reply
-  /// with `Nats-Service-Error-Code` is a failure naming the error.
+  /// with `Nats-Service-Error-Code` is a failure naming the error, and sets
+  /// `*refused` (when given) to tell it from no reply at all.
   bool request(const std::string& subject, std::string_view body,
                std::chrono::milliseconds timeout, std::string& reply,
-               std::string& error);
+               std::string& error, bool* refused = nullptr);
 
   /// Creates (or replaces) a file-stored stream named `name` on `subjects`.
   bool reset_stream(const std::string& name,

@@ -79,22 +79,12 @@ TEST_CASE("a new id past its cap is dead-lettered with a reason of the "
   };
   for (const auto& c : cases)
     h.publish(c.tail, c.body);
-  std::vector<nats_message> letters;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    auto msg = watcher->next(std::chrono::milliseconds{5000});
-    REQUIRE(msg.has_value());
-    letters.push_back(std::move(*msg));
-  }
+  auto letters = collect(*watcher, cases.size());
   for (const auto& c : cases) {
     INFO(c.tail << " " << c.body);
-    auto match = std::find_if(letters.begin(), letters.end(), [&](auto& m) {
-      return m.header("Marquee-Subject") == h.subject(c.tail) &&
-             m.body == c.body; // byte for byte
-    });
-    REQUIRE(match != letters.end());
-    CHECK(match->subject == std::string{"marquee.v1.dlq."} + c.reason);
-    CHECK(match->header("Marquee-Error") == c.error);
-    letters.erase(match);
+    auto letter = take_letter(letters, h.subject(c.tail), c.body);
+    CHECK(letter.subject == std::string{"marquee.v1.dlq."} + c.reason);
+    CHECK(letter.header("Marquee-Error") == c.error);
   }
   // Known ids still pass at every cap.
   h.publish("events.play.u2", play("t2", ts + 1, R"(,"region":"US")"));

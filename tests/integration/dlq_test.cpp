@@ -53,24 +53,12 @@ TEST_CASE("every rejected event goes to the dead-letter subject of its reason "
   };
   for (const auto& c : cases)
     h.publish(c.tail, c.body);
-  // Subjects are served by different subscriptions, so dead letters of
-  // different subjects may arrive in any order: match them as a set.
-  std::vector<nats_message> letters;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    auto msg = watcher->next(std::chrono::milliseconds{5000});
-    REQUIRE(msg.has_value());
-    letters.push_back(std::move(*msg));
-  }
+  auto letters = collect(*watcher, cases.size());
   for (const auto& c : cases) {
     INFO(c.tail << " " << c.body.substr(0, 60));
-    auto match = std::find_if(letters.begin(), letters.end(), [&](auto& m) {
-      return m.header("Marquee-Subject") == h.subject(c.tail) &&
-             m.body == c.body;
-    });
-    REQUIRE(match != letters.end());
-    CHECK(match->subject == std::string{"marquee.v1.dlq."} + c.reason);
-    CHECK_FALSE(match->header("Marquee-Error").empty());
-    letters.erase(match);
+    auto letter = take_letter(letters, h.subject(c.tail), c.body);
+    CHECK(letter.subject == std::string{"marquee.v1.dlq."} + c.reason);
+    CHECK_FALSE(letter.header("Marquee-Error").empty());
   }
   CHECK_FALSE(watcher->next(std::chrono::milliseconds{100}).has_value());
   auto stats = h.ask_v1("admin.it1.stats");

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -195,5 +196,32 @@ private:
   std::unique_ptr<service> svc_;
   std::unique_ptr<nats_client> client_;
 };
+
+/// The next `n` messages of `watcher`'s subscription, each within 5 s.
+inline std::vector<nats_message> collect(nats_client& watcher, size_t n) {
+  std::vector<nats_message> out;
+  for (size_t i = 0; i < n; ++i) {
+    auto msg = watcher.next(std::chrono::milliseconds{5000});
+    REQUIRE(msg.has_value());
+    out.push_back(std::move(*msg));
+  }
+  return out;
+}
+
+/// Takes the dead letter of `subject` with `body` (byte for byte) out of
+/// `letters`. Subjects are served by different subscriptions, so dead
+/// letters of different subjects may arrive in any order: they are matched
+/// as a set. Fails the test if there is none.
+inline nats_message take_letter(std::vector<nats_message>& letters,
+                                const std::string& subject,
+                                const std::string& body) {
+  auto match = std::find_if(letters.begin(), letters.end(), [&](auto& m) {
+    return m.header("Marquee-Subject") == subject && m.body == body;
+  });
+  REQUIRE(match != letters.end());
+  auto out = std::move(*match);
+  letters.erase(match);
+  return out;
+}
 
 } // namespace marquee::testing
