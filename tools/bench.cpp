@@ -661,6 +661,26 @@ private:
   std::string failure_;
 };
 
+/// `ask_in_loop` with `clients` clients while `rate` events per second go
+/// to the stream under `base` (subjects `<base><kind>.<user>`).
+std::optional<load_result>
+ask_while_ingesting(bench_run& run, const bench_options& o,
+                    const std::string& base, double rate,
+                    const std::function<std::string(workload&)>& subject,
+                    const std::string& body, std::string& error) {
+  background_ingest bg{run.url(), base, o, rate, error};
+  if (!bg.ok())
+    return std::nullopt;
+  auto out =
+    ask_in_loop(run.url(), o.clients, o.seconds, o.seed, subject, body);
+  bg.stop();
+  if (auto f = bg.failure(); !f.empty()) {
+    error = f;
+    return std::nullopt;
+  }
+  return out;
+}
+
 /// Catalog, then `preload` plays and impressions spread over the week
 /// before now; returns the events per second until all were applied.
 std::optional<double> preload(bench_run& run, const bench_options& o,
@@ -720,23 +740,13 @@ bool scenario_query(bench_run& run, const bench_options& o, double ingest_rate,
   log << "bench: rec.user, " << o.clients << " clients: marquee\n";
   auto mn =
     ask_in_loop(run.url(), o.clients, o.seconds, o.seed, marquee_subject, body);
-  load_result mi;
-  {
-    log << "bench: rec.user, " << o.clients << " clients, ingesting "
-        << with_commas(ingest_rate) << " ev/s: marquee\n";
-    background_ingest bg{run.url(), run.prefix() + ".v1.events.", o,
-                         ingest_rate, error};
-    if (!bg.ok())
-      return false;
-    mi = ask_in_loop(run.url(), o.clients, o.seconds, o.seed, marquee_subject,
-                     body);
-    bg.stop();
-    if (auto f = bg.failure(); !f.empty()) {
-      error = f;
-      return false;
-    }
-  }
-  for (const auto* r : {&m1, &mn, &mi}) {
+  log << "bench: rec.user, " << o.clients << " clients, ingesting "
+      << with_commas(ingest_rate) << " ev/s: marquee\n";
+  auto mi = ask_while_ingesting(run, o, run.prefix() + ".v1.events.",
+                                ingest_rate, marquee_subject, body, error);
+  if (!mi)
+    return false;
+  for (const auto* r : {&m1, &mn, &*mi}) {
     if (!r->failure.empty()) {
       error = "marquee: " + r->failure;
       return false;
@@ -756,26 +766,17 @@ bool scenario_query(bench_run& run, const bench_options& o, double ingest_rate,
   log << "bench: request/reply, " << o.clients << " clients: raw\n";
   auto rn =
     ask_in_loop(run.url(), o.clients, o.seconds, o.seed, raw_subject, body);
-  load_result ri;
-  {
-    // The same stream traffic beside the baseline, into a stream of its own.
-    log << "bench: request/reply, " << o.clients << " clients, "
-        << with_commas(ingest_rate) << " ev/s into a stream: raw\n";
-    if (!run.admin().reset_stream("BENCH_BG", {"bench.bg.>"}, error))
-      return false;
-    background_ingest bg{run.url(), "bench.bg.", o, ingest_rate, error};
-    if (!bg.ok())
-      return false;
-    ri =
-      ask_in_loop(run.url(), o.clients, o.seconds, o.seed, raw_subject, body);
-    bg.stop();
-    run.admin().delete_stream("BENCH_BG", error);
-    if (auto f = bg.failure(); !f.empty()) {
-      error = f;
-      return false;
-    }
-  }
-  for (const auto* r : {&r1, &rn, &ri})
+  // The same stream traffic beside the baseline, into a stream of its own.
+  log << "bench: request/reply, " << o.clients << " clients, "
+      << with_commas(ingest_rate) << " ev/s into a stream: raw\n";
+  if (!run.admin().reset_stream("BENCH_BG", {"bench.bg.>"}, error))
+    return false;
+  auto ri = ask_while_ingesting(run, o, "bench.bg.", ingest_rate, raw_subject,
+                                body, error);
+  run.admin().delete_stream("BENCH_BG", error);
+  if (!ri)
+    return false;
+  for (const auto* r : {&r1, &rn, &*ri})
     if (!r->failure.empty()) {
       error = "raw request/reply: " + r->failure;
       return false;
@@ -784,8 +785,8 @@ bool scenario_query(bench_run& run, const bench_options& o, double ingest_rate,
   write_samples(o.out_dir, "raw_rr_1", r1.latencies);
   write_samples(o.out_dir, "rec_user_n", mn.latencies);
   write_samples(o.out_dir, "raw_rr_n", rn.latencies);
-  write_samples(o.out_dir, "rec_user_n_ingesting", mi.latencies);
-  write_samples(o.out_dir, "raw_rr_n_ingesting", ri.latencies);
+  write_samples(o.out_dir, "rec_user_n_ingesting", mi->latencies);
+  write_samples(o.out_dir, "raw_rr_n_ingesting", ri->latencies);
 
   auto m50 = percentile(m1.latencies, 0.5);
   auto r50 = percentile(r1.latencies, 0.5);
@@ -805,11 +806,11 @@ bool scenario_query(bench_run& run, const bench_options& o, double ingest_rate,
   rows.push_back(
     rate_row("rec.user, " + n + " clients (req/s)", mn.rate, rn.rate, 0.5, ""));
   rows.push_back(rate_row("rec.user, " + n + " clients, ingesting (req/s)",
-                          mi.rate, ri.rate, 0.5, ""));
+                          mi->rate, ri->rate, 0.5, ""));
   auto mn99 = percentile(mn.latencies, 0.99);
-  auto mi99 = percentile(mi.latencies, 0.99);
+  auto mi99 = percentile(mi->latencies, 0.99);
   auto rn99 = percentile(rn.latencies, 0.99);
-  auto ri99 = percentile(ri.latencies, 0.99);
+  auto ri99 = percentile(ri->latencies, 0.99);
   rows.push_back({"rec.user p99, " + n + " clients (us)", with_commas(mn99),
                   with_commas(rn99),
                   fixed(static_cast<double>(mn99) / rn99, 2) + "x", "", ""});
@@ -821,9 +822,9 @@ bool scenario_query(bench_run& run, const bench_options& o, double ingest_rate,
   rows.push_back(
     {"rec.user error replies: 1 client / " + n + " / " + n + " ingesting",
      std::to_string(m1.errors) + " / " + std::to_string(mn.errors) + " / " +
-       std::to_string(mi.errors),
+       std::to_string(mi->errors),
      std::to_string(r1.errors) + " / " + std::to_string(rn.errors) + " / " +
-       std::to_string(ri.errors),
+       std::to_string(ri->errors),
      "", "", ""});
   return true;
 }
