@@ -223,6 +223,47 @@ void write_samples(const std::string& dir, const std::string& name,
     f << x << '\n';
 }
 
+/// Samples a count every 100 ms on a thread of its own, from construction
+/// until `stop`: the series of a throughput-over-time plot. `count` runs on
+/// that thread only.
+class sampler {
+public:
+  explicit sampler(std::function<uint64_t()> count)
+    : t0_(clock::now()), thread_([this, count = std::move(count)] {
+        while (!stop_.load()) {
+          auto n = count();
+          points_.emplace_back(seconds_since(t0_), n);
+          std::this_thread::sleep_for(milliseconds{100});
+        }
+      }) {}
+
+  ~sampler() { stop(); }
+
+  /// Stops sampling; returns (seconds, count) pairs.
+  const std::vector<std::pair<double, uint64_t>>& stop() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+    return points_;
+  }
+
+private:
+  clock::time_point t0_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::pair<double, uint64_t>> points_;
+  std::thread thread_;
+};
+
+/// Writes a sampler's series to `<dir>/<name>.csv` ("seconds,count").
+void write_series(const std::string& dir, const std::string& name,
+                  const std::vector<std::pair<double, uint64_t>>& xs) {
+  if (dir.empty())
+    return;
+  std::ofstream f{fs::path{dir} / (name + ".csv")};
+  for (const auto& [t, n] : xs)
+    f << t << ',' << n << '\n';
+}
+
 // -- marquee, in this process -------------------------------------------------
 
 /// What the bench reads of `admin ... stats`.
@@ -401,7 +442,9 @@ prepared prepare_events(const bench_options& o, const std::string& kind) {
 /// Events per second through core publish → subscribe, or JetStream
 /// publish → pull consumer.
 std::optional<double> raw_ingest(bench_run& run, const prepared& p,
-                                 bool durable, std::string& error) {
+                                 bool durable, const std::string& series,
+                                 const std::string& out_dir,
+                                 std::string& error) {
   auto pub = load::connection::open(run.url(), false, error);
   if (!pub)
     return std::nullopt;
@@ -412,18 +455,22 @@ std::optional<double> raw_ingest(bench_run& run, const prepared& p,
     if (!sink)
       return std::nullopt;
     auto t0 = clock::now();
+    sampler samples{[&] { return sink->count(); }};
     for (uint64_t i = 0; i < n; ++i)
       if (!pub->publish(base + p.tails[i], p.bodies[i], error))
         return std::nullopt;
     if (!pub->flush(milliseconds{60'000}, error))
       return std::nullopt;
-    if (!sink->wait_for(n, t0 + patience)) {
+    bool all = sink->wait_for(n, t0 + patience);
+    double rate = n / seconds_since(t0);
+    write_series(out_dir, series, samples.stop());
+    if (!all) {
       error = "the raw subscriber got " + std::to_string(sink->count()) +
               " of " + std::to_string(n) + " messages (" +
               std::to_string(sink->dropped()) + " dropped)";
       return std::nullopt;
     }
-    return n / seconds_since(t0);
+    return rate;
   }
   const std::string stream = "BENCH_RAW";
   if (!run.admin().reset_stream(stream, {base + ">"}, error))
@@ -432,6 +479,7 @@ std::optional<double> raw_ingest(bench_run& run, const prepared& p,
   if (!reader)
     return std::nullopt;
   auto t0 = clock::now();
+  sampler samples{[&] { return reader->count(); }};
   for (uint64_t i = 0; i < n; ++i)
     if (!pub->js_publish(base + p.tails[i], p.bodies[i], error))
       return std::nullopt;
@@ -439,6 +487,7 @@ std::optional<double> raw_ingest(bench_run& run, const prepared& p,
     return std::nullopt;
   bool all = reader->wait_for(n, t0 + patience);
   double rate = n / seconds_since(t0);
+  write_series(out_dir, series, samples.stop());
   auto count = reader->count();
   auto why = reader->failure();
   reader.reset();
@@ -455,6 +504,8 @@ std::optional<double> raw_ingest(bench_run& run, const prepared& p,
 /// last (durable: `ingest.applied`; core: every event accepted by kind).
 std::optional<double> marquee_ingest(bench_run& run, const prepared& p,
                                      const std::string& kind, bool durable,
+                                     const std::string& series,
+                                     const std::string& out_dir,
                                      std::string& error) {
   if (!run.start_marquee(durable ? "durable" : "core", error))
     return std::nullopt;
@@ -463,7 +514,29 @@ std::optional<double> marquee_ingest(bench_run& run, const prepared& p,
     return std::nullopt;
   const std::string base = run.prefix() + ".v1.events.";
   const uint64_t n = p.tails.size();
+  auto done = [&](const stats& s) {
+    if (durable)
+      return s.applied >= n;
+    return (kind == "play" ? s.play : s.impression) >= n;
+  };
+  // The sampler asks on a connection of its own.
+  auto probe = load::connection::open(run.url(), false, error);
+  if (!probe)
+    return std::nullopt;
+  simdjson::dom::parser parser;
   auto t0 = clock::now();
+  sampler samples{[&]() -> uint64_t {
+    std::string body;
+    std::string why;
+    simdjson::dom::element doc;
+    if (!probe->request(run.prefix() + ".v1.admin.all.stats", "{}",
+                        milliseconds{5000}, body, why) ||
+        parser.parse(body).get(doc) != simdjson::SUCCESS)
+      return 0;
+    uint64_t v = 0;
+    auto field = durable ? "/ingest/applied" : "/events/" + kind;
+    return doc.at_pointer(field).get(v) == simdjson::SUCCESS ? v : 0;
+  }};
   for (uint64_t i = 0; i < n; ++i) {
     bool ok = durable ? pub->js_publish(base + p.tails[i], p.bodies[i], error)
                       : pub->publish(base + p.tails[i], p.bodies[i], error);
@@ -474,14 +547,10 @@ std::optional<double> marquee_ingest(bench_run& run, const prepared& p,
                       : pub->flush(milliseconds{60'000}, error);
   if (!sent)
     return std::nullopt;
-  auto done = [&](const stats& s) {
-    if (durable)
-      return s.applied >= n;
-    return (kind == "play" ? s.play : s.impression) >= n;
-  };
   if (!run.wait_stats(done, milliseconds{5}, error))
     return std::nullopt;
   double rate = n / seconds_since(t0);
+  write_series(out_dir, series, samples.stop());
   run.stop_marquee();
   return rate;
 }
@@ -503,11 +572,14 @@ bool scenario_ingest(bench_run& run, const bench_options& o, std::ostream& log,
       std::string{t.kind} + "s, " + (t.durable ? "durable" : "core") + " (" +
       with_commas(static_cast<double>(o.ingest_events)) + " events)";
     log << "bench: ingest of " << what << ": marquee\n";
-    auto m = marquee_ingest(run, p, t.kind, t.durable, error);
+    auto series = std::string{t.kind} + "s_" +
+                  (t.durable ? "durable" : "core") + "_over_time";
+    auto m =
+      marquee_ingest(run, p, t.kind, t.durable, series, o.out_dir, error);
     if (!m)
       return false;
     log << "bench: ingest of " << what << ": raw\n";
-    auto r = raw_ingest(run, p, t.durable, error);
+    auto r = raw_ingest(run, p, t.durable, "raw_" + series, o.out_dir, error);
     if (!r)
       return false;
     run.rows().push_back(rate_row(std::string{t.kind} + "s applied, " +

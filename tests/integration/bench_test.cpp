@@ -123,4 +123,12 @@ TEST_CASE("marquee bench runs every scenario and prints each figure of "
                              "rec_user_n_ingesting", "raw_rr_n_ingesting",
                              "freshness", "raw_freshness"})
     CHECK(lines_of(samples.path() / (std::string{series} + ".csv")) > 0);
+  // Throughput over time: one sample per 100 ms, at least the first.
+  for (const char* kind : {"plays", "impressions"})
+    for (const char* mode : {"durable", "core"})
+      for (const char* who : {"", "raw_"}) {
+        auto name = std::string{who} + kind + "_" + mode + "_over_time.csv";
+        INFO(name);
+        CHECK(lines_of(samples.path() / name) > 0);
+      }
 }
