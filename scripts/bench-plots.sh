@@ -15,7 +15,7 @@ set -euo pipefail
 dir="${1:?usage: scripts/bench-plots.sh DIR [OUT]}"
 out="${2:-$dir}"
 command -v gnuplot >/dev/null || {
-  echo "gnuplot is missing: apt-get install gnuplot-nox" >&2
+  echo "gnuplot is missing: run scripts/install-deps.sh" >&2
   exit 1
 }
 mkdir -p "$out"

@@ -7,7 +7,7 @@ pkgs=("$@" build-essential cmake pkg-config git clang-format
       libcaf-dev libnats-dev nats-server liblmdb-dev lmdb-utils
       libcereal-dev libspdlog-dev catch2 libsimdjson-dev rapidjson-dev
       libtomlplusplus-dev libcli11-dev libedit-dev zlib1g-dev
-      openssl gdb)
+      openssl gdb gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -276,10 +276,42 @@ struct stats {
   uint64_t passivated = 0;
 };
 
+/// Asks marquee (subject prefix `prefix`) for its stats on `conn`.
+std::optional<stats> read_stats(load::connection& conn,
+                                simdjson::dom::parser& parser,
+                                const std::string& prefix, std::string& error) {
+  std::string body;
+  if (!conn.request(prefix + ".v1.admin.all.stats", "{}", milliseconds{5000},
+                    body, error))
+    return std::nullopt;
+  simdjson::dom::element doc;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS) {
+    error = "unreadable stats: " + body.substr(0, 200);
+    return std::nullopt;
+  }
+  stats s;
+  auto number = [&](const char* pointer) -> uint64_t {
+    uint64_t v = 0;
+    return doc.at_pointer(pointer).get(v) == simdjson::SUCCESS ? v : 0;
+  };
+  s.play = number("/events/play");
+  s.impression = number("/events/impression");
+  s.applied = number("/ingest/applied");
+  s.live_users = number("/actors/user");
+  s.passivated = number("/store/passivated");
+  simdjson::dom::object dlq;
+  if (doc["dlq"].get(dlq) == simdjson::SUCCESS)
+    for (auto field : dlq) {
+      uint64_t v = 0;
+      if (field.value.get(v) == simdjson::SUCCESS)
+        s.dead_letters += v;
+    }
+  return s;
+}
+
 class bench_run {
 public:
-  bench_run(const bench_options& opts, std::ostream& log)
-    : opts_(opts), log_(log) {}
+  explicit bench_run(const bench_options& opts) : opts_(opts) {}
 
   ~bench_run() {
     stop_marquee();
@@ -354,33 +386,7 @@ public:
   }
 
   std::optional<stats> read_stats(std::string& error) {
-    std::string body;
-    if (!admin_->request(prefix() + ".v1.admin.all.stats", "{}",
-                         milliseconds{5000}, body, error))
-      return std::nullopt;
-    simdjson::dom::element doc;
-    if (parser_.parse(body).get(doc) != simdjson::SUCCESS) {
-      error = "unreadable stats: " + body.substr(0, 200);
-      return std::nullopt;
-    }
-    stats s;
-    auto number = [&](const char* pointer) -> uint64_t {
-      uint64_t v = 0;
-      return doc.at_pointer(pointer).get(v) == simdjson::SUCCESS ? v : 0;
-    };
-    s.play = number("/events/play");
-    s.impression = number("/events/impression");
-    s.applied = number("/ingest/applied");
-    s.live_users = number("/actors/user");
-    s.passivated = number("/store/passivated");
-    simdjson::dom::object dlq;
-    if (doc["dlq"].get(dlq) == simdjson::SUCCESS)
-      for (auto field : dlq) {
-        uint64_t v = 0;
-        if (field.value.get(v) == simdjson::SUCCESS)
-          s.dead_letters += v;
-      }
-    return s;
+    return marquee::read_stats(*admin_, parser_, prefix(), error);
   }
 
   /// Polls stats until `done` holds; fails after `patience`.
@@ -409,7 +415,6 @@ public:
 
 private:
   const bench_options& opts_;
-  std::ostream& log_;
   fs::path dir_;
   std::unique_ptr<nats_server_process> server_;
   std::unique_ptr<load::connection> admin_;
@@ -439,6 +444,20 @@ prepared prepare_events(const bench_options& o, const std::string& kind) {
   return p;
 }
 
+/// Publishes every event of `p` under `base`: to the stream, all
+/// acknowledged (durable), or as core messages, all flushed.
+bool send_all(load::connection& pub, const std::string& base, const prepared& p,
+              bool durable, std::string& error) {
+  for (size_t i = 0; i < p.tails.size(); ++i) {
+    bool ok = durable ? pub.js_publish(base + p.tails[i], p.bodies[i], error)
+                      : pub.publish(base + p.tails[i], p.bodies[i], error);
+    if (!ok)
+      return false;
+  }
+  return durable ? pub.js_complete(patience, error)
+                 : pub.flush(milliseconds{60'000}, error);
+}
+
 /// Events per second through core publish → subscribe, or JetStream
 /// publish → pull consumer.
 std::optional<double> raw_ingest(bench_run& run, const prepared& p,
@@ -449,51 +468,32 @@ std::optional<double> raw_ingest(bench_run& run, const prepared& p,
   if (!pub)
     return std::nullopt;
   const std::string base = "bench.raw.";
-  const uint64_t n = p.tails.size();
-  if (!durable) {
-    auto sink = load::counter::start(run.url(), base + ">", error);
-    if (!sink)
-      return std::nullopt;
-    auto t0 = clock::now();
-    sampler samples{[&] { return sink->count(); }};
-    for (uint64_t i = 0; i < n; ++i)
-      if (!pub->publish(base + p.tails[i], p.bodies[i], error))
-        return std::nullopt;
-    if (!pub->flush(milliseconds{60'000}, error))
-      return std::nullopt;
-    bool all = sink->wait_for(n, t0 + patience);
-    double rate = n / seconds_since(t0);
-    write_series(out_dir, series, samples.stop());
-    if (!all) {
-      error = "the raw subscriber got " + std::to_string(sink->count()) +
-              " of " + std::to_string(n) + " messages (" +
-              std::to_string(sink->dropped()) + " dropped)";
-      return std::nullopt;
-    }
-    return rate;
-  }
   const std::string stream = "BENCH_RAW";
-  if (!run.admin().reset_stream(stream, {base + ">"}, error))
-    return std::nullopt;
-  auto reader = load::pull_reader::start(run.url(), stream, 512, error);
-  if (!reader)
-    return std::nullopt;
-  auto t0 = clock::now();
-  sampler samples{[&] { return reader->count(); }};
-  for (uint64_t i = 0; i < n; ++i)
-    if (!pub->js_publish(base + p.tails[i], p.bodies[i], error))
+  std::unique_ptr<load::receiver> rx;
+  if (durable) {
+    if (!run.admin().reset_stream(stream, {base + ">"}, error))
       return std::nullopt;
-  if (!pub->js_complete(patience, error))
+    rx = load::pull_reader::start(run.url(), stream, 512, error);
+  } else {
+    rx = load::counter::start(run.url(), base + ">", error);
+  }
+  if (!rx)
     return std::nullopt;
-  bool all = reader->wait_for(n, t0 + patience);
+  const uint64_t n = p.tails.size();
+  auto t0 = clock::now();
+  sampler samples{[&] { return rx->count(); }};
+  if (!send_all(*pub, base, p, durable, error))
+    return std::nullopt;
+  bool all = rx->wait_for(n, t0 + patience);
   double rate = n / seconds_since(t0);
   write_series(out_dir, series, samples.stop());
-  auto count = reader->count();
-  auto why = reader->failure();
-  reader.reset();
-  run.admin().delete_stream(stream, error);
+  auto count = rx->count();
+  auto why = rx->shortfall();
+  rx.reset();
+  if (durable)
+    run.admin().delete_stream(stream, error);
   if (!all) {
-    error = "the raw pull consumer read " + std::to_string(count) + " of " +
+    error = "the raw receiver got " + std::to_string(count) + " of " +
             std::to_string(n) + " messages" + (why.empty() ? "" : ": " + why);
     return std::nullopt;
   }
@@ -510,44 +510,24 @@ std::optional<double> marquee_ingest(bench_run& run, const prepared& p,
   if (!run.start_marquee(durable ? "durable" : "core", error))
     return std::nullopt;
   auto pub = load::connection::open(run.url(), false, error);
-  if (!pub)
-    return std::nullopt;
-  const std::string base = run.prefix() + ".v1.events.";
-  const uint64_t n = p.tails.size();
-  auto done = [&](const stats& s) {
-    if (durable)
-      return s.applied >= n;
-    return (kind == "play" ? s.play : s.impression) >= n;
-  };
   // The sampler asks on a connection of its own.
   auto probe = load::connection::open(run.url(), false, error);
-  if (!probe)
+  if (!pub || !probe)
     return std::nullopt;
+  auto applied = [&](const stats& s) {
+    return durable ? s.applied : kind == "play" ? s.play : s.impression;
+  };
+  const uint64_t n = p.tails.size();
   simdjson::dom::parser parser;
   auto t0 = clock::now();
   sampler samples{[&]() -> uint64_t {
-    std::string body;
     std::string why;
-    simdjson::dom::element doc;
-    if (!probe->request(run.prefix() + ".v1.admin.all.stats", "{}",
-                        milliseconds{5000}, body, why) ||
-        parser.parse(body).get(doc) != simdjson::SUCCESS)
-      return 0;
-    uint64_t v = 0;
-    auto field = durable ? "/ingest/applied" : "/events/" + kind;
-    return doc.at_pointer(field).get(v) == simdjson::SUCCESS ? v : 0;
+    auto s = read_stats(*probe, parser, run.prefix(), why);
+    return s ? applied(*s) : 0;
   }};
-  for (uint64_t i = 0; i < n; ++i) {
-    bool ok = durable ? pub->js_publish(base + p.tails[i], p.bodies[i], error)
-                      : pub->publish(base + p.tails[i], p.bodies[i], error);
-    if (!ok)
-      return std::nullopt;
-  }
-  bool sent = durable ? pub->js_complete(patience, error)
-                      : pub->flush(milliseconds{60'000}, error);
-  if (!sent)
-    return std::nullopt;
-  if (!run.wait_stats(done, milliseconds{5}, error))
+  if (!send_all(*pub, run.prefix() + ".v1.events.", p, durable, error) ||
+      !run.wait_stats([&](const stats& s) { return applied(s) >= n; },
+                      milliseconds{5}, error))
     return std::nullopt;
   double rate = n / seconds_since(t0);
   write_series(out_dir, series, samples.stop());
@@ -1168,13 +1148,9 @@ bool scenario_recovery(bench_run& run, const bench_options& o,
     r.event(r.mixed_kind(), r.user(), wall_ms(), events.tails.back(),
             events.bodies.back());
   }
-  auto make = [&](const std::string& base) {
-    return [&, base](uint64_t i, std::string& tail, std::string& body) {
-      tail = base + events.tails[i];
-      body = events.bodies[i];
-    };
-  };
-  if (!publish_all(run, n, make("events."), error))
+  auto pub = load::connection::open(run.url(), false, error);
+  if (!pub ||
+      !send_all(*pub, run.prefix() + ".v1.events.", events, true, error))
     return false;
   t0 = clock::now();
   if (!run.restart_marquee(error) ||
@@ -1183,16 +1159,8 @@ bool scenario_recovery(bench_run& run, const bench_options& o,
   double replay = n / seconds_since(t0);
   run.stop_marquee();
   // The baseline: a pull consumer reading the same events, stored.
-  if (!run.admin().reset_stream("BENCH_REPLAY", {"bench.replay.>"}, error))
-    return false;
-  auto pub = load::connection::open(run.url(), false, error);
-  if (!pub)
-    return false;
-  for (uint64_t i = 0; i < n; ++i)
-    if (!pub->js_publish("bench.replay." + events.tails[i], events.bodies[i],
-                         error))
-      return false;
-  if (!pub->js_complete(patience, error))
+  if (!run.admin().reset_stream("BENCH_REPLAY", {"bench.replay.>"}, error) ||
+      !send_all(*pub, "bench.replay.", events, true, error))
     return false;
   t0 = clock::now();
   auto reader = load::pull_reader::start(run.url(), "BENCH_REPLAY", 512, error);
@@ -1200,10 +1168,12 @@ bool scenario_recovery(bench_run& run, const bench_options& o,
     return false;
   bool all = reader->wait_for(n, t0 + patience);
   double raw = n / seconds_since(t0);
+  auto shortfall = reader->shortfall();
   reader.reset();
   run.admin().delete_stream("BENCH_REPLAY", error);
   if (!all) {
-    error = "the raw pull consumer did not read the stored events";
+    error = "the raw pull consumer did not read the stored events" +
+            (shortfall.empty() ? "" : ": " + shortfall);
     return false;
   }
   run.rows().push_back(
@@ -1234,7 +1204,7 @@ bool run_bench(const bench_options& opts, std::ostream& out, std::ostream& log,
       return false;
     }
   }
-  bench_run run{opts, log};
+  bench_run run{opts};
   bool ok = run.start(error);
   if (ok && wanted("ingest"))
     ok = scenario_ingest(run, opts, log, error);

@@ -39,32 +39,6 @@ natsConnection* connect(const std::string& url, bool send_asap,
   return nc;
 }
 
-/// Counts up, and wakes those who wait for a count.
-class progress {
-public:
-  void add(uint64_t n = 1) {
-    auto now = count_.fetch_add(n, std::memory_order_relaxed) + n;
-    if (now >= wanted_.load(std::memory_order_relaxed)) {
-      std::lock_guard<std::mutex> guard{mtx_};
-      cv_.notify_all();
-    }
-  }
-
-  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-
-  bool wait_for(uint64_t n, clock::time_point deadline) const {
-    std::unique_lock<std::mutex> guard{mtx_};
-    wanted_.store(n, std::memory_order_relaxed);
-    return cv_.wait_until(guard, deadline, [&] { return count() >= n; });
-  }
-
-private:
-  std::atomic<uint64_t> count_{0};
-  mutable std::atomic<uint64_t> wanted_{UINT64_MAX};
-  mutable std::mutex mtx_;
-  mutable std::condition_variable cv_;
-};
-
 } // namespace
 
 // -- connection ---------------------------------------------------------------
@@ -245,12 +219,36 @@ bool connection::delete_stream(const std::string& name, std::string& error) {
   return true;
 }
 
+// -- receiver -----------------------------------------------------------------
+
+receiver::receiver() = default;
+
+receiver::~receiver() = default;
+
+void receiver::add() {
+  auto now = count_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (now >= wanted_.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    cv_.notify_all();
+  }
+}
+
+uint64_t receiver::count() const {
+  return count_.load(std::memory_order_relaxed);
+}
+
+bool receiver::wait_for(uint64_t n, clock::time_point deadline) const {
+  std::unique_lock<std::mutex> guard{mtx_};
+  wanted_.store(n, std::memory_order_relaxed);
+  return cv_.wait_until(guard, deadline, [&] { return count() >= n; });
+}
+
 // -- counter ------------------------------------------------------------------
 
 struct counter::impl {
+  counter* owner = nullptr;
   natsConnection* nc = nullptr;
   natsSubscription* sub = nullptr;
-  progress seen;
 
   ~impl() {
     if (sub != nullptr) {
@@ -264,53 +262,48 @@ struct counter::impl {
   static void on_msg(natsConnection*, natsSubscription*, natsMsg* msg,
                      void* closure) {
     natsMsg_Destroy(msg);
-    static_cast<impl*>(closure)->seen.add();
+    static_cast<impl*>(closure)->owner->add();
   }
 };
 
 std::unique_ptr<counter> counter::start(const std::string& url,
                                         const std::string& subject,
                                         std::string& error) {
-  auto ptr = std::make_unique<impl>();
-  ptr->nc = connect(url, false, error);
-  if (ptr->nc == nullptr)
+  std::unique_ptr<counter> out{new counter};
+  auto& my = *out->impl_;
+  my.nc = connect(url, false, error);
+  if (my.nc == nullptr)
     return nullptr;
-  auto st = natsConnection_Subscribe(&ptr->sub, ptr->nc, subject.c_str(),
-                                     &impl::on_msg, ptr.get());
+  auto st = natsConnection_Subscribe(&my.sub, my.nc, subject.c_str(),
+                                     &impl::on_msg, &my);
   if (st == NATS_OK)
-    st = natsSubscription_SetPendingLimits(ptr->sub, -1, -1);
+    st = natsSubscription_SetPendingLimits(my.sub, -1, -1);
   if (st == NATS_OK)
-    st = natsConnection_FlushTimeout(ptr->nc, 5000);
+    st = natsConnection_FlushTimeout(my.nc, 5000);
   if (st != NATS_OK) {
     error = status_failure("cannot subscribe to " + subject, st);
     return nullptr;
   }
-  return std::unique_ptr<counter>{new counter(std::move(ptr))};
+  return out;
 }
 
-counter::counter(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
-  // nop
+counter::counter() : impl_(std::make_unique<impl>()) {
+  impl_->owner = this;
 }
 
+// Unsubscribes before the count the callbacks add to goes.
 counter::~counter() = default;
 
-uint64_t counter::count() const {
-  return impl_->seen.count();
-}
-
-bool counter::wait_for(uint64_t n, clock::time_point deadline) const {
-  return impl_->seen.wait_for(n, deadline);
-}
-
-uint64_t counter::dropped() const {
+std::string counter::shortfall() const {
   int64_t n = 0;
   natsSubscription_GetDropped(impl_->sub, &n);
-  return static_cast<uint64_t>(n);
+  return n > 0 ? std::to_string(n) + " dropped by the client" : "";
 }
 
 // -- pull_reader --------------------------------------------------------------
 
 struct pull_reader::impl {
+  pull_reader* owner = nullptr;
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
   natsSubscription* sub = nullptr;
@@ -318,7 +311,6 @@ struct pull_reader::impl {
   std::string durable = "bench";
   std::string inbox;
   int batch = 0;
-  progress seen;
   std::atomic<bool> stop{false};
   std::thread reader;
   mutable std::mutex failure_mtx;
@@ -397,7 +389,7 @@ struct pull_reader::impl {
       if (const char* r = natsMsg_GetReply(msg); r != nullptr)
         last_reply = r;
       natsMsg_Destroy(msg);
-      seen.add();
+      owner->add();
       if (++since_ack >= static_cast<uint64_t>(batch) / 2)
         ack(last_reply, since_ack);
     }
@@ -412,61 +404,56 @@ struct pull_reader::impl {
 std::unique_ptr<pull_reader> pull_reader::start(const std::string& url,
                                                 const std::string& stream,
                                                 int batch, std::string& error) {
-  auto ptr = std::make_unique<impl>();
-  ptr->stream = stream;
-  ptr->batch = batch;
-  ptr->nc = connect(url, false, error);
-  if (ptr->nc == nullptr)
+  std::unique_ptr<pull_reader> out{new pull_reader};
+  auto& my = *out->impl_;
+  my.stream = stream;
+  my.batch = batch;
+  my.nc = connect(url, false, error);
+  if (my.nc == nullptr)
     return nullptr;
-  auto st = natsConnection_JetStream(&ptr->js, ptr->nc, nullptr);
+  auto st = natsConnection_JetStream(&my.js, my.nc, nullptr);
   if (st != NATS_OK) {
     error = status_failure("cannot open JetStream", st);
     return nullptr;
   }
   jsConsumerConfig cc;
   jsConsumerConfig_Init(&cc);
-  cc.Durable = ptr->durable.c_str();
+  cc.Durable = my.durable.c_str();
   cc.AckPolicy = js_AckAll;
   cc.MaxAckPending = 100'000;
   cc.DeliverPolicy = js_DeliverAll;
   jsErrCode jerr{};
-  st = js_AddConsumer(nullptr, ptr->js, stream.c_str(), &cc, nullptr, &jerr);
+  st = js_AddConsumer(nullptr, my.js, stream.c_str(), &cc, nullptr, &jerr);
   if (st != NATS_OK) {
     error = status_failure("cannot create a consumer on " + stream, st);
     return nullptr;
   }
   natsInbox* inbox = nullptr;
-  natsInbox_Create(&inbox);
-  ptr->inbox = inbox;
-  natsInbox_Destroy(inbox);
-  st = natsConnection_SubscribeSync(&ptr->sub, ptr->nc,
-                                    (ptr->inbox + ".*").c_str());
+  st = natsInbox_Create(&inbox);
+  if (st == NATS_OK) {
+    my.inbox = inbox;
+    natsInbox_Destroy(inbox);
+    st =
+      natsConnection_SubscribeSync(&my.sub, my.nc, (my.inbox + ".*").c_str());
+  }
   if (st == NATS_OK)
-    st = natsSubscription_SetPendingLimits(ptr->sub, -1, -1);
+    st = natsSubscription_SetPendingLimits(my.sub, -1, -1);
   if (st != NATS_OK) {
     error = status_failure("cannot subscribe to the pull inbox", st);
     return nullptr;
   }
-  auto* raw = ptr.get();
-  ptr->reader = std::thread{[raw] { raw->run(); }};
-  return std::unique_ptr<pull_reader>{new pull_reader(std::move(ptr))};
+  my.reader = std::thread{[&my] { my.run(); }};
+  return out;
 }
 
-pull_reader::pull_reader(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
-  // nop
+pull_reader::pull_reader() : impl_(std::make_unique<impl>()) {
+  impl_->owner = this;
 }
 
+// Joins the reading thread before the count it adds to goes.
 pull_reader::~pull_reader() = default;
 
-uint64_t pull_reader::count() const {
-  return impl_->seen.count();
-}
-
-bool pull_reader::wait_for(uint64_t n, clock::time_point deadline) const {
-  return impl_->seen.wait_for(n, deadline);
-}
-
-std::string pull_reader::failure() const {
+std::string pull_reader::shortfall() const {
   std::lock_guard<std::mutex> guard{impl_->failure_mtx};
   return impl_->first_failure;
 }

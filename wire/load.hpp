@@ -13,8 +13,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,54 +77,72 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// Counts the messages on a subject (an asynchronous subscription with
-/// no pending limit). `count` and `wait_for` may be called from any thread.
-class counter {
+/// The receiving end of a baseline: how many messages came, and a wait
+/// for a count. `count`, `wait_for` and `shortfall` may be called from any
+/// thread.
+class receiver {
 public:
-  static std::unique_ptr<counter>
-  start(const std::string& url, const std::string& subject, std::string& error);
-  ~counter();
+  virtual ~receiver();
 
   uint64_t count() const;
 
-  /// Waits until `n` messages arrived or `deadline` passed; returns whether
-  /// they arrived.
+  /// Waits until `n` messages came or `deadline` passed; returns whether
+  /// they came.
   bool wait_for(uint64_t n, clock::time_point deadline) const;
 
-  /// Messages the client dropped (a failed baseline, never hidden).
-  uint64_t dropped() const;
+  /// Why fewer may have come than were sent (messages the client dropped,
+  /// a failed read), or empty: a failed baseline is never hidden.
+  virtual std::string shortfall() const = 0;
+
+protected:
+  receiver();
+
+  /// Counts one more message and wakes those who wait for the count.
+  void add();
+
+private:
+  std::atomic<uint64_t> count_{0};
+  mutable std::atomic<uint64_t> wanted_{UINT64_MAX};
+  mutable std::mutex mtx_;
+  mutable std::condition_variable cv_;
+};
+
+/// Counts the messages on a subject (an asynchronous subscription with
+/// no pending limit).
+class counter : public receiver {
+public:
+  static std::unique_ptr<counter>
+  start(const std::string& url, const std::string& subject, std::string& error);
+  ~counter() override;
+
+  std::string shortfall() const override;
 
   struct impl;
 
 private:
-  explicit counter(std::unique_ptr<impl> ptr);
+  counter();
   std::unique_ptr<impl> impl_;
 };
 
 /// Reads a stream through a durable pull consumer (acknowledge all, one
-/// acknowledgement per batch), as a lean JetStream client does: pull
-/// requests of `batch` messages kept standing, so that the server never
-/// waits for one. The reading runs on a thread of its own.
-class pull_reader {
+/// acknowledgement per half batch), as a lean JetStream client does: two
+/// pull requests of `batch` messages kept standing, so that the server
+/// never waits for one. The reading runs on a thread of its own.
+class pull_reader : public receiver {
 public:
   static std::unique_ptr<pull_reader> start(const std::string& url,
                                             const std::string& stream,
                                             int batch, std::string& error);
   /// Stops the thread and removes the consumer.
-  ~pull_reader();
-
-  uint64_t count() const;
-
-  /// Waits until `n` messages were read or `deadline` passed.
-  bool wait_for(uint64_t n, clock::time_point deadline) const;
+  ~pull_reader() override;
 
   /// The first failure of the reading thread, or empty.
-  std::string failure() const;
+  std::string shortfall() const override;
 
   struct impl;
 
 private:
-  explicit pull_reader(std::unique_ptr<impl> ptr);
+  pull_reader();
   std::unique_ptr<impl> impl_;
 };
 
