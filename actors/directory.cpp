@@ -17,40 +17,43 @@ directory::directory(caf::actor_system& sys,
 }
 
 template <class Handle, class Spawn>
-Handle directory::get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
-                               uint32_t key, Spawn spawn) {
+directory::entry<Handle> directory::get_or_spawn(shards<Handle>& xs,
+                                                 std::atomic<size_t>& live,
+                                                 uint32_t key, Spawn spawn) {
   auto now = clock_();
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
   if (i != sh.actors.end()) {
     i->second.used_ms = now;
-    return i->second.actor;
+    return i->second;
   }
-  auto hdl = spawn();
-  sh.actors.emplace(key, entry<Handle>{hdl, now});
+  entry<Handle> e = spawn();
+  e.used_ms = now;
+  sh.actors.emplace(key, e);
   live.fetch_add(1);
-  return hdl;
+  return e;
 }
 
 template <class Handle, class Restore>
-std::optional<Handle> directory::find(shards<Handle>& xs,
-                                      std::atomic<size_t>& live, uint32_t key,
-                                      Restore restore) {
+std::optional<directory::entry<Handle>>
+directory::find(shards<Handle>& xs, std::atomic<size_t>& live, uint32_t key,
+                Restore restore) {
   auto now = clock_();
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
   if (i != sh.actors.end()) {
     i->second.used_ms = now;
-    return i->second.actor;
+    return i->second;
   }
-  auto hdl = restore();
-  if (hdl) {
-    sh.actors.emplace(key, entry<Handle>{*hdl, now});
+  std::optional<entry<Handle>> e = restore();
+  if (e) {
+    e->used_ms = now;
+    sh.actors.emplace(key, *e);
     live.fetch_add(1);
   }
-  return hdl;
+  return e;
 }
 
 template <class Handle>
@@ -103,19 +106,38 @@ std::optional<stored_title> directory::stored_title_of(title_key title) {
     });
 }
 
+directory::entry<user_actor>
+directory::spawn_user(user_key user, std::optional<stored_user> stored) {
+  auto cell =
+    std::make_shared<user_cell>(user, params_, std::move(stored), stats_);
+  auto actor = spawn_user_actor(sys_, cell);
+  return {std::move(actor), std::move(cell)};
+}
+
 user_actor directory::user(user_key user) {
-  return get_or_spawn(users_, live_users_, user, [&] {
-    return spawn_user_actor(sys_, user, params_, stored_user_of(user), stats_);
-  });
+  return get_or_spawn(users_, live_users_, user,
+                      [&] { return spawn_user(user, stored_user_of(user)); })
+    .actor;
+}
+
+std::optional<directory::user_handles>
+directory::find_user_cell(user_key user) {
+  auto e =
+    find(users_, live_users_, user, [&]() -> std::optional<entry<user_actor>> {
+      auto stored = stored_user_of(user);
+      if (!stored)
+        return std::nullopt;
+      return spawn_user(user, std::move(stored));
+    });
+  if (!e)
+    return std::nullopt;
+  return user_handles{std::move(e->actor), std::move(e->cell)};
 }
 
 std::optional<user_actor> directory::find_user(user_key user) {
-  return find(users_, live_users_, user, [&]() -> std::optional<user_actor> {
-    auto stored = stored_user_of(user);
-    if (!stored)
-      return std::nullopt;
-    return spawn_user_actor(sys_, user, params_, std::move(stored), stats_);
-  });
+  if (auto h = find_user_cell(user))
+    return std::move(h->actor);
+  return std::nullopt;
 }
 
 std::optional<user_key> directory::known_user(std::string_view id,
@@ -137,21 +159,29 @@ std::optional<title_key> directory::known_title(std::string_view id,
 }
 
 title_actor directory::title(title_key title) {
-  return get_or_spawn(titles_, live_titles_, title, [&] {
-    return spawn_title_actor(sys_, title, params_, trending_,
-                             stored_title_of(title));
-  });
+  return get_or_spawn(titles_, live_titles_, title,
+                      [&] {
+                        return entry<title_actor>{
+                          spawn_title_actor(sys_, title, params_, trending_,
+                                            stored_title_of(title)),
+                          nullptr};
+                      })
+    .actor;
 }
 
 std::optional<title_actor> directory::find_title(title_key title) {
-  return find(titles_, live_titles_, title,
-              [&]() -> std::optional<title_actor> {
-                auto stored = stored_title_of(title);
-                if (!stored)
-                  return std::nullopt;
-                return spawn_title_actor(sys_, title, params_, trending_,
-                                         std::move(stored));
-              });
+  auto e = find(
+    titles_, live_titles_, title, [&]() -> std::optional<entry<title_actor>> {
+      auto stored = stored_title_of(title);
+      if (!stored)
+        return std::nullopt;
+      return entry<title_actor>{
+        spawn_title_actor(sys_, title, params_, trending_, std::move(stored)),
+        nullptr};
+    });
+  if (!e)
+    return std::nullopt;
+  return std::move(e->actor);
 }
 
 template <class Handle, class Key>
@@ -161,13 +191,13 @@ size_t directory::passivate(shards<Handle>& xs, std::atomic<size_t>& live_count,
                             int64_t idle_ms, size_t max_live, int64_t now_ms) {
   // Handles are released when no shard lock is held: an actor that goes
   // with its handle is destroyed outside the locks.
-  std::vector<Handle> released;
+  std::vector<entry<Handle>> released;
   size_t dropped = 0;
   // Counted as passivated before it stops counting as live, so that a
   // reader who sees the live count fall sees every passivation behind it
   // (releasing the handles below can take a while).
   auto drop = [&](auto& sh, auto i) {
-    released.push_back(std::move(i->second.actor));
+    released.push_back(std::move(i->second));
     sh.actors.erase(i);
     passivated.fetch_add(1);
     live_count.fetch_sub(1);

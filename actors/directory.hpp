@@ -56,6 +56,14 @@ public:
   /// activated with it): a user with data is never taken for a stranger.
   std::optional<user_actor> find_user(user_key user);
 
+  /// The same, with the cell the actor shares with readers (ADR 23): the
+  /// request path reads a user through it, without a message.
+  struct user_handles {
+    user_actor actor;
+    std::shared_ptr<user_cell> cell;
+  };
+  std::optional<user_handles> find_user_cell(user_key user);
+
   /// The key of the user with id `id` if this process knows it or state is
   /// stored for it (then the id is interned): what requests use, so that a
   /// user with stored data is never taken for a stranger.
@@ -143,8 +151,10 @@ private:
   template <class Handle>
   struct entry {
     Handle actor;
+    /// The state the actor shares with readers (users only).
+    std::shared_ptr<user_cell> cell;
     /// `clock_ms()` at the last lookup.
-    int64_t used_ms;
+    int64_t used_ms = 0;
   };
 
   template <class Handle>
@@ -156,15 +166,21 @@ private:
   template <class Handle>
   using shards = std::array<shard<Handle>, shard_count>;
 
+  /// The entry of `key`, made by `spawn` (an `entry<Handle>` without its
+  /// time) if it is not live.
   template <class Handle, class Spawn>
-  Handle get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
-                      uint32_t key, Spawn spawn);
+  entry<Handle> get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
+                             uint32_t key, Spawn spawn);
 
-  /// The live actor of `key`, or one activated from stored state by
+  /// The live entry of `key`, or one activated from stored state by
   /// `restore` (returning nullopt when there is none).
   template <class Handle, class Restore>
-  std::optional<Handle> find(shards<Handle>& xs, std::atomic<size_t>& live,
-                             uint32_t key, Restore restore);
+  std::optional<entry<Handle>> find(shards<Handle>& xs,
+                                    std::atomic<size_t>& live, uint32_t key,
+                                    Restore restore);
+
+  entry<user_actor> spawn_user(user_key user,
+                               std::optional<stored_user> stored);
 
   template <class Handle>
   static std::optional<Handle> live(const shards<Handle>& xs, uint32_t key);

@@ -3,75 +3,72 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <map>
+#include <algorithm>
 #include <unordered_set>
 
 namespace marquee {
 
-namespace {
-
-struct similarity_state {
-  std::shared_ptr<const similarity_params> params;
-  std::unique_ptr<co_play_table> table;
-  uint32_t index = 0;
-  uint32_t shards = 1;
-  /// Stream sequence of the last play applied (0: none, or core mode).
-  uint64_t applied_through = 0;
-  /// Set aside by freezes, by sequence, until the writer takes them.
-  std::map<uint64_t, similarity_snapshot> frozen;
-  static inline const char* name = "similarity";
-
-  bool owns(title_key t) const { return t % shards == index; }
-
-  void apply(const co_play_round& round) {
-    apply_round(round, *table, applied_through,
-                [this](title_key t) { return owns(t); });
-  }
-};
-
-using similarity_pointer = similarity_actor::stateful_pointer<similarity_state>;
-
-similarity_actor::behavior_type
-similarity_actor_impl(similarity_pointer self,
-                      std::shared_ptr<const similarity_params> p,
-                      uint32_t index, uint32_t shards,
-                      std::shared_ptr<const stored_similarity> stored) {
-  auto& st = self->state;
-  st.params = std::move(p);
-  st.table = std::make_unique<co_play_table>(st.params.get());
-  st.index = index;
-  st.shards = std::max<uint32_t>(1, shards);
+similarity_cell::similarity_cell(
+  std::shared_ptr<const similarity_params> p, uint32_t shard, uint32_t count,
+  std::shared_ptr<const stored_similarity> stored)
+  : params(std::move(p)), table(params.get()), index(shard),
+    shards(std::max<uint32_t>(1, count)) {
   if (stored) {
     // Every title's plays (they normalise), the partners of its own.
     for (const auto& [t, rec] : stored->titles) {
-      st.table->set_plays(t, rec.plays);
-      if (st.owns(t))
-        st.table->set_partners(t, rec.partners);
+      table.set_plays(t, rec.plays);
+      if (owns(t))
+        table.set_partners(t, rec.partners);
     }
-    st.table->take_changed(); // as stored: nothing to store again
-    st.applied_through = stored->sequence;
+    table.take_changed(); // as stored: nothing to store again
+    applied_through = stored->sequence;
   }
+}
+
+neighbours_result similarity_cell::neighbours(const neighbours_query& q) {
+  std::lock_guard<std::mutex> guard{mu};
+  neighbours_result res;
+  res.lists.reserve(q.titles.size());
+  for (auto t : q.titles) {
+    const auto& all = table.neighbours_of(t);
+    auto n = std::min<size_t>(q.n, all.size());
+    res.lists.emplace_back(all.begin(), all.begin() + n);
+  }
+  return res;
+}
+
+neighbour_fn
+neighbours_from(std::vector<std::shared_ptr<similarity_cell>> cells) {
+  if (cells.empty())
+    return nullptr;
+  return [cells = std::move(cells)](title_key title, uint32_t n) {
+    auto found = cells[title % cells.size()]->neighbours({{title}, n});
+    return found.lists.empty() ? std::vector<neighbour>{}
+                               : std::move(found.lists[0]);
+  };
+}
+
+namespace {
+
+similarity_actor::behavior_type
+similarity_actor_impl(similarity_actor::pointer,
+                      std::shared_ptr<similarity_cell> cell) {
   return {
-    [self](const co_play_batch& batch) {
-      if (batch.round)
-        self->state.apply(*batch.round);
+    [cell](const co_play_batch& batch) {
+      if (!batch.round)
+        return;
+      std::lock_guard<std::mutex> guard{cell->mu};
+      apply_round(*batch.round, cell->table, cell->applied_through,
+                  [&](title_key t) { return cell->owns(t); });
     },
-    [self](const neighbours_query& q) {
-      neighbours_result res;
-      res.lists.reserve(q.titles.size());
-      for (auto t : q.titles) {
-        const auto& all = self->state.table->neighbours_of(t);
-        auto n = std::min<size_t>(q.n, all.size());
-        res.lists.emplace_back(all.begin(), all.begin() + n);
-      }
-      return res;
-    },
-    [self](freeze_atom, uint64_t sequence) {
-      auto& st = self->state;
+    [cell](const neighbours_query& q) { return cell->neighbours(q); },
+    [cell](freeze_atom, uint64_t sequence) {
+      auto& st = *cell;
+      std::lock_guard<std::mutex> guard{st.mu};
       similarity_snapshot snap;
-      for (auto t : st.table->take_changed())
+      for (auto t : st.table.take_changed())
         if (st.owns(t))
-          snap.titles.emplace_back(t, st.table->record_of(t));
+          snap.titles.emplace_back(t, st.table.record_of(t));
       // A freeze the writer never collected (it failed before asking) is
       // superseded: the next one takes over its titles.
       if (!st.frozen.empty()) {
@@ -86,9 +83,10 @@ similarity_actor_impl(similarity_pointer self,
       }
       st.frozen.emplace(sequence, std::move(snap));
     },
-    [self](snapshot_atom,
+    [cell](snapshot_atom,
            uint64_t sequence) -> caf::result<similarity_snapshot> {
-      auto& frozen = self->state.frozen;
+      std::lock_guard<std::mutex> guard{cell->mu};
+      auto& frozen = cell->frozen;
       auto i = frozen.find(sequence);
       if (i == frozen.end())
         return make_error(errc::internal,
@@ -98,8 +96,9 @@ similarity_actor_impl(similarity_pointer self,
       frozen.erase(i);
       return snap;
     },
-    [self](dump_atom, title_key t) {
-      auto& table = *self->state.table;
+    [cell](dump_atom, title_key t) {
+      std::lock_guard<std::mutex> guard{cell->mu};
+      auto& table = cell->table;
       similarity_dump d;
       d.plays = table.plays(t);
       d.partners = table.partners_of(t).size();
@@ -113,13 +112,21 @@ similarity_actor_impl(similarity_pointer self,
 
 } // namespace
 
-similarity_actor
-spawn_similarity_actor(caf::actor_system& sys,
-                       std::shared_ptr<const similarity_params> p,
-                       uint32_t index, uint32_t shards,
-                       std::shared_ptr<const stored_similarity> stored) {
-  return sys.spawn(similarity_actor_impl, std::move(p), index, shards,
-                   std::move(stored));
+similarity_actor spawn_similarity_actor(caf::actor_system& sys,
+                                        std::shared_ptr<similarity_cell> cell) {
+  return sys.spawn(similarity_actor_impl, std::move(cell));
+}
+
+similarity_shards spawn_similarity_shards(
+  caf::actor_system& sys, std::shared_ptr<const similarity_params> p,
+  uint32_t count, std::shared_ptr<const stored_similarity> stored) {
+  similarity_shards out;
+  for (uint32_t i = 0; i < count; ++i) {
+    auto cell = std::make_shared<similarity_cell>(p, i, count, stored);
+    out.actors.push_back(spawn_similarity_actor(sys, cell));
+    out.cells.push_back(std::move(cell));
+  }
+  return out;
 }
 
 } // namespace marquee

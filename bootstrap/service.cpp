@@ -1,7 +1,7 @@
 #include "bootstrap/service.hpp"
 
 #include "actors/directory.hpp"
-#include "actors/recommender_actor.hpp"
+#include "actors/recommender.hpp"
 #include "actors/similarity_actor.hpp"
 #include "actors/trending_actor.hpp"
 #include "bootstrap/checkpoint.hpp"
@@ -79,9 +79,9 @@ struct service::impl {
   std::shared_ptr<id_tables> ids;
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<trending_cell> trending_state;
   trending_actor trending;
   std::shared_ptr<directory> dir;
-  std::vector<recommender_actor> recommenders;
   similarity_shards similarity;
   std::unique_ptr<nats_edge> edge;
   bool stopped = false;
@@ -96,12 +96,9 @@ struct service::impl {
     if (edge)
       edge->drain(std::chrono::milliseconds{5000});
     edge.reset();
-    for (auto& r : recommenders)
-      caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
-    recommenders.clear();
     for (auto& a : similarity.actors)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    similarity.actors.clear();
+    similarity = {};
     if (trending)
       caf::anon_send_exit(trending, caf::exit_reason::user_shutdown);
     trending = nullptr;
@@ -374,7 +371,8 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   auto shared_params = std::make_shared<const service_params>(set->params);
   auto ids = std::make_shared<id_tables>();
   s.ids = ids;
-  s.trending = spawn_trending_actor(*s.sys, shared_params);
+  s.trending_state = std::make_shared<trending_cell>(shared_params);
+  s.trending = spawn_trending_actor(*s.sys, s.trending_state);
   std::shared_ptr<state_source> source;
   if (s.store)
     source = std::make_shared<lmdb_state_source>(s.store, ids);
@@ -413,14 +411,9 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
       spdlog::info("restored item similarity of {} titles",
                    stored->titles.size());
     }
-    for (size_t i = 0; i < n_threads; ++i)
-      s.similarity.actors.push_back(
-        spawn_similarity_actor(*s.sys, sp, static_cast<uint32_t>(i),
-                               static_cast<uint32_t>(n_threads), stored));
+    s.similarity = spawn_similarity_shards(
+      *s.sys, sp, static_cast<uint32_t>(n_threads), stored);
   }
-  for (size_t i = 0; i < n_threads; ++i)
-    s.recommenders.push_back(spawn_recommender_actor(
-      *s.sys, shared_params, s.dir, s.trending, s.similarity));
 
   if (s.store) {
     // Trending from the stored titles it needs; the title actors
@@ -458,7 +451,8 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   deps.params = shared_params;
   deps.dir = s.dir;
   deps.trending = s.trending;
-  deps.recommenders = s.recommenders;
+  deps.rec = rec_sources{shared_params, s.dir, s.trending_state,
+                         neighbours_from(s.similarity.cells)};
   deps.similarity = s.similarity.actors;
   deps.now_ms = wall_ms;
   if (set->durable) // the checkpoint's state is applied from the start

@@ -132,9 +132,4 @@ using similarity_actor = caf::typed_actor<
   /// Returns (once) what the freeze at that sequence set aside.
   caf::replies_to<snapshot_atom, uint64_t>::with<similarity_snapshot>>;
 
-/// Assembles recommendations; stateless, one per scheduler thread.
-using recommender_actor = caf::typed_actor<
-  /// Answers `P.v1.rec.user.<user>`.
-  caf::replies_to<rec_query>::with<rec_result>>;
-
 } // namespace marquee

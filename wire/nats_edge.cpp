@@ -58,16 +58,6 @@ struct deferred_rec {
 };
 
 /// `P.v1.rec.similar.<title>`, decoded.
-struct similar_request {
-  title_key title = 0;
-  uint32_t k = 10;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, similar_request& x) {
-  return f(caf::meta::type_name("similar_request"), x.title, x.k);
-}
-
 /// To the gateway holding deferred request `id`: go on, or time out.
 struct deferred_due {
   uint64_t id = 0;
@@ -649,7 +639,18 @@ struct nats_edge::impl {
     if (rq.after > 0 && deps.applied->applied() < rq.after)
       return caf::anon_send(
         gateway(), deferred_rec{rq.after, std::string{body}, std::move(ctx)});
-    caf::anon_send(gateway(), std::move(rq), std::move(ctx));
+    // Answered here, on the thread that received it (ADR 23).
+    auto res = marquee::recommend(deps.rec, std::move(rq));
+    if (!res)
+      return fail(ctx, res.error());
+    auto took_us = (steady_ns() - ctx.started_ns) / 1000;
+    answer(ctx, encode_rec(ctx.subject_id, *res, took_us, *deps.ids));
+  }
+
+  /// Answers `err` with its code and message.
+  void fail(const reply_ctx& ctx, const caf::error& err) {
+    auto info = describe(err);
+    answer_error(ctx, static_cast<int>(info.code), info.message);
   }
 
   void on_impressions(natsMsg* msg, size_t head_len) {
@@ -693,8 +694,11 @@ struct nats_edge::impl {
       return;
     }
     auto& query = std::get<trending_query>(q);
-    ctx.window_ms = deps.params->trending.windows_ms[query.window];
-    caf::anon_send(gateway(), std::move(query), std::move(ctx));
+    auto window_ms = deps.params->trending.windows_ms[query.window];
+    auto res = deps.rec.trending->trending(query);
+    if (!res)
+      return fail(ctx, res.error());
+    answer(ctx, encode_trending(*res, window_ms, *deps.ids));
   }
 
   void on_similar(natsMsg* msg, size_t head_len) {
@@ -719,13 +723,30 @@ struct nats_edge::impl {
                    "title '" + std::string{token} + "' was never seen");
       return;
     }
-    if (deps.similarity.empty()) {
+    if (!deps.rec.neighbours) {
       answer_error(ctx, 503, "item similarity is off (similarity.window = 0)");
       return;
     }
     ctx.subject_id = std::string{token};
-    caf::anon_send(gateway(), similar_request{*key, std::get<uint32_t>(k)},
-                   std::move(ctx));
+    auto want = std::get<uint32_t>(k);
+    // More than k: unavailable titles drop out below.
+    auto all = deps.rec.neighbours(*key, want * 2 + 10);
+    filter_query fq;
+    fq.listing = true;
+    for (const auto& n : all)
+      fq.titles.push_back(n.title);
+    auto kept = deps.rec.trending->filter(fq);
+    std::vector<neighbour> items;
+    size_t next = 0;
+    for (const auto& n : all) {
+      if (items.size() >= want || next >= kept.size())
+        break;
+      if (kept[next] == n.title) {
+        items.push_back(n);
+        ++next;
+      }
+    }
+    answer(ctx, encode_similar(ctx.subject_id, items, *deps.ids));
   }
 
   void on_admin(natsMsg* msg, size_t head_len) {
@@ -855,8 +876,8 @@ struct nats_edge::impl {
   std::string actors_json() const {
     return "{\"user\":" + std::to_string(deps.dir->user_count()) +
            ",\"title\":" + std::to_string(deps.dir->title_count()) +
-           ",\"trending\":1,\"recommender\":" +
-           std::to_string(deps.recommenders.size()) +
+           ",\"trending\":1,\"similarity\":" +
+           std::to_string(deps.similarity.size()) +
            ",\"gateway\":" + std::to_string(gateways.size()) + "}";
   }
 
@@ -993,8 +1014,7 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
                             std::shared_ptr<edge_impl> edge) {
   auto budget = std::chrono::milliseconds{edge->deps.params->rec.budget_ms};
   auto fail = [edge](const reply_ctx& ctx, const caf::error& err) {
-    auto info = describe(err);
-    edge->answer_error(ctx, static_cast<int>(info.code), info.message);
+    edge->fail(ctx, err);
   };
   // Requests waiting for the stream, by number.
   auto waiting = std::make_shared<std::unordered_map<uint64_t, deferred_rec>>();
@@ -1032,52 +1052,6 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
           .value_or(no_user);
       edge->recommend(std::move(d.ctx), user, d.body);
     },
-    [=](const similar_request& q, reply_ctx& ctx) {
-      const auto& shards = edge->deps.similarity;
-      const auto& shard = shards[q.title % shards.size()];
-      // More than k: unavailable titles drop out below.
-      neighbours_query nq{{q.title}, q.k * 2 + 10};
-      self->request(shard, budget, std::move(nq))
-        .then(
-          [=](neighbours_result& res) {
-            auto found = res.lists.empty() ? std::vector<neighbour>{}
-                                           : std::move(res.lists[0]);
-            filter_query fq;
-            fq.listing = true;
-            for (const auto& n : found)
-              fq.titles.push_back(n.title);
-            self->request(edge->deps.trending, budget, std::move(fq))
-              .then(
-                [=](const std::vector<title_key>& kept) {
-                  std::vector<neighbour> items;
-                  size_t next = 0;
-                  for (const auto& n : found) {
-                    if (items.size() >= q.k || next >= kept.size())
-                      break;
-                    if (kept[next] == n.title) {
-                      items.push_back(n);
-                      ++next;
-                    }
-                  }
-                  edge->answer(ctx, encode_similar(ctx.subject_id, items,
-                                                   *edge->deps.ids));
-                },
-                [=](caf::error& err) { fail(ctx, err); });
-          },
-          [=](caf::error& err) { fail(ctx, err); });
-    },
-    [=](rec_query& q, reply_ctx& ctx) {
-      auto& rec =
-        edge->deps.recommenders[q.user % edge->deps.recommenders.size()];
-      self->request(rec, budget * 2, std::move(q))
-        .then(
-          [=](const rec_result& res) {
-            auto took_us = (steady_ns() - ctx.started_ns) / 1000;
-            edge->answer(
-              ctx, encode_rec(ctx.subject_id, res, took_us, *edge->deps.ids));
-          },
-          [=](caf::error& err) { fail(ctx, err); });
-    },
     [=](const user_actor& user, impressions_query& q, reply_ctx& ctx) {
       self->request(user, budget, std::move(q))
         .then(
@@ -1085,15 +1059,6 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
             edge->answer(ctx, encode_impressions(
                                 ctx.subject_id, res, ctx.window_names,
                                 ctx.title_names, *edge->deps.ids, ctx.page));
-          },
-          [=](caf::error& err) { fail(ctx, err); });
-    },
-    [=](trending_query& q, reply_ctx& ctx) {
-      self->request(edge->deps.trending, budget, std::move(q))
-        .then(
-          [=](const trending_result& res) {
-            edge->answer(ctx,
-                         encode_trending(res, ctx.window_ms, *edge->deps.ids));
           },
           [=](caf::error& err) { fail(ctx, err); });
     },
@@ -1278,10 +1243,14 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
          e.subscribe(p + "catalog.>", nullptr, call<&impl::on_event>, error) &&
          e.subscribe(p + "profile.>", nullptr, call<&impl::on_event>, error);
   }
+  // Recommendations are answered on the thread that receives them (ADR 23):
+  // one subscription per scheduler thread, in the queue group, so that the
+  // server spreads requests over as many threads.
+  for (size_t i = 0; i < std::max<size_t>(1, e.cfg.gateways); ++i)
+    ok = ok && e.subscribe(p + "rec.user.*", "q",
+                           call_tail<&impl::on_recommend, 0>, error);
   ok =
     ok &&
-    e.subscribe(p + "rec.user.*", "q", call_tail<&impl::on_recommend, 0>,
-                error) &&
     e.subscribe(p + "impressions.*", "q", call_tail<&impl::on_impressions, 1>,
                 error) &&
     e.subscribe(p + "rec.similar.*", "q", call_tail<&impl::on_similar, 2>,

@@ -13,6 +13,7 @@
 
 #include "actors/checkpointer.hpp"
 #include "actors/directory.hpp"
+#include "actors/recommender.hpp"
 #include "actors/router.hpp"
 #include "domain/ids.hpp"
 #include "domain/params.hpp"
@@ -46,7 +47,8 @@ struct edge_config {
   /// Pending-message limit of each subscription; past it the client drops
   /// messages, which the stats report (default 1,000,000).
   int pending_msgs = 1'000'000;
-  /// Gateway actors publishing replies (default: scheduler threads).
+  /// Gateway actors publishing replies, and subscriptions answering
+  /// recommendations (default: scheduler threads).
   size_t gateways = 2;
   /// Members' events grouped per actor before they are sent, at most this
   /// many; a batch also leaves as soon as nothing more is waiting (default
@@ -76,7 +78,8 @@ struct edge_deps {
   std::shared_ptr<const service_params> params;
   std::shared_ptr<directory> dir;
   trending_actor trending;
-  std::vector<recommender_actor> recommenders;
+  /// What requests read, on the thread that received them (ADR 23).
+  rec_sources rec;
   /// Item similarity shards (empty: none).
   std::vector<similarity_actor> similarity;
   /// Durable mode: how far the actors have applied the stream.

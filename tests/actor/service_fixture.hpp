@@ -1,11 +1,11 @@
 #pragma once
 
 /// The actors of one marquee process in a deterministic system: the
-/// trending actor, a directory spawning real user and title actors, a
-/// recommender and an event router.
+/// trending actor, a directory spawning real user and title actors, what
+/// the recommender reads, and an event router.
 
 #include "actors/directory.hpp"
-#include "actors/recommender_actor.hpp"
+#include "actors/recommender.hpp"
 #include "actors/router.hpp"
 #include "actors/trending_actor.hpp"
 #include "tests/actor/fixture.hpp"
@@ -16,10 +16,10 @@ namespace marquee::test {
 
 struct service_fixture : fixture {
   service_fixture()
-    : trending(spawn_trending_actor(sys, params)),
+    : trending_state(std::make_shared<trending_cell>(params)),
+      trending(spawn_trending_actor(sys, trending_state)),
       dir(std::make_shared<directory>(sys, params, trending)),
-      recommender(spawn_recommender_actor(sys, params, dir, trending)),
-      router(dir, trending) {
+      sources{params, dir, trending_state, nullptr}, router(dir, trending) {
     // nop
   }
 
@@ -28,9 +28,11 @@ struct service_fixture : fixture {
     dir->clear();
   }
 
+  std::shared_ptr<trending_cell> trending_state;
   trending_actor trending;
   std::shared_ptr<directory> dir;
-  recommender_actor recommender;
+  /// What `recommend` reads (no similarity unless a test sets it).
+  rec_sources sources;
   event_router router;
 };
 

@@ -44,7 +44,25 @@ struct rec_fixture : service_fixture {
     q.row = row;
     q.k = k;
     q.at = at;
-    return ask<rec_result>(recommender, q);
+    return answer(q);
+  }
+
+  /// The answer to `q`; an error fails the test.
+  rec_result answer(const rec_query& q) { return answer_with(sources, q); }
+
+  /// Why there is no answer to `q`; an answer fails the test.
+  error_info refusal(const rec_query& q) {
+    auto res = recommend(sources, q);
+    if (res)
+      FAIL("expected an error, got a reply");
+    return describe(res.error());
+  }
+
+  static rec_result answer_with(const rec_sources& src, const rec_query& q) {
+    auto res = recommend(src, q);
+    if (!res)
+      FAIL("expected a reply, got " << to_string(res.error()));
+    return std::move(*res);
   }
 
   int64_t at = base_ts + 6 * ms_per_hour;
@@ -68,17 +86,6 @@ struct alice_fixture : rec_fixture {
 };
 
 std::vector<title_key> all_trending_shown{1, 2, 3, 4, 5, 6};
-
-/// The result waiting for `reply`; an error fails the test.
-template <class Handle>
-rec_result result_of(Handle& reply) {
-  std::optional<rec_result> got;
-  reply.receive(
-    [&](rec_result& res) { got = std::move(res); },
-    [&](caf::error& err) { FAIL("expected a reply, got " << to_string(err)); });
-  REQUIRE(got);
-  return std::move(*got);
-}
 
 } // namespace
 
@@ -117,7 +124,7 @@ TEST_CASE_METHOD(rec_fixture,
     q.at = at;
     q.exclude = {3};
     q.genres = {1};
-    auto res = ask<rec_result>(recommender, q);
+    auto res = answer(q);
     CHECK(titles_of(res.items) == std::vector<title_key>{1, 5});
   }
   SECTION("with explain, items carry their trending score and plays") {
@@ -126,7 +133,7 @@ TEST_CASE_METHOD(rec_fixture,
     q.at = at;
     q.k = 1;
     q.explain = true;
-    auto res = ask<rec_result>(recommender, q);
+    auto res = answer(q);
     REQUIRE(res.items.size() == 1);
     const auto& item = res.items[0];
     REQUIRE(item.features.size() == 2);
@@ -233,7 +240,7 @@ TEST_CASE_METHOD(alice_fixture,
     q.row = rec_row::continue_watching;
     q.at = at;
     q.explain = true;
-    res = ask<rec_result>(recommender, q);
+    res = answer(q);
     REQUIRE(res.items.size() == 2);
     REQUIRE(res.items[0].features.size() == 2);
     CHECK(res.items[0].features[0].name == "progress");
@@ -275,11 +282,11 @@ TEST_CASE_METHOD(rec_fixture,
   q.user = stranger;
   q.at = at;
   q.variant = 2;
-  auto err = ask_error<rec_result>(recommender, q);
+  auto err = refusal(q);
   CHECK(err.code == errc::bad_request);
   CHECK_THAT(err.message, Catch::Contains("control, b"));
   q.variant = 1;
-  auto res = ask<rec_result>(recommender, q);
+  auto res = answer(q);
   CHECK(res.variant == "b");
   CHECK(titles_of(res.items) == all_trending_shown);
 }
@@ -295,7 +302,7 @@ TEST_CASE_METHOD(alice_fixture,
   q.at = at;
   q.k = 3;
   q.variant = 1;
-  auto res = ask<rec_result>(recommender, q);
+  auto res = answer(q);
   // Alice watched 1 and 4; 2 and 3 in progress are not excluded.
   REQUIRE(titles_of(res.items) == std::vector<title_key>{2, 3, 5});
   run();
@@ -319,7 +326,7 @@ TEST_CASE_METHOD(alice_fixture,
   // continue_watching lists are no recommendations to count.
   q.row = rec_row::continue_watching;
   q.at = at + 2 * ms_per_hour;
-  res = ask<rec_result>(recommender, q);
+  res = answer(q);
   REQUIRE_FALSE(res.items.empty());
   run();
   CHECK(stats.read(1).requests == 2);
@@ -328,117 +335,26 @@ TEST_CASE_METHOD(alice_fixture,
   CHECK(stats.read(1).plays == 1);
 }
 
-TEST_CASE_METHOD(alice_fixture,
-                 "a user actor that does not answer within the budget makes "
-                 "the request fail as overloaded, and the recommender keeps "
-                 "serving",
-                 "[actor][recommender][budget]") {
-  rec_query q;
-  q.user = alice;
-  q.row = rec_row::trending;
-  q.at = at;
-  auto reply = self->request(recommender, caf::infinite, q);
-  REQUIRE(sched.jobs.size() == 1);
-  sched.run_once(); // the recommender asks alice's actor for her view
-  REQUIRE(sched.has_pending_timeout());
-  // The budget runs out before alice's actor gets to run.
-  REQUIRE(sched.trigger_timeout());
-  REQUIRE(sched.prioritize(recommender));
-  sched.run_once();
-  run(); // alice's late answer reaches the recommender and is dropped
-  REQUIRE(self->has_next_message());
-  std::optional<caf::error> failure;
-  reply.receive([&](rec_result&) { FAIL("expected an error, got a reply"); },
-                [&](caf::error& err) { failure = err; });
-  REQUIRE(failure);
-  CHECK(describe(*failure).code == errc::overloaded);
-  auto res = ask_rec(alice, rec_row::trending);
-  CHECK(titles_of(res.items) == std::vector<title_key>{2, 3, 5, 6});
-}
-
-TEST_CASE_METHOD(alice_fixture,
-                 "a similarity shard that does not answer in time leaves the "
-                 "row to the fallback blend, answered within the budget",
-                 "[actor][recommender][budget]") {
-  // A shard that takes every question and never answers. Spawned with an
-  // argument (its index, unused): CAF 0.17.6 binds a reference to a null
-  // argument tuple for an actor spawned without any
-  // (caf/detail/init_fun_factory.hpp), undefined behaviour UBSan stops on.
-  auto silent = sys.spawn(
-    [](similarity_actor::pointer self,
-       uint32_t) -> similarity_actor::behavior_type {
-      return {
-        [](const co_play_batch&) {},
-        [self](const neighbours_query&) -> caf::result<neighbours_result> {
-          return self->make_response_promise<neighbours_result>();
-        },
-        [](dump_atom, title_key) { return similarity_dump{}; },
-        [](freeze_atom, uint64_t) {},
-        [](snapshot_atom, uint64_t) { return similarity_snapshot{}; },
-      };
-    },
-    uint32_t{0});
-  auto rec = spawn_recommender_actor(sys, params, dir, trending,
-                                     similarity_shards{{silent}});
-  rec_query q;
-  q.user = alice;
-  q.at = at;
-  q.k = 3;
-  auto reply = self->request(rec, caf::infinite, q);
-  run(); // alice's view arrives, the shard is asked and stays silent
-  REQUIRE_FALSE(self->has_next_message());
-  REQUIRE(sched.has_pending_timeout());
-  REQUIRE(sched.trigger_timeout()); // the shard's share of the budget ends
-  run();
-  REQUIRE(self->has_next_message());
-  auto got = result_of(reply);
-  CHECK(got.fallback);
-  // The blend, filtered for alice (1 and 4 watched).
-  CHECK(titles_of(got.items) == std::vector<title_key>{2, 3, 5});
-  anon_send_exit(silent, caf::exit_reason::user_shutdown);
-  anon_send_exit(rec, caf::exit_reason::user_shutdown);
-  run();
-}
-
 namespace {
 
-/// A similarity shard that answers every seed with the same neighbours.
-similarity_actor scripted_shard(caf::actor_system& sys,
-                                std::vector<neighbour> neighbours) {
-  // One unused argument, as for the silent shard above (UBSan).
-  return sys.spawn(
-    [neighbours](similarity_actor::pointer,
-                 uint32_t) -> similarity_actor::behavior_type {
-      return {
-        [](const co_play_batch&) {},
-        [neighbours](const neighbours_query& q) {
-          return neighbours_result{
-            std::vector<std::vector<neighbour>>(q.titles.size(), neighbours)};
-        },
-        [](dump_atom, title_key) { return similarity_dump{}; },
-        [](freeze_atom, uint64_t) {},
-        [](snapshot_atom, uint64_t) { return similarity_snapshot{}; },
-      };
-    },
-    uint32_t{0});
+/// Neighbours that are the same for every seed.
+neighbour_fn scripted(std::vector<neighbour> neighbours) {
+  return [neighbours](title_key, uint32_t n) {
+    return std::vector<neighbour>(neighbours.begin(),
+                                  neighbours.begin() +
+                                    std::min<size_t>(n, neighbours.size()));
+  };
 }
 
-/// Alice with a shard that finds 6 (similarity 1 per seed) and 5 (0.9),
+/// Alice with neighbours 6 (similarity 1 per seed) and 5 (0.9),
 /// ranked by similarity and trending over 7d alone: `control` weighs
 /// trending 0.3, `b` 50.
 struct ranked_fixture : alice_fixture {
   ranked_fixture()
-    : shard(scripted_shard(sys, {{6, 1.0}, {5, 0.9}})),
-      ranked_params(make_ranked_params()),
-      rec(spawn_recommender_actor(sys, ranked_params, dir, trending,
-                                  similarity_shards{{shard}})) {
+    : ranked_params(make_ranked_params()), ranked{
+                                             ranked_params, dir, trending_state,
+                                             scripted({{6, 1.0}, {5, 0.9}})} {
     // nop
-  }
-
-  ~ranked_fixture() {
-    anon_send_exit(shard, caf::exit_reason::user_shutdown);
-    anon_send_exit(rec, caf::exit_reason::user_shutdown);
-    run();
   }
 
   static std::shared_ptr<const service_params> make_ranked_params() {
@@ -461,7 +377,7 @@ struct ranked_fixture : alice_fixture {
     q.k = k;
     q.variant = variant;
     q.explain = true;
-    return ask<rec_result>(rec, q);
+    return answer_with(ranked, q);
   }
 
   /// The trending score over 7d of every title, and the best one.
@@ -477,9 +393,8 @@ struct ranked_fixture : alice_fixture {
     return out;
   }
 
-  similarity_actor shard;
   std::shared_ptr<const service_params> ranked_params;
-  recommender_actor rec;
+  rec_sources ranked;
 };
 
 double feature(const rec_item& item, const std::string& name) {
@@ -537,52 +452,4 @@ TEST_CASE_METHOD(ranked_fixture,
   CHECK(res.items[2].reason == rec_reason::trending);
   CHECK(res.items[3].reason == rec_reason::trending);
   CHECK(feature(res.items[2], "plays") > 0);
-}
-
-TEST_CASE_METHOD(ranked_fixture,
-                 "when the fill lists do not come in time, the similar titles "
-                 "already ranked are the answer",
-                 "[actor][recommender][budget]") {
-  // Ranks and filters as the trending actor does; never answers for lists.
-  auto real = trending;
-  // One unused argument, as for the silent shard above (UBSan).
-  auto late = sys.spawn(
-    [real](trending_actor::pointer self,
-           uint32_t) -> trending_actor::behavior_type {
-      return {
-        [](const trending_update&) {},
-        [](const catalog_event&) {},
-        [self](const trending_query&) -> caf::result<trending_result> {
-          return self->make_response_promise<trending_result>();
-        },
-        [self](const candidates_query&) -> caf::result<trending_result> {
-          return self->make_response_promise<trending_result>();
-        },
-        [self, real](filter_query& q) {
-          return self->delegate(real, std::move(q));
-        },
-        [self, real](rank_query& q) {
-          return self->delegate(real, std::move(q));
-        },
-      };
-    },
-    uint32_t{0});
-  auto rec2 = spawn_recommender_actor(sys, ranked_params, dir, late,
-                                      similarity_shards{{shard}});
-  rec_query q;
-  q.user = alice;
-  q.at = at;
-  q.k = 4;
-  auto reply = self->request(rec2, caf::infinite, q);
-  run(); // ranked; both fill lists asked and never answered
-  REQUIRE_FALSE(self->has_next_message());
-  sched.trigger_timeouts();
-  run();
-  REQUIRE(self->has_next_message());
-  auto got = result_of(reply);
-  CHECK_FALSE(got.fallback);
-  CHECK(titles_of(got.items) == std::vector<title_key>{6, 5});
-  anon_send_exit(late, caf::exit_reason::user_shutdown);
-  anon_send_exit(rec2, caf::exit_reason::user_shutdown);
-  run();
 }
