@@ -94,7 +94,7 @@ public:
       if (q_.row == rec_row::continue_watching)
         return finish();
       if (q_.row == rec_row::trending)
-        return trending(std::move(view));
+        return trending(std::move(view), q_.k);
       return blend_rows(std::move(view), q_.k);
     }
     cell_ = user->cell;
@@ -119,7 +119,7 @@ public:
     case rec_row::trending:
       break;
     }
-    return trending(std::move(snap.view));
+    return trending(std::move(snap.view), q_.k);
   }
 
 private:
@@ -158,10 +158,11 @@ private:
       candidates_query{std::move(view), k, window, q_.at, q_.at_given});
   }
 
-  /// Fills the reply with trending titles that pass the filters of `view`.
-  caf::expected<rec_result> trending(user_view view) {
+  /// Fills the reply with `k` trending titles that pass the filters of
+  /// `view`.
+  caf::expected<rec_result> trending(user_view view, uint32_t k) {
     auto found =
-      candidates(std::move(view), q_.k, src_.params->rec.trending_window);
+      candidates(std::move(view), k, src_.params->rec.trending_window);
     if (!found)
       return std::move(found.error());
     res_.at = found->at;
@@ -179,13 +180,8 @@ private:
     const auto& windows = src_.params->trending.windows_ms;
     auto trending_window = src_.params->rec.trending_window;
     auto popular_window = static_cast<uint32_t>(windows.size()) - 1;
-    if (windows.empty() || popular_window == trending_window) {
-      auto saved = q_.k;
-      q_.k = k;
-      auto out = trending(std::move(view));
-      q_.k = saved;
-      return out;
-    }
+    if (windows.empty() || popular_window == trending_window)
+      return trending(std::move(view), k);
     auto trend = candidates(view, k, trending_window);
     auto popular = candidates(std::move(view), k, popular_window);
     if (!trend && !popular)
@@ -274,6 +270,31 @@ private:
 
 caf::expected<rec_result> recommend(const rec_sources& src, rec_query q) {
   return assembly{src, std::move(q)}.run();
+}
+
+std::vector<neighbour> similar_titles(const rec_sources& src, title_key title,
+                                      uint32_t k) {
+  if (!src.neighbours)
+    return {};
+  // More than k: unavailable titles drop out below.
+  auto all = src.neighbours(title, k * 2 + 10);
+  filter_query fq;
+  fq.listing = true;
+  for (const auto& n : all)
+    fq.titles.push_back(n.title);
+  // The kept titles, in the order of `all`.
+  auto kept = src.trending->filter(fq);
+  std::vector<neighbour> items;
+  size_t next = 0;
+  for (const auto& n : all) {
+    if (items.size() >= k || next >= kept.size())
+      break;
+    if (kept[next] == n.title) {
+      items.push_back(n);
+      ++next;
+    }
+  }
+  return items;
 }
 
 } // namespace marquee

@@ -42,4 +42,10 @@ struct rec_sources {
 /// variant and remembers its titles in the user's cell.
 caf::expected<rec_result> recommend(const rec_sources& src, rec_query q);
 
+/// `P.v1.rec.similar.<title>`: the best `k` neighbours of `title` that any
+/// listing may show (the catalog's listing filter), best first; empty when
+/// similarity is off.
+std::vector<neighbour> similar_titles(const rec_sources& src, title_key title,
+                                      uint32_t k);
+
 } // namespace marquee

@@ -25,16 +25,11 @@ similarity_cell::similarity_cell(
   }
 }
 
-neighbours_result similarity_cell::neighbours(const neighbours_query& q) {
+std::vector<neighbour> similarity_cell::neighbours(title_key title,
+                                                   uint32_t n) {
   std::lock_guard<std::mutex> guard{mu};
-  neighbours_result res;
-  res.lists.reserve(q.titles.size());
-  for (auto t : q.titles) {
-    const auto& all = table.neighbours_of(t);
-    auto n = std::min<size_t>(q.n, all.size());
-    res.lists.emplace_back(all.begin(), all.begin() + n);
-  }
-  return res;
+  const auto& all = table.neighbours_of(title);
+  return {all.begin(), all.begin() + std::min<size_t>(n, all.size())};
 }
 
 neighbour_fn
@@ -42,9 +37,7 @@ neighbours_from(std::vector<std::shared_ptr<similarity_cell>> cells) {
   if (cells.empty())
     return nullptr;
   return [cells = std::move(cells)](title_key title, uint32_t n) {
-    auto found = cells[title % cells.size()]->neighbours({{title}, n});
-    return found.lists.empty() ? std::vector<neighbour>{}
-                               : std::move(found.lists[0]);
+    return cells[title % cells.size()]->neighbours(title, n);
   };
 }
 
@@ -61,7 +54,6 @@ similarity_actor_impl(similarity_actor::pointer,
       apply_round(*batch.round, cell->table, cell->applied_through,
                   [&](title_key t) { return cell->owns(t); });
     },
-    [cell](const neighbours_query& q) { return cell->neighbours(q); },
     [cell](freeze_atom, uint64_t sequence) {
       auto& st = *cell;
       std::lock_guard<std::mutex> guard{st.mu};

@@ -41,9 +41,9 @@ struct similarity_cell {
   similarity_cell(const similarity_cell&) = delete;
   similarity_cell& operator=(const similarity_cell&) = delete;
 
-  /// The best `q.n` neighbours of each title of `q` (which this shard
-  /// owns); takes the lock.
-  neighbours_result neighbours(const neighbours_query& q);
+  /// The best `n` neighbours of `title` (which this shard owns); takes the
+  /// lock.
+  std::vector<neighbour> neighbours(title_key title, uint32_t n);
 
   bool owns(title_key t) const { return t % shards == index; }
 

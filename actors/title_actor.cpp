@@ -133,16 +133,16 @@ title_actor_impl(title_pointer self, title_key title,
 
 } // namespace
 
-void announce_title(const trending_actor& trending, title_key title,
+void announce_title(trending_cell& trending, title_key title,
                     const title_state& state) {
   if (auto meta = state.meta())
-    caf::anon_send(trending, catalog_event{title, *meta});
+    trending.catalog(catalog_event{title, *meta});
   if (state.plays() == 0)
     return;
   const auto& tr = state.trending();
-  caf::anon_send(trending, trending_update{title, all_regions, tr.global()});
+  trending.update(trending_update{title, all_regions, tr.global()});
   for (const auto& [region, counts] : tr.regions())
-    caf::anon_send(trending, trending_update{title, region, counts});
+    trending.update(trending_update{title, region, counts});
 }
 
 title_actor spawn_title_actor(caf::actor_system& sys, title_key title,

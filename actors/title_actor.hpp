@@ -3,6 +3,7 @@
 /// The actor of one title: a shell over `title_state`
 /// (domain/title_state.hpp); tells the trending actor after each play.
 
+#include "actors/trending_actor.hpp"
 #include "domain/params.hpp"
 #include "domain/title_state.hpp"
 #include "messages/actors.hpp"
@@ -20,11 +21,12 @@ struct stored_title {
   uint64_t applied_through = 0;
 };
 
-/// Tells `trending` what a title with state `state` would tell it when
-/// activated: its catalog entry and its play counts (global and per
-/// region), as a live title actor does. For a restart, which restores the
-/// trending actor from stored titles without activating them.
-void announce_title(const trending_actor& trending, title_key title,
+/// Writes into `trending` what a title with state `state` would tell the
+/// trending actor when activated: its catalog entry and its play counts
+/// (global and per region), as a live title actor does. For a restart,
+/// which restores the trending cell from stored titles, before any request
+/// reads it, without activating them.
+void announce_title(trending_cell& trending, title_key title,
                     const title_state& state);
 
 /// Spawns the actor of `title`, with its stored state if any, else empty.

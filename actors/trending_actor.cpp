@@ -130,27 +130,12 @@ void trending_cell::catalog(const catalog_event& ev) {
 
 namespace {
 
-template <class T>
-caf::result<T> to_result(caf::expected<T> x) {
-  if (!x)
-    return std::move(x.error());
-  return std::move(*x);
-}
-
 trending_actor::behavior_type
 trending_actor_impl(trending_actor::pointer,
                     std::shared_ptr<trending_cell> cell) {
   return {
     [cell](const trending_update& up) { cell->update(up); },
     [cell](const catalog_event& ev) { cell->catalog(ev); },
-    [cell](const trending_query& q) -> caf::result<trending_result> {
-      return to_result(cell->trending(q));
-    },
-    [cell](const candidates_query& q) -> caf::result<trending_result> {
-      return to_result(cell->candidates(q));
-    },
-    [cell](rank_query& q) { return cell->rank(std::move(q)); },
-    [cell](const filter_query& q) { return cell->filter(q); },
   };
 }
 

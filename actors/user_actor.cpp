@@ -99,14 +99,6 @@ user_actor::behavior_type user_actor_impl(user_pointer self,
           c.state().apply_profile(ev.profile);
       });
     },
-    [with](view_atom) {
-      return with([](user_cell& c) {
-        const auto& st = c.state();
-        return user_snapshot{
-          st.view(), st.in_progress(), st.recent_plays(), {}};
-      });
-    },
-    [self](view_atom, int64_t at) { return self->state.cell->view(at); },
     [with](const impressions_query& q) -> caf::result<impressions_result> {
       return with([&](user_cell& c) -> caf::result<impressions_result> {
         const auto& imp = c.state().impressions();

@@ -178,7 +178,7 @@ std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
   return ring;
 }
 
-size_t restore_trending(const trending_actor& trending, id_tables& ids,
+size_t restore_trending(trending_cell& trending, id_tables& ids,
                         lmdb_store& store, uint64_t sequence,
                         const trending_params& p, std::string& error) {
   std::string value;

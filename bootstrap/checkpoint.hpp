@@ -55,7 +55,7 @@ load_similarity(id_tables& ids, const lmdb_store& store, uint64_t sequence,
 std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
                                  user_key user);
 
-/// Restores the trending actor (its catalog entries and top lists) from
+/// Restores the trending cell (its catalog entries and top lists) from
 /// the titles in the title index (`i/` keys, persistence/state_codec.hpp):
 /// each is read and announced as its actor would announce it, but no title
 /// actor is activated (titles come back when an event or a request needs
@@ -63,7 +63,7 @@ std::vector<title_key> load_ring(id_tables& ids, const lmdb_store& store,
 /// version) gets it here, from every stored title, written under the
 /// checkpoint's `sequence`; every checkpoint marks the index whole. Returns how
 /// many titles were announced, or sets `error`.
-size_t restore_trending(const trending_actor& trending, id_tables& ids,
+size_t restore_trending(trending_cell& trending, id_tables& ids,
                         lmdb_store& store, uint64_t sequence,
                         const trending_params& p, std::string& error);
 

@@ -418,8 +418,8 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   if (s.store) {
     // Trending from the stored titles it needs; the title actors
     // themselves come back when an event or a request needs them.
-    auto titles = restore_trending(s.trending, *ids, *s.store, checkpoint,
-                                   shared_params->trending, error);
+    auto titles = restore_trending(*s.trending_state, *ids, *s.store,
+                                   checkpoint, shared_params->trending, error);
     if (!error.empty()) {
       s.stop();
       return nullptr;

@@ -24,26 +24,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::event_batch))
   CAF_ADD_TYPE_ID(marquee, (marquee::impressions_query))
   CAF_ADD_TYPE_ID(marquee, (marquee::impressions_result))
-  CAF_ADD_TYPE_ID(marquee, (marquee::trending_query))
-  CAF_ADD_TYPE_ID(marquee, (marquee::trending_result))
-  CAF_ADD_TYPE_ID(marquee, (marquee::rec_query))
-  CAF_ADD_TYPE_ID(marquee, (marquee::rec_result))
-  CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot))
-  CAF_ADD_TYPE_ID(marquee, (marquee::filter_query))
-  CAF_ADD_TYPE_ID(marquee, (marquee::candidates_query))
   CAF_ADD_TYPE_ID(marquee, (marquee::user_dump))
   CAF_ADD_TYPE_ID(marquee, (marquee::title_dump))
-  CAF_ADD_TYPE_ID(marquee, (marquee::trending_entry))
   CAF_ADD_TYPE_ID(marquee, (marquee::co_play_batch))
-  CAF_ADD_TYPE_ID(marquee, (marquee::neighbours_query))
-  CAF_ADD_TYPE_ID(marquee, (marquee::neighbours_result))
   CAF_ADD_TYPE_ID(marquee, (marquee::similarity_dump))
   CAF_ADD_TYPE_ID(marquee, (marquee::similarity_snapshot))
-  CAF_ADD_TYPE_ID(marquee, (marquee::rank_query))
-  CAF_ADD_TYPE_ID(marquee, (marquee::rank_result))
   CAF_ADD_TYPE_ID(marquee, (marquee::recommended_list))
 
-  CAF_ADD_ATOM(marquee, marquee, view_atom, "view")
   CAF_ADD_TYPE_ID(marquee, (marquee::user_snapshot_data))
   CAF_ADD_TYPE_ID(marquee, (marquee::title_snapshot_data))
 
@@ -70,10 +57,6 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<event_batch>,
   /// Remembers titles just recommended, to count plays that follow.
   caf::reacts_to<recommended_list>,
-  /// Returns what a recommendation needs of this user.
-  caf::replies_to<view_atom>::with<user_snapshot>,
-  /// The same, with the impression fatigue at the given time.
-  caf::replies_to<view_atom, int64_t>::with<user_snapshot>,
   /// Answers an impression-history question (400 when it cannot).
   caf::replies_to<impressions_query>::with<impressions_result>,
   /// Returns the live state at the given time, for operators.
@@ -99,30 +82,19 @@ using title_actor = caf::typed_actor<
   /// Returns the state to store, with the last stream sequence applied.
   caf::replies_to<snapshot_atom>::with<title_snapshot_data>>;
 
-/// Keeps the top lists per window and region, and the catalog filters need.
+/// Keeps the top lists per window and region, and the catalog filters need,
+/// in the cell it shares with readers (actors/trending_actor.hpp, ADR 23).
 using trending_actor = caf::typed_actor<
   /// Takes the latest counts of one title in one region.
   caf::reacts_to<trending_update>,
   /// Takes a title's metadata.
-  caf::reacts_to<catalog_event>,
-  /// Answers `P.v1.rec.trending`; 400 when a given `at` is before the newest
-  /// applied play (scores cannot be taken back in time).
-  caf::replies_to<trending_query>::with<trending_result>,
-  /// Returns the best trending titles that one user may be shown.
-  caf::replies_to<candidates_query>::with<trending_result>,
-  /// Keeps those of the given titles that the user may be shown, in order.
-  caf::replies_to<filter_query>::with<std::vector<title_key>>,
-  /// Keeps the similar titles the user may be shown, ranked with their
-  /// genre affinity.
-  caf::replies_to<rank_query>::with<rank_result>>;
+  caf::reacts_to<catalog_event>>;
 
 /// Item similarity of the titles whose key is its index modulo the number
 /// of shards (domain/similarity.hpp).
 using similarity_actor = caf::typed_actor<
   /// Applies a round's plays in stream order, skipping what it applied.
   caf::reacts_to<co_play_batch>,
-  /// Returns the best neighbours of some of its titles.
-  caf::replies_to<neighbours_query>::with<neighbours_result>,
   /// Returns what it holds of one of its titles, for operators.
   caf::replies_to<dump_atom, title_key>::with<similarity_dump>,
   /// From the ingest thread, between the rounds up to a checkpoint's

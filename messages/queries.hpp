@@ -28,18 +28,6 @@ constexpr user_key no_user = std::numeric_limits<user_key>::max();
 
 // -- item similarity ----------------------------------------------------------
 
-/// The best `n` neighbours of each of `titles` (all owned by the shard
-/// asked).
-struct neighbours_query {
-  std::vector<title_key> titles;
-  uint32_t n = 10;
-};
-
-/// Parallel to the query's titles; a title without co-plays has none.
-struct neighbours_result {
-  std::vector<std::vector<neighbour>> lists;
-};
-
 /// A shard's titles changed up to a checkpoint's sequence, set aside when
 /// the ingest thread's freeze for that sequence reached it.
 struct similarity_snapshot {
@@ -58,17 +46,6 @@ struct similarity_dump {
   size_t partners = 0;
   std::vector<neighbour> neighbours;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, neighbours_query& x) {
-  return f(caf::meta::type_name("neighbours_query"), x.titles, x.n);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, neighbours_result& x) {
-  auto n = x.lists.size();
-  return f(caf::meta::type_name("neighbours_result"), n);
-}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, similarity_dump& x) {
@@ -187,8 +164,8 @@ struct user_snapshot {
   user_view view;
   std::vector<play_record> in_progress; // newest first
   std::vector<play_record> recent;      // newest first
-  /// Titles shown and never played, with their impression EMA (sorted by
-  /// title; only when asked with a time).
+  /// Titles shown and never played, with their impression EMA at the
+  /// request's time (sorted by title).
   std::vector<std::pair<title_key, double>> fatigue;
 };
 
@@ -222,18 +199,6 @@ struct rank_query {
 struct rank_result {
   std::vector<scored_title> items;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, rank_query& x) {
-  auto n = x.candidates.size();
-  return f(caf::meta::type_name("rank_query"), n);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, rank_result& x) {
-  auto n = x.items.size();
-  return f(caf::meta::type_name("rank_result"), n);
-}
 
 /// Trending candidates for one user: the best `k` of window `window` that
 /// pass every filter of `view`, scored at `at`.
@@ -296,27 +261,11 @@ struct title_dump {
 
 MARQUEE_INSPECT_NAME_ONLY(impressions_query)
 MARQUEE_INSPECT_NAME_ONLY(impressions_result)
-MARQUEE_INSPECT_NAME_ONLY(trending_query)
-MARQUEE_INSPECT_NAME_ONLY(trending_result)
-MARQUEE_INSPECT_NAME_ONLY(rec_query)
-MARQUEE_INSPECT_NAME_ONLY(rec_result)
-MARQUEE_INSPECT_NAME_ONLY(user_snapshot)
-MARQUEE_INSPECT_NAME_ONLY(filter_query)
-MARQUEE_INSPECT_NAME_ONLY(candidates_query)
 MARQUEE_INSPECT_NAME_ONLY(user_dump)
 MARQUEE_INSPECT_NAME_ONLY(title_dump)
 MARQUEE_INSPECT_NAME_ONLY(user_snapshot_data)
 MARQUEE_INSPECT_NAME_ONLY(title_snapshot_data)
 
 #undef MARQUEE_INSPECT_NAME_ONLY
-
-} // namespace marquee
-
-namespace marquee {
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, trending_entry& x) {
-  return f(caf::meta::type_name("trending_entry"), x.title, x.score, x.plays);
-}
 
 } // namespace marquee

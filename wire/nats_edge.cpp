@@ -39,7 +39,6 @@ struct reply_ctx {
   /// Impression history: names of the titles and windows asked for.
   std::vector<std::string> title_names;
   std::vector<std::string> window_names;
-  int64_t window_ms = 0;
   /// The part of a list the reply carries (impressions; dumps: `limit`).
   reply_page page;
 };
@@ -57,7 +56,6 @@ struct deferred_rec {
   reply_ctx ctx;
 };
 
-/// `P.v1.rec.similar.<title>`, decoded.
 /// To the gateway holding deferred request `id`: go on, or time out.
 struct deferred_due {
   uint64_t id = 0;
@@ -728,24 +726,7 @@ struct nats_edge::impl {
       return;
     }
     ctx.subject_id = std::string{token};
-    auto want = std::get<uint32_t>(k);
-    // More than k: unavailable titles drop out below.
-    auto all = deps.rec.neighbours(*key, want * 2 + 10);
-    filter_query fq;
-    fq.listing = true;
-    for (const auto& n : all)
-      fq.titles.push_back(n.title);
-    auto kept = deps.rec.trending->filter(fq);
-    std::vector<neighbour> items;
-    size_t next = 0;
-    for (const auto& n : all) {
-      if (items.size() >= want || next >= kept.size())
-        break;
-      if (kept[next] == n.title) {
-        items.push_back(n);
-        ++next;
-      }
-    }
+    auto items = similar_titles(deps.rec, *key, std::get<uint32_t>(k));
     answer(ctx, encode_similar(ctx.subject_id, items, *deps.ids));
   }
 
@@ -1013,9 +994,6 @@ using edge_impl = nats_edge::impl;
 caf::behavior gateway_actor(caf::event_based_actor* self,
                             std::shared_ptr<edge_impl> edge) {
   auto budget = std::chrono::milliseconds{edge->deps.params->rec.budget_ms};
-  auto fail = [edge](const reply_ctx& ctx, const caf::error& err) {
-    edge->fail(ctx, err);
-  };
   // Requests waiting for the stream, by number.
   auto waiting = std::make_shared<std::unordered_map<uint64_t, deferred_rec>>();
   auto next_id = std::make_shared<uint64_t>(0);
@@ -1060,7 +1038,7 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
                                 ctx.subject_id, res, ctx.window_names,
                                 ctx.title_names, *edge->deps.ids, ctx.page));
           },
-          [=](caf::error& err) { fail(ctx, err); });
+          [=](caf::error& err) { edge->fail(ctx, err); });
     },
     [=](const user_actor& user, dump_atom, int64_t now, reply_ctx& ctx) {
       self->request(user, budget, dump_atom_v, now)
@@ -1070,7 +1048,7 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
                          encode_user_dump(ctx.subject_id, d, *edge->deps.params,
                                           *edge->deps.ids, ctx.page.limit));
           },
-          [=](caf::error& err) { fail(ctx, err); });
+          [=](caf::error& err) { edge->fail(ctx, err); });
     },
     [=](const title_actor& title, dump_atom, int64_t now, reply_ctx& ctx) {
       self->request(title, budget, dump_atom_v, now)
@@ -1092,9 +1070,9 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
                                       ctx.subject_id, d, &s, *edge->deps.params,
                                       *edge->deps.ids, ctx.page.limit));
                 },
-                [=](caf::error& err) { fail(ctx, err); });
+                [=](caf::error& err) { edge->fail(ctx, err); });
           },
-          [=](caf::error& err) { fail(ctx, err); });
+          [=](caf::error& err) { edge->fail(ctx, err); });
     },
   };
 }

@@ -96,8 +96,10 @@ TEST_CASE_METHOD(service_fixture,
   REQUIRE(seen.size() >= 3);
   CHECK(seen[seen.size() - 2] == 0);
   CHECK(seen.back() == 2);
-  auto trend = ask<trending_result>(
-    trending, trending_query{10, 0, all_regions, {}, base_ts});
+  auto trend = read([&] {
+    return trending_state->trending(
+      trending_query{10, 0, all_regions, {}, base_ts});
+  });
   REQUIRE(trend.items.size() == 1);
   CHECK(trend.items[0].plays == 2);
 }

@@ -152,6 +152,28 @@ struct fixture {
     return std::move(*res);
   }
 
+  /// Runs the system, then reads with `f` as the request path does, from a
+  /// cell (ADR 23); an error that comes back instead fails the test.
+  template <class F>
+  auto read(F f) {
+    run();
+    return value_of(f());
+  }
+
+  template <class T>
+  T value_of(caf::expected<T> x) {
+    if (!x)
+      FAIL("expected a value, got error: " << sys.render(x.error()) << " ("
+                                           << describe(x.error()).message
+                                           << ")");
+    return std::move(*x);
+  }
+
+  template <class T>
+  T value_of(T x) {
+    return x;
+  }
+
   /// Like `request`, but the test fails unless an error comes back.
   template <class T, class Handle, class... Ts>
   error_info ask_error(const Handle& hdl, Ts... xs) {

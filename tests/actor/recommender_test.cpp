@@ -388,7 +388,8 @@ struct ranked_fixture : alice_fixture {
     q.at = at;
     q.at_given = true;
     std::map<title_key, double> out;
-    for (const auto& e : ask<trending_result>(trending, q).items)
+    for (const auto& e :
+         read([&] { return trending_state->trending(q); }).items)
       out[e.title] = e.score;
     return out;
   }

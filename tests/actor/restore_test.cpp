@@ -23,6 +23,7 @@ struct restore_fixture : fixture {
   std::shared_ptr<lmdb_store> store;
   std::shared_ptr<id_tables> ids = std::make_shared<id_tables>();
   std::shared_ptr<lmdb_state_source> source;
+  std::shared_ptr<trending_cell> trending_state;
   trending_actor trending;
   std::shared_ptr<directory> actors;
 
@@ -53,7 +54,8 @@ struct restore_fixture : fixture {
        {user_store_key("broken"), frame_value(value_kind::user, 1, "junk")}},
       5));
     source = std::make_shared<lmdb_state_source>(store, ids);
-    trending = spawn_trending_actor(sys, params);
+    trending_state = std::make_shared<trending_cell>(params);
+    trending = spawn_trending_actor(sys, trending_state);
     actors = std::make_shared<directory>(sys, params, trending, source);
   }
 
@@ -110,8 +112,10 @@ TEST_CASE_METHOD(restore_fixture,
   CHECK(d.plays == 1);
   CHECK(d.meta.name == "One");
   CHECK(d.applied_through == 5);
-  auto res = ask<trending_result>(
-    trending, trending_query{5, 1, all_regions, {}, base_ts});
+  auto res = read([&] {
+    return trending_state->trending(
+      trending_query{5, 1, all_regions, {}, base_ts});
+  });
   REQUIRE(res.items.size() == 1);
   CHECK(res.items[0].title == t1);
   CHECK(res.items[0].plays == 1);

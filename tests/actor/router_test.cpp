@@ -48,8 +48,10 @@ TEST_CASE_METHOD(service_fixture,
     CHECK(t.plays == 2);
   }
   SECTION("the play reaches the trending actor through the title actor") {
-    auto res = ask<trending_result>(
-      trending, trending_query{10, 0, region_de, {}, base_ts});
+    auto res = read([&] {
+      return trending_state->trending(
+        trending_query{10, 0, region_de, {}, base_ts});
+    });
     REQUIRE(titles_of(res.items) == std::vector<title_key>{metropolis});
     CHECK(res.items[0].plays == 1);
   }
@@ -78,9 +80,10 @@ TEST_CASE_METHOD(service_fixture,
   CHECK(t.has_meta);
   CHECK(t.plays == 0);
   // The trending actor got the catalog entry: the title passes a filter.
-  CHECK(ask<std::vector<title_key>>(trending,
-                                    filter_query{user_view{}, {metropolis}}) ==
-        std::vector<title_key>{metropolis});
+  CHECK(
+    read([&] {
+      return trending_state->filter(filter_query{user_view{}, {metropolis}});
+    }) == std::vector<title_key>{metropolis});
 }
 
 TEST_CASE_METHOD(service_fixture,

@@ -93,7 +93,9 @@ event_batch title_plays(title_key title, const std::vector<int64_t>& offsets,
 struct title_fixture : fixture {
   std::shared_ptr<id_tables> ids = std::make_shared<id_tables>();
   std::shared_ptr<title_source> source = std::make_shared<title_source>(ids);
-  trending_actor trending = spawn_trending_actor(sys, params);
+  std::shared_ptr<trending_cell> trending_state =
+    std::make_shared<trending_cell>(params);
+  trending_actor trending = spawn_trending_actor(sys, trending_state);
   /// The directory's clock: it moves only when a test moves it.
   std::shared_ptr<int64_t> now = std::make_shared<int64_t>(1'000);
   std::shared_ptr<directory> dir = std::make_shared<directory>(
@@ -126,7 +128,7 @@ struct title_fixture : fixture {
     q.region = region;
     q.at = base_ts + ms_per_hour;
     q.at_given = true;
-    return ask<trending_result>(trending, q);
+    return read([&] { return trending_state->trending(q); });
   }
 };
 

@@ -19,7 +19,8 @@ constexpr region_key region_fr = 11;
 constexpr uint32_t day = 1; // window index of 1d in test_params()
 
 struct trending_fixture : fixture {
-  trending_actor trending = spawn_trending_actor(sys, params);
+  std::shared_ptr<trending_cell> cell = std::make_shared<trending_cell>(params);
+  trending_actor trending = spawn_trending_actor(sys, cell);
 
   /// `n` plays of `title` at `base_ts`, as a title actor would report them.
   void plays(title_key title, uint64_t n, region_key region = all_regions) {
@@ -35,22 +36,24 @@ struct trending_fixture : fixture {
 
   std::vector<title_key> candidates(const user_view& view, uint32_t k = 20) {
     return titles_of(
-      ask<trending_result>(trending, candidates_query{view, k, day, base_ts})
-        .items);
+      read([&] {
+        return cell->candidates(candidates_query{view, k, day, base_ts});
+      }).items);
   }
 
   std::vector<title_key> kept(const user_view& view,
                               std::vector<title_key> titles) {
-    return ask<std::vector<title_key>>(trending,
-                                       filter_query{view, std::move(titles)});
+    return read([&] {
+      return cell->filter(filter_query{view, std::move(titles)});
+    });
   }
 
   std::vector<title_key> listed(region_key region,
                                 std::vector<genre_key> genres = {}) {
-    return titles_of(
-      ask<trending_result>(
-        trending, trending_query{10, day, region, std::move(genres), base_ts})
-        .items);
+    return titles_of(read([&] {
+                       return cell->trending(trending_query{
+                         10, day, region, std::move(genres), base_ts});
+                     }).items);
   }
 };
 
@@ -152,18 +155,19 @@ TEST_CASE_METHOD(trending_fixture,
   user_view view;
   view.watched = {5};
   CHECK(candidates(view, 3) == std::vector<title_key>{6, 4, 3});
-  auto entries =
-    ask<trending_result>(trending,
-                         candidates_query{view, 1, day, base_ts + ms_per_day})
-      .items;
+  auto entries = read([&] {
+                   return cell->candidates(
+                     candidates_query{view, 1, day, base_ts + ms_per_day});
+                 }).items;
   REQUIRE(entries.size() == 1);
   CHECK(entries[0].title == 6);
   CHECK(entries[0].plays == 6);
   CHECK(entries[0].score == Approx(3.0)); // six plays, one half-life ago
   SECTION("a window that is not configured has no candidates") {
     auto none =
-      ask<trending_result>(trending, candidates_query{view, 3, 7, base_ts})
-        .items;
+      read([&] {
+        return cell->candidates(candidates_query{view, 3, 7, base_ts});
+      }).items;
     CHECK(none.empty());
   }
 }
@@ -213,8 +217,9 @@ TEST_CASE_METHOD(trending_fixture,
   CHECK(listed(region_fr) == std::vector<title_key>{1});
   CHECK(listed(12).empty()); // a region without plays
   SECTION("the regional list counts the regional plays") {
-    auto res = ask<trending_result>(
-      trending, trending_query{10, day, region_de, {}, base_ts});
+    auto res = read([&] {
+      return cell->trending(trending_query{10, day, region_de, {}, base_ts});
+    });
     REQUIRE(res.items.size() == 2);
     CHECK(res.items[0].plays == 3);
     CHECK(res.items[0].score == Approx(3.0));

@@ -26,10 +26,10 @@ static_assert(
     marquee::play_event, marquee::impression_event, marquee::feedback_event,
     marquee::catalog_event, marquee::profile_event, marquee::event_batch,
     marquee::trending_update, marquee::impressions_query,
-    marquee::impressions_result, marquee::trending_query,
-    marquee::trending_result, marquee::rec_query, marquee::rec_result,
-    marquee::user_snapshot, marquee::filter_query, marquee::candidates_query,
-    marquee::user_dump, marquee::title_dump, marquee::trending_entry>(),
+    marquee::impressions_result, marquee::user_dump, marquee::title_dump,
+    marquee::co_play_batch, marquee::similarity_dump,
+    marquee::similarity_snapshot, marquee::recommended_list,
+    marquee::user_snapshot_data, marquee::title_snapshot_data>(),
   "a message type is missing from the marquee type-id block");
 
 TEST_CASE("marquee's type ids follow CAF's own and do not overlap them",

@@ -22,7 +22,8 @@ play_event play(title_key title, int64_t ts, double progress = 1.0,
 }
 
 struct user_fixture : fixture {
-  user_actor user = spawn_user_actor(sys, alice, params);
+  std::shared_ptr<user_cell> cell = std::make_shared<user_cell>(alice, params);
+  user_actor user = spawn_user_actor(sys, cell);
 
   template <class... Ts>
   void tell(Ts... xs) {
@@ -30,7 +31,9 @@ struct user_fixture : fixture {
     run();
   }
 
-  user_view view() { return ask<user_snapshot>(user, view_atom_v).view; }
+  /// What the request path reads of the user (ADR 23).
+  user_snapshot snapshot() { return cell->view(base_ts); }
+  user_view view() { return snapshot().view; }
 };
 
 } // namespace
@@ -38,7 +41,7 @@ struct user_fixture : fixture {
 TEST_CASE_METHOD(user_fixture,
                  "a new user actor has an empty view and an empty dump",
                  "[actor][user]") {
-  auto snap = ask<user_snapshot>(user, view_atom_v);
+  auto snap = snapshot();
   CHECK(snap.view.watched.empty());
   CHECK(snap.view.thumbed_down.empty());
   CHECK_FALSE(snap.view.region);
@@ -59,13 +62,13 @@ TEST_CASE_METHOD(user_fixture,
                  "[actor][user]") {
   tell(play(5, base_ts + 1000, 1.0), play(3, base_ts + 2000, 0.95),
        play(7, base_ts + 3000, 0.2), play(8, base_ts + 4000, 0.5));
-  auto snap = ask<user_snapshot>(user, view_atom_v);
+  auto snap = snapshot();
   CHECK(snap.view.watched == std::vector<title_key>{3, 5});
   CHECK(titles_of(snap.in_progress) == std::vector<title_key>{8, 7});
   CHECK(titles_of(snap.recent) == std::vector<title_key>{8, 7, 3, 5});
   SECTION("finishing a title in progress moves it to watched") {
     tell(play(7, base_ts + 5000, 1.0));
-    snap = ask<user_snapshot>(user, view_atom_v);
+    snap = snapshot();
     CHECK(snap.view.watched == std::vector<title_key>{3, 5, 7});
     CHECK(titles_of(snap.in_progress) == std::vector<title_key>{8});
   }

@@ -9,10 +9,6 @@
 #include "persistence/state_codec.hpp"
 #include "tests/support/temp_dir.hpp"
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
-
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -32,13 +28,12 @@ std::shared_ptr<const service_params> index_params() {
   return std::make_shared<const service_params>(std::move(p));
 }
 
-/// A trending actor restored from `store`, asked for its lists and filters.
+/// A trending cell restored from `store`, read for its lists and filters as
+/// requests read it.
 struct restored {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
   std::shared_ptr<const service_params> params = index_params();
   id_tables ids;
-  trending_actor trending = spawn_trending_actor(sys, params);
+  trending_cell trending{params};
   size_t announced = 0;
   std::string error;
 
@@ -46,8 +41,6 @@ struct restored {
     announced =
       restore_trending(trending, ids, store, sequence, params->trending, error);
   }
-
-  ~restored() { caf::anon_send_exit(trending, caf::exit_reason::kill); }
 
   /// "title=plays" of the 1d list in `region` (empty: all regions).
   std::vector<std::string> listed(const std::string& region = "") {
@@ -57,16 +50,13 @@ struct restored {
     q.at_given = true;
     if (!region.empty())
       q.region = *ids.regions.find(region);
+    auto r = trending.trending(q);
+    if (!r)
+      FAIL(caf::to_string(r.error()));
     std::vector<std::string> out;
-    caf::scoped_actor self{sys};
-    self->request(trending, caf::infinite, q)
-      .receive(
-        [&](const trending_result& r) {
-          for (const auto& e : r.items)
-            out.push_back(std::string{ids.titles.name(e.title)} + "=" +
-                          std::to_string(e.plays));
-        },
-        [&](caf::error& err) { FAIL(sys.render(err)); });
+    for (const auto& e : r->items)
+      out.push_back(std::string{ids.titles.name(e.title)} + "=" +
+                    std::to_string(e.plays));
     return out;
   }
 
@@ -77,14 +67,8 @@ struct restored {
     for (const auto& n : names)
       q.titles.push_back(*ids.titles.find(n));
     std::vector<std::string> out;
-    caf::scoped_actor self{sys};
-    self->request(trending, caf::infinite, q)
-      .receive(
-        [&](const std::vector<title_key>& kept) {
-          for (auto t : kept)
-            out.emplace_back(ids.titles.name(t));
-        },
-        [&](caf::error& err) { FAIL(sys.render(err)); });
+    for (auto t : trending.filter(q))
+      out.emplace_back(ids.titles.name(t));
     return out;
   }
 };
