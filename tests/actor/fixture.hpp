@@ -144,12 +144,7 @@ struct fixture {
   /// Like `request`, but the test fails unless a value comes back.
   template <class T, class Handle, class... Ts>
   T ask(const Handle& hdl, Ts... xs) {
-    auto res = request<T>(hdl, std::move(xs)...);
-    if (!res)
-      FAIL("expected a reply, got error: " << sys.render(res.error()) << " ("
-                                           << describe(res.error()).message
-                                           << ")");
-    return std::move(*res);
+    return value_of(request<T>(hdl, std::move(xs)...));
   }
 
   /// Runs the system, then reads with `f` as the request path does, from a
@@ -160,6 +155,7 @@ struct fixture {
     return value_of(f());
   }
 
+  /// The value in `x`; an error fails the test. A plain value passes.
   template <class T>
   T value_of(caf::expected<T> x) {
     if (!x)
