@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -224,24 +226,35 @@ void write_samples(const std::string& dir, const std::string& name,
 }
 
 /// Samples a count every 100 ms on a thread of its own, from construction
-/// until `stop`: the series of a throughput-over-time plot. `count` runs on
-/// that thread only.
+/// until `stop`, and once more when stopped: the series of a
+/// throughput-over-time plot, never empty however short the run. `count` runs
+/// on that thread only.
 class sampler {
 public:
   explicit sampler(std::function<uint64_t()> count)
     : t0_(clock::now()), thread_([this, count = std::move(count)] {
-        while (!stop_.load()) {
+        std::unique_lock<std::mutex> guard{mx_};
+        for (;;) {
+          bool last = stop_;
+          guard.unlock();
           auto n = count();
           points_.emplace_back(seconds_since(t0_), n);
-          std::this_thread::sleep_for(milliseconds{100});
+          guard.lock();
+          if (last)
+            return;
+          stopped_.wait_for(guard, milliseconds{100}, [this] { return stop_; });
         }
       }) {}
 
   ~sampler() { stop(); }
 
-  /// Stops sampling; returns (seconds, count) pairs.
+  /// Stops sampling after one last sample; returns (seconds, count) pairs.
   const std::vector<std::pair<double, uint64_t>>& stop() {
-    stop_ = true;
+    {
+      std::lock_guard<std::mutex> guard{mx_};
+      stop_ = true;
+    }
+    stopped_.notify_one();
     if (thread_.joinable())
       thread_.join();
     return points_;
@@ -249,7 +262,9 @@ public:
 
 private:
   clock::time_point t0_;
-  std::atomic<bool> stop_{false};
+  std::mutex mx_;
+  std::condition_variable stopped_;
+  bool stop_ = false;
   std::vector<std::pair<double, uint64_t>> points_;
   std::thread thread_;
 };
