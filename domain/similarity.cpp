@@ -11,17 +11,79 @@ double pair_weight(const similarity_params& p, uint32_t j) {
   return std::pow(p.position_decay, static_cast<double>(j - 1));
 }
 
+namespace {
+
+bool by_title(const co_play& x, const co_play& y) {
+  return x.title < y.title;
+}
+
+} // namespace
+
+void partner_list::add(title_key b, float w) {
+  auto sorted_end = items_.begin() + sorted_;
+  auto i =
+    std::lower_bound(items_.begin(), sorted_end, co_play{b, 0, 0}, by_title);
+  if (i == sorted_end || i->title != b)
+    i = std::find_if(sorted_end, items_.end(),
+                     [b](const co_play& c) { return c.title == b; });
+  if (i == items_.end()) {
+    if (items_.size() - sorted_ >= tail_max)
+      merge_tail();
+    // Grow by a quarter, not double: the lists are many and long-lived.
+    if (items_.size() == items_.capacity())
+      items_.reserve(items_.size() + items_.size() / 4 + 4);
+    items_.push_back({b, w, 1});
+    return;
+  }
+  i->weight += w;
+  ++i->support;
+}
+
+void partner_list::merge_tail() {
+  auto mid = items_.begin() + sorted_;
+  std::sort(mid, items_.end(), by_title);
+  std::inplace_merge(items_.begin(), mid, items_.end(), by_title);
+  sorted_ = static_cast<uint32_t>(items_.size());
+}
+
+void partner_list::assign(std::vector<co_play> partners) {
+  std::sort(partners.begin(), partners.end(), by_title);
+  items_.clear();
+  items_.reserve(partners.size());
+  for (const auto& c : partners)
+    if (!items_.empty() && items_.back().title == c.title) {
+      items_.back().weight += c.weight;
+      items_.back().support += c.support;
+    } else {
+      items_.push_back(c);
+    }
+  items_.shrink_to_fit();
+  sorted_ = static_cast<uint32_t>(items_.size());
+}
+
+void partner_list::keep_strongest(size_t keep) {
+  if (keep < items_.size()) {
+    std::nth_element(items_.begin(), items_.begin() + keep, items_.end(),
+                     [](const co_play& x, const co_play& y) {
+                       return x.weight != y.weight ? x.weight > y.weight
+                                                   : x.title < y.title;
+                     });
+    items_.resize(keep);
+  }
+  std::sort(items_.begin(), items_.end(), by_title);
+  items_.shrink_to_fit();
+  sorted_ = static_cast<uint32_t>(items_.size());
+}
+
 void co_play_table::add(title_key a, title_key b, float w) {
   if (a == b || w <= 0)
     return;
   auto& e = entries_[a];
-  auto& pair = e.co[b];
-  pair.weight += w;
-  ++pair.support;
+  e.co.add(b, w);
   e.dirty = true;
   mark(a);
   if (e.co.size() > 2 * static_cast<size_t>(p_->kept))
-    prune(e);
+    e.co.keep_strongest(p_->kept);
 }
 
 void co_play_table::grow(title_key t) {
@@ -54,24 +116,6 @@ void co_play_table::set_plays(title_key t, uint32_t plays) {
     std::pow(std::max<double>(plays, 1.0), p_->neighbour_exponent);
 }
 
-void co_play_table::prune(entry& e) const {
-  std::vector<std::pair<float, title_key>> all;
-  all.reserve(e.co.size());
-  for (const auto& [t, pair] : e.co)
-    all.emplace_back(pair.weight, t);
-  auto keep = std::min<size_t>(p_->kept, all.size());
-  std::nth_element(all.begin(), all.begin() + keep, all.end(),
-                   [](const auto& x, const auto& y) {
-                     return x.first != y.first ? x.first > y.first
-                                               : x.second < y.second;
-                   });
-  std::unordered_map<title_key, pair_state> kept;
-  kept.reserve(keep);
-  for (size_t i = 0; i < keep; ++i)
-    kept.emplace(all[i].second, e.co.at(all[i].second));
-  e.co.swap(kept);
-}
-
 const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
   auto i = entries_.find(a);
   if (i == entries_.end())
@@ -82,11 +126,12 @@ const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
   auto na = norm(a);
   e.top.clear();
   e.top.reserve(e.co.size());
-  for (const auto& [t, pair] : e.co) {
-    if (pair.support < p_->min_support)
+  for (const auto& c : e.co.items()) {
+    if (c.support < p_->min_support)
       continue;
-    double w = pair.weight;
-    e.top.push_back({t, w / (na * neighbour_norm(t)) * (w / (w + p_->shrink))});
+    double w = c.weight;
+    e.top.push_back(
+      {c.title, w / (na * neighbour_norm(c.title)) * (w / (w + p_->shrink))});
   }
   auto better = [](const neighbour& x, const neighbour& y) {
     return x.score != y.score ? x.score > y.score : x.title < y.title;
@@ -100,24 +145,15 @@ const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
 }
 
 std::vector<co_play> co_play_table::partners_of(title_key a) const {
-  std::vector<co_play> out;
   auto i = entries_.find(a);
   if (i == entries_.end())
-    return out;
-  out.reserve(i->second.co.size());
-  for (const auto& [t, pair] : i->second.co)
-    out.push_back({t, pair.weight, pair.support});
-  return out;
+    return {};
+  return i->second.co.items();
 }
 
 void co_play_table::set_partners(title_key a, std::vector<co_play> partners) {
   auto& e = entries_[a];
-  e.co.clear();
-  for (const auto& c : partners) {
-    auto& pair = e.co[c.title];
-    pair.weight += c.weight;
-    pair.support += c.support;
-  }
+  e.co.assign(std::move(partners));
   e.dirty = true;
 }
 

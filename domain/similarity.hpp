@@ -79,6 +79,42 @@ struct similarity_record {
   std::vector<co_play> partners;
 };
 
+/// The co-play partners of one title, 12 bytes each: a vector sorted by
+/// title, whose last few entries (at most `tail_max`, newest partners) are
+/// not sorted yet. A lookup is a binary search and a short scan; a new
+/// partner is appended, and the tail is sorted and merged in when full. No
+/// allocation per co-play beyond the vector's amortised growth, and about a
+/// third of the memory of a node-based map.
+class partner_list {
+public:
+  static constexpr uint32_t tail_max = 32;
+
+  /// Adds `w` to the weight of partner `b` and one to its support (a new
+  /// partner starts at 0, 0).
+  void add(title_key b, float w);
+
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+
+  /// Every partner, in no particular order.
+  const std::vector<co_play>& items() const { return items_; }
+
+  /// Replaces the partners with `partners` (any order; a title named twice
+  /// has its weights and supports summed).
+  void assign(std::vector<co_play> partners);
+
+  /// Keeps the `keep` strongest partners (by weight; ties: lower title).
+  void keep_strongest(size_t keep);
+
+private:
+  /// Sorts the tail and merges it into the sorted part.
+  void merge_tail();
+
+  std::vector<co_play> items_;
+  /// items_[0, sorted_) is sorted by title.
+  uint32_t sorted_ = 0;
+};
+
 /// Co-play weights and play counts of the titles one shard owns.
 class co_play_table {
 public:
@@ -125,18 +161,11 @@ public:
   size_t partners() const;
 
 private:
-  struct pair_state {
-    float weight = 0;
-    uint32_t support = 0;
-  };
   struct entry {
-    std::unordered_map<title_key, pair_state> co;
+    partner_list co;
     std::vector<neighbour> top;
     bool dirty = false;
   };
-
-  /// Keeps the `kept` strongest partners of `e`.
-  void prune(entry& e) const;
 
   const similarity_params* p_;
   std::unordered_map<title_key, entry> entries_;

@@ -168,6 +168,76 @@ TEST_CASE("shards fed by the pairer hold the brute-force similarities",
   CHECK(pairer.take_changed().empty());
 }
 
+TEST_CASE("a partner list holds what a map of the same adds holds",
+          "[similarity]") {
+  std::mt19937 rng{7};
+  for (int round = 0; round < 20; ++round) {
+    partner_list list;
+    std::map<title_key, std::pair<float, uint32_t>> model;
+    // Few titles make repeats (found in the sorted part and in the tail);
+    // many make long lists (merges of the tail).
+    std::uniform_int_distribution<title_key> title{0, round % 2 == 0 ? 40u
+                                                                     : 5000u};
+    std::uniform_int_distribution<int> weight{1, 8};
+    auto adds = 50 + round * 150;
+    for (int i = 0; i < adds; ++i) {
+      auto t = title(rng);
+      auto w = static_cast<float>(weight(rng)) / 4.0f;
+      list.add(t, w);
+      auto& m = model[t];
+      m.first += w;
+      ++m.second;
+      if (i % 97 == 0 || i == adds - 1) {
+        auto items = list.items();
+        std::sort(items.begin(), items.end(), [](const auto& x, const auto& y) {
+          return x.title < y.title;
+        });
+        REQUIRE(items.size() == model.size());
+        size_t k = 0;
+        for (const auto& [key, value] : model) {
+          CHECK(items[k].title == key);
+          CHECK(items[k].weight == value.first);
+          CHECK(items[k].support == value.second);
+          ++k;
+        }
+      }
+    }
+    // The strongest, by weight then lower title, are those kept.
+    std::vector<std::pair<float, title_key>> ranked;
+    for (const auto& [key, value] : model)
+      ranked.emplace_back(-value.first, key);
+    std::sort(ranked.begin(), ranked.end());
+    auto keep = model.size() / 3;
+    list.keep_strongest(keep);
+    REQUIRE(list.size() == keep);
+    std::vector<title_key> want;
+    for (size_t i = 0; i < keep; ++i)
+      want.push_back(ranked[i].second);
+    std::sort(want.begin(), want.end());
+    std::vector<title_key> got;
+    for (const auto& c : list.items())
+      got.push_back(c.title);
+    std::sort(got.begin(), got.end());
+    CHECK(got == want);
+    // Adds after a cut find the kept partners and append new ones.
+    list.add(want.front(), 1.0f);
+    list.add(100000, 1.0f);
+    CHECK(list.size() == keep + 1);
+  }
+  // Assigning sums a title named twice.
+  partner_list list;
+  list.assign({{3, 1.0f, 1}, {1, 2.0f, 2}, {3, 0.5f, 4}});
+  REQUIRE(list.size() == 2);
+  list.add(3, 1.0f);
+  auto items = list.items();
+  std::sort(items.begin(), items.end(),
+            [](const auto& x, const auto& y) { return x.title < y.title; });
+  CHECK(items[0].title == 1);
+  CHECK(items[1].title == 3);
+  CHECK(items[1].weight == 2.5f);
+  CHECK(items[1].support == 6);
+}
+
 TEST_CASE("a title keeps its strongest co-play partners", "[similarity]") {
   similarity_params p;
   p.kept = 3;
