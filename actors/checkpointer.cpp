@@ -1,5 +1,7 @@
 #include "actors/checkpointer.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace marquee {
@@ -33,7 +35,10 @@ checkpointer::checkpointer(options opts, std::shared_ptr<directory> dir,
     write_(std::move(write)), begin_(std::move(begin)),
     last_start_(steady::now()), last_sweep_(steady::now()),
     committed_(committed) {
-  writer_ = std::thread{[this] { run_writer(); }};
+  writer_ = std::thread{[this] {
+    pthread_setname_np(pthread_self(), "mq.checkpoint");
+    run_writer();
+  }};
 }
 
 checkpointer::~checkpointer() {

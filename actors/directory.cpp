@@ -70,6 +70,13 @@ std::optional<user_actor> directory::live_user(user_key user) const {
   return live(users_, user);
 }
 
+std::shared_ptr<user_cell> directory::live_user_cell(user_key user) const {
+  auto& sh = users_[user % shard_count];
+  std::lock_guard<std::mutex> guard{sh.mu};
+  auto i = sh.actors.find(user);
+  return i == sh.actors.end() ? nullptr : i->second.cell;
+}
+
 std::optional<title_actor> directory::live_title(title_key title) const {
   return live(titles_, title);
 }

@@ -73,6 +73,10 @@ public:
   /// checkpoints: being stored does not keep a user in memory).
   std::optional<user_actor> live_user(user_key user) const;
 
+  /// The cell of `user` if it is live, without counting as a use (for
+  /// checkpoints, which read users through their cells).
+  std::shared_ptr<user_cell> live_user_cell(user_key user) const;
+
   /// The same for titles.
   std::optional<title_actor> live_title(title_key title) const;
 

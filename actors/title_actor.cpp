@@ -149,8 +149,9 @@ title_actor spawn_title_actor(caf::actor_system& sys, title_key title,
                               std::shared_ptr<const service_params> p,
                               trending_actor trending,
                               std::optional<stored_title> stored) {
-  return sys.spawn(title_actor_impl, title, std::move(p), std::move(trending),
-                   std::move(stored));
+  // Lazily, as users (actors/user_actor.cpp).
+  return sys.spawn<caf::lazy_init>(title_actor_impl, title, std::move(p),
+                                   std::move(trending), std::move(stored));
 }
 
 } // namespace marquee

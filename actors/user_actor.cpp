@@ -35,6 +35,13 @@ user_snapshot user_cell::view(int64_t at) const {
     state_.fatigue(at, r.fatigue_window, r.fatigue_titles, params_->user)};
 }
 
+user_snapshot_data user_cell::snapshot() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  auto snap = snapshot_of(state_);
+  snap.last_sequence = applied_through_;
+  return snap;
+}
+
 void user_cell::remember(const recommended_list& r) {
   std::lock_guard<std::mutex> guard{mu_};
   recommended_.remember(r.titles, r.at, r.variant,
@@ -111,13 +118,7 @@ user_actor::behavior_type user_actor_impl(user_pointer self,
           at, std::get<std::vector<impression_row>>(std::move(answer))};
       });
     },
-    [with](snapshot_atom) {
-      return with([](user_cell& c) {
-        auto snap = snapshot_of(c.state());
-        snap.last_sequence = c.applied_through();
-        return snap;
-      });
-    },
+    [self](snapshot_atom) { return self->state.cell->snapshot(); },
     [with](dump_atom, int64_t at) {
       return with([at](user_cell& c) {
         const auto& st = c.state();
@@ -147,7 +148,9 @@ user_actor::behavior_type user_actor_impl(user_pointer self,
 
 user_actor spawn_user_actor(caf::actor_system& sys,
                             std::shared_ptr<user_cell> cell) {
-  return sys.spawn(user_actor_impl, std::move(cell));
+  // Lazily: the actor is scheduled when its first message arrives, not
+  // also at spawn (one wake-up of a scheduler thread less per activation).
+  return sys.spawn<caf::lazy_init>(user_actor_impl, std::move(cell));
 }
 
 user_actor spawn_user_actor(caf::actor_system& sys, user_key user,

@@ -46,6 +46,9 @@ public:
   /// at `at`.
   user_snapshot view(int64_t at) const;
 
+  /// The state to store, with the last stream sequence it covers.
+  user_snapshot_data snapshot() const;
+
   /// Remembers titles just recommended, to count the plays that follow.
   void remember(const recommended_list& r);
 

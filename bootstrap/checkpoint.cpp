@@ -54,24 +54,36 @@ bool collect(
 
 } // namespace
 
-checkpoint_result checkpoint_some(
-  caf::actor_system& sys, directory& dir, const id_tables& ids,
-  lmdb_store& store, uint64_t sequence, const std::vector<user_key>& users,
-  const std::vector<title_key>& titles, checkpoint_extra& extra,
-  const similarity_shards& shards, std::chrono::milliseconds timeout) {
+checkpoint_result
+checkpoint_some(caf::actor_system& sys, directory& dir, const id_tables& ids,
+                lmdb_store& store, const applied_tracker& applied,
+                uint64_t sequence, const std::vector<user_key>& users,
+                const std::vector<title_key>& titles, checkpoint_extra& extra,
+                const similarity_shards& shards,
+                std::chrono::milliseconds timeout) {
   checkpoint_result res;
   caf::scoped_actor self{sys};
   std::vector<store_record> records;
-  // Changed actors are never passivated before they are stored, so each is
-  // live; one that is not has nothing new to store.
-  auto each_user = [&](auto f) {
-    for (auto key : users)
-      if (auto actor = dir.live_user(key))
-        f(key, *actor);
-      else
-        spdlog::warn("checkpoint: changed user {} is not live",
-                     ids.users.name(key));
-  };
+  // Users: from their cells, once every event through `sequence` is
+  // applied. Changed users are never passivated before they are stored, so
+  // each is live; one that is not has nothing new to store.
+  if (!users.empty() && !applied.wait_applied(sequence, timeout)) {
+    res.error = "the events through stream sequence " +
+                std::to_string(sequence) + " were not applied within " +
+                std::to_string(timeout.count()) + " ms (applied through " +
+                std::to_string(applied.applied()) + ")";
+    return res;
+  }
+  records.reserve(users.size() + 2 * titles.size() + 1);
+  for (auto key : users) {
+    if (auto cell = dir.live_user_cell(key))
+      records.push_back({user_store_key(ids.users.name(key)),
+                         encode_user_value(cell->snapshot(), ids)});
+    else
+      spdlog::warn("checkpoint: changed user {} is not live",
+                   ids.users.name(key));
+  }
+  res.users = records.size();
   auto each_title = [&](auto f) {
     for (auto key : titles)
       if (auto actor = dir.live_title(key))
@@ -80,27 +92,19 @@ checkpoint_result checkpoint_some(
         spdlog::warn("checkpoint: changed title {} is not live",
                      ids.titles.name(key));
   };
-  bool ok = collect<user_snapshot_data, user_actor>(
-    self, each_user,
-    [&](uint32_t key) { return user_store_key(ids.users.name(key)); },
-    [&](const user_snapshot_data& s) { return encode_user_value(s, ids); },
-    timeout, records, res.error);
-  res.users = records.size();
   // A title that trending needs at start also gets its entry in the title
   // index (rewritten, the same empty value, each time it is stored).
   std::vector<store_record> index;
-  ok =
-    ok &&
-    collect<title_snapshot_data, title_actor>(
-      self, each_title,
-      [&](uint32_t key) { return title_store_key(ids.titles.name(key)); },
-      [&](const title_snapshot_data& s) { return encode_title_value(s, ids); },
-      timeout, records, res.error,
-      [&](uint32_t key, const title_snapshot_data& s) {
-        if (indexed(s))
-          index.push_back(
-            {title_index_key(ids.titles.name(key)), title_index_value()});
-      });
+  bool ok = collect<title_snapshot_data, title_actor>(
+    self, each_title,
+    [&](uint32_t key) { return title_store_key(ids.titles.name(key)); },
+    [&](const title_snapshot_data& s) { return encode_title_value(s, ids); },
+    timeout, records, res.error,
+    [&](uint32_t key, const title_snapshot_data& s) {
+      if (indexed(s))
+        index.push_back(
+          {title_index_key(ids.titles.name(key)), title_index_value()});
+    });
   res.titles = records.size() - res.users;
   for (auto& rec : index)
     records.push_back(std::move(rec));

@@ -459,19 +459,20 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
     deps.applied = std::make_shared<applied_tracker>(checkpoint);
   if (s.store) {
     // Runs on the checkpoint writer's thread, after the ingest thread sent
-    // the events up to `sequence`: each snapshot request queues behind
-    // them, so every actor stored has applied at least those.
+    // the events up to `sequence` (bootstrap/checkpoint.hpp): users once
+    // the applied sequence reaches it, titles by a snapshot request queued
+    // behind them, so every actor stored has applied at least those.
     deps.load_ring = [ids, store = s.store](user_key user) {
       return load_ring(*ids, *store, user);
     };
     deps.checkpoint = [sys = s.sys.get(), dir = s.dir, ids, store = s.store,
-                       shards = s.similarity](
+                       applied = deps.applied, shards = s.similarity](
                         uint64_t sequence, const std::vector<user_key>& users,
                         const std::vector<title_key>& titles,
                         checkpoint_extra& extra) {
       auto res =
-        checkpoint_some(*sys, *dir, *ids, *store, sequence, users, titles,
-                        extra, shards, std::chrono::seconds{30});
+        checkpoint_some(*sys, *dir, *ids, *store, *applied, sequence, users,
+                        titles, extra, shards, std::chrono::seconds{30});
       if (res.error.empty())
         spdlog::debug("checkpoint at stream sequence {}: {} users, {} titles",
                       sequence, res.users, res.titles);

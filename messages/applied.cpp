@@ -1,6 +1,7 @@
 #include "messages/applied.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -22,6 +23,8 @@ struct applied_state {
   uint64_t first = 0;
   std::atomic<uint64_t> applied{0};
   std::multimap<uint64_t, std::function<void()>> waiters;
+  /// Signalled whenever `applied` advances (`wait_applied`).
+  std::condition_variable advanced;
 
   /// Drops finished rounds from the front; returns the waiters now due.
   /// Requires `mtx`.
@@ -35,7 +38,10 @@ struct applied_state {
       rounds.pop_front();
       ++first;
     }
-    applied.store(through, std::memory_order_release);
+    if (through != applied.load(std::memory_order_relaxed)) {
+      applied.store(through, std::memory_order_release);
+      advanced.notify_all();
+    }
     std::vector<std::function<void()>> due;
     auto last = waiters.upper_bound(through);
     for (auto i = waiters.begin(); i != last; ++i)
@@ -84,6 +90,14 @@ void applied_tracker::close(const mark_ptr& mark, uint64_t sequence) {
 
 uint64_t applied_tracker::applied() const {
   return state_->applied.load(std::memory_order_acquire);
+}
+
+bool applied_tracker::wait_applied(uint64_t sequence,
+                                   std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> guard{state_->mtx};
+  return state_->advanced.wait_for(guard, timeout, [this, sequence] {
+    return state_->applied.load(std::memory_order_relaxed) >= sequence;
+  });
 }
 
 bool applied_tracker::when_applied(uint64_t sequence,

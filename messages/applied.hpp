@@ -14,6 +14,7 @@
 ///
 /// Thread-safe. One allocation and one lock per round, not per event.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,6 +63,11 @@ public:
   /// `fn` must be cheap and must not call back into the tracker. Returns
   /// false, without keeping `fn`, when `max_waiting` callbacks wait already.
   bool when_applied(uint64_t sequence, std::function<void()> fn);
+
+  /// Blocks until `applied() >= sequence` or `timeout` has passed; returns
+  /// whether it got there. For a thread of marquee's own (the checkpoint
+  /// writer), never for one that applies messages.
+  bool wait_applied(uint64_t sequence, std::chrono::milliseconds timeout) const;
 
   /// Callbacks waiting at most (a sequence far ahead may never come).
   static constexpr size_t max_waiting = 10'000;

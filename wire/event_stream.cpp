@@ -1,5 +1,7 @@
 #include "wire/event_stream.hpp"
 
+#include "wire/js_ack.hpp"
+
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -536,17 +538,17 @@ struct stream_reader::impl {
   /// `incoming`; a status closes its pull request and may set `error`.
   void take(natsMsg* msg, std::vector<received>& incoming, std::string& error) {
     const char* reply = natsMsg_GetReply(msg);
-    jsMsgMetaData* meta = nullptr;
-    if (reply != nullptr && std::strncmp(reply, "$JS.ACK.", 8) == 0 &&
-        natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+    std::optional<js_ack_meta> meta;
+    if (reply != nullptr)
+      meta = parse_js_ack(reply); // in place (nats.c's would allocate)
+    if (meta) {
       incoming.push_back(received{
         stream_message{
-          meta->Sequence.Stream, meta->NumPending, meta->Timestamp / ns_per_ms,
+          meta->stream_sequence, meta->pending, meta->timestamp_ns / ns_per_ms,
           natsMsg_GetSubject(msg),
           std::string{natsMsg_GetData(msg),
                       static_cast<size_t>(natsMsg_GetDataLength(msg))}},
-        reply, meta->NumDelivered});
-      jsMsgMetaData_Destroy(meta);
+        reply, meta->delivered});
       // The server serves its waiting requests in order.
       if (!pulls.empty() && --pulls.front().remaining <= 0)
         pulls.pop_front();
@@ -704,6 +706,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
   }
   std::vector<stream_message> out;
   out.reserve(std::min(limit, incoming.size()));
+  bool kept_reply = false;
   for (size_t i = 0; i < incoming.size(); ++i) {
     auto& in = incoming[i];
     if (in.msg.sequence <= r.delivered) {
@@ -731,8 +734,16 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
         error.clear();
       return out;
     }
-    if (!in.reply.empty())
-      r.unacked.emplace_back(in.msg.sequence, std::move(in.reply));
+    if (!in.reply.empty()) {
+      // Acknowledgements are AckAll and go out for whole fetches (a
+      // checkpoint's sequence ends one): of one fetch's ack subjects only
+      // the newest is kept, not one per event until the next checkpoint.
+      if (kept_reply)
+        r.unacked.back() = {in.msg.sequence, std::move(in.reply)};
+      else
+        r.unacked.emplace_back(in.msg.sequence, std::move(in.reply));
+      kept_reply = true;
+    }
     r.hand_out(std::move(in.msg), out);
   }
   return out;

@@ -128,7 +128,10 @@ public:
   std::vector<stream_message> fetch(int n, std::chrono::milliseconds timeout,
                                     std::string& error);
 
-  /// Acknowledges every message up to and including `sequence`.
+  /// Acknowledges every message up to and including `sequence`, which
+  /// should be the last of a fetch: the reader keeps one ack subject per
+  /// fetch, and for a `sequence` inside a fetch it acknowledges through the
+  /// fetch before (fewer, never more).
   bool ack_through(uint64_t sequence, std::string& error);
 
   /// Messages the consumer had to deliver when it was created: 0 means

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 namespace marquee::load {
@@ -442,7 +443,10 @@ std::unique_ptr<pull_reader> pull_reader::start(const std::string& url,
     error = status_failure("cannot subscribe to the pull inbox", st);
     return nullptr;
   }
-  my.reader = std::thread{[&my] { my.run(); }};
+  my.reader = std::thread{[&my] {
+    pthread_setname_np(pthread_self(), "bench.reader");
+    my.run();
+  }};
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <unordered_set>
 
@@ -1257,7 +1258,10 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
     return nullptr;
   }
   if (e.reader)
-    e.ingest = std::thread{[raw = ptr.get()] { raw->run_ingest(); }};
+    e.ingest = std::thread{[raw = ptr.get()] {
+      pthread_setname_np(pthread_self(), "mq.ingest");
+      raw->run_ingest();
+    }};
   return std::unique_ptr<nats_edge>{new nats_edge(std::move(ptr))};
 }
 

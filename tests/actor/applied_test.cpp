@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
+#include <thread>
 #include <vector>
 
 using namespace marquee;
@@ -59,6 +61,24 @@ TEST_CASE("waiters run once their sequence is applied, at once if it is",
   tracker.close(b, 20);
   b.reset();
   CHECK(ran == std::vector<int>{0, 10, 11, 15});
+}
+
+TEST_CASE("a thread waiting for a sequence wakes when another applies it",
+          "[actor][applied]") {
+  applied_tracker tracker{3};
+  // Already applied, and a timeout with nothing in flight.
+  CHECK(tracker.wait_applied(3, std::chrono::milliseconds{0}));
+  CHECK_FALSE(tracker.wait_applied(4, std::chrono::milliseconds{1}));
+  auto a = tracker.open();
+  tracker.close(a, 10);
+  std::promise<bool> woke;
+  std::thread waiter{
+    [&] { woke.set_value(tracker.wait_applied(10, std::chrono::minutes{1})); }};
+  // Finishing the round on this thread wakes the waiter well before its
+  // timeout (the test's own timeout catches a missed wake-up).
+  a.reset();
+  CHECK(woke.get_future().get());
+  waiter.join();
 }
 
 TEST_CASE("waiters are bounded", "[actor][applied]") {
