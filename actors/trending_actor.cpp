@@ -75,9 +75,11 @@ trending_cell::candidates(const candidates_query& q) const {
 
 rank_result trending_cell::rank(rank_query q) const {
   std::shared_lock<std::shared_mutex> guard{mu_};
-  auto genres_of = [this](title_key t) {
+  // By reference into the catalog, which the shared lock keeps still.
+  auto genres_of = [this](title_key t) -> const std::vector<genre_key>& {
+    static const std::vector<genre_key> none;
     auto m = meta(t);
-    return m != nullptr ? m->genres : std::vector<genre_key>{};
+    return m != nullptr ? m->genres : none;
   };
   auto profile = make_genre_profile(q.seeds, genres_of);
   const auto& tp = params_->trending;
@@ -88,6 +90,7 @@ rank_result trending_cell::rank(rank_query q) const {
   auto at = std::max(q.at, newest_play_);
   auto best = trend != nullptr ? trend->best_at(at, tp.rates[w]) : 0.0;
   rank_result res;
+  res.items.reserve(q.candidates.size());
   for (auto& c : q.candidates) {
     auto m = meta(c.title);
     if (judge(c.title, m, q.view) != filter_verdict::none)

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_map>
+#include <limits>
 
 namespace marquee {
 
@@ -93,12 +93,25 @@ std::vector<scored_title>
 score_candidates(const std::vector<seed>& seeds,
                  const std::vector<std::vector<neighbour>>& lists,
                  const user_view& view, size_t limit) {
-  std::unordered_map<title_key, scored_title> acc;
+  // Candidates by title key through a dense index kept per thread (title
+  // keys are dense), reset after each call: no allocation per candidate.
+  // Each candidate's parts are added in seed order, as they always were.
+  constexpr uint32_t none = std::numeric_limits<uint32_t>::max();
+  thread_local std::vector<uint32_t> slot_of;
+  std::vector<scored_title> acc;
   for (size_t i = 0; i < seeds.size() && i < lists.size(); ++i)
     for (const auto& n : lists[i]) {
+      if (n.title >= slot_of.size())
+        slot_of.resize(static_cast<size_t>(n.title) + 1 + slot_of.size() / 2,
+                       none);
+      auto& slot = slot_of[n.title];
+      if (slot == none) {
+        slot = static_cast<uint32_t>(acc.size());
+        acc.emplace_back();
+        acc.back().title = n.title;
+      }
       auto part = seeds[i].weight * n.score;
-      auto& c = acc[n.title];
-      c.title = n.title;
+      auto& c = acc[slot];
       c.score += part;
       if (part > c.source_part) {
         c.source_part = part;
@@ -106,16 +119,19 @@ score_candidates(const std::vector<seed>& seeds,
         c.recency = seeds[i].recency;
       }
     }
+  for (const auto& c : acc)
+    slot_of[c.title] = none;
   std::vector<scored_title> out;
   out.reserve(acc.size());
-  for (const auto& [t, c] : acc) {
+  for (const auto& c : acc) {
+    auto t = c.title;
     if (contains_sorted(view.watched, t) ||
         contains_sorted(view.thumbed_down, t) ||
         contains_sorted(view.exclude, t))
       continue;
     if (c.score <= 0 ||
         std::any_of(seeds.begin(), seeds.end(),
-                    [t = t](const seed& s) { return s.title == t; }))
+                    [t](const seed& s) { return s.title == t; }))
       continue;
     out.push_back(c);
     out.back().similarity = c.score;

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace marquee {
@@ -107,7 +108,7 @@ struct scored_title {
 using genre_profile = std::vector<std::pair<genre_key, double>>;
 
 /// `genres_of(title)` returns the sorted genres of a title (empty if
-/// unknown).
+/// unknown), by value or by reference to storage that outlives the call.
 template <class GenresOf>
 genre_profile make_genre_profile(const std::vector<seed>& seeds,
                                  GenresOf genres_of) {
@@ -115,7 +116,8 @@ genre_profile make_genre_profile(const std::vector<seed>& seeds,
   for (const auto& s : seeds) {
     if (s.taste <= 0)
       continue;
-    for (auto g : genres_of(s.title)) {
+    const auto& genres = genres_of(s.title);
+    for (auto g : genres) {
       auto i = std::lower_bound(
         out.begin(), out.end(), g,
         [](const auto& entry, genre_key key) { return entry.first < key; });
@@ -165,10 +167,26 @@ void diversify(std::vector<scored_title>& ranked, size_t k, double d,
   auto best = ranked.front().score;
   if (best <= 0)
     return;
-  std::vector<std::vector<genre_key>> genres;
+  // Each candidate's genres: pointers where `genres_of` returns a
+  // reference (to storage that outlives the call), else copies.
+  using given = decltype(genres_of(title_key{}));
+  constexpr bool by_reference = std::is_lvalue_reference_v<given>;
+  std::vector<std::conditional_t<by_reference, const std::vector<genre_key>*,
+                                 std::vector<genre_key>>>
+    genres;
   genres.reserve(ranked.size());
-  for (const auto& c : ranked)
-    genres.push_back(genres_of(c.title));
+  for (const auto& c : ranked) {
+    if constexpr (by_reference)
+      genres.push_back(&genres_of(c.title));
+    else
+      genres.push_back(genres_of(c.title));
+  }
+  auto genres_at = [&genres](size_t i) -> const std::vector<genre_key>& {
+    if constexpr (by_reference)
+      return *genres[i];
+    else
+      return genres[i];
+  };
   // Highest cosine of each remaining candidate with the picked ones.
   std::vector<double> overlap(ranked.size(), 0.0);
   auto n = std::min(k, ranked.size());
@@ -190,7 +208,8 @@ void diversify(std::vector<scored_title>& ranked, size_t k, double d,
     std::rotate(overlap.begin() + slot, overlap.begin() + pick,
                 overlap.begin() + pick + 1);
     for (size_t i = slot + 1; i < ranked.size(); ++i)
-      overlap[i] = std::max(overlap[i], genre_cosine(genres[i], genres[slot]));
+      overlap[i] =
+        std::max(overlap[i], genre_cosine(genres_at(i), genres_at(slot)));
   }
 }
 
