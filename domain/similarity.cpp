@@ -13,16 +13,23 @@ double pair_weight(const similarity_params& p, uint32_t j) {
 
 namespace {
 
-bool by_title(const co_play& x, const co_play& y) {
-  return x.title < y.title;
-}
+/// A function object, not a function: passed by pointer, a comparison
+/// was a call per step of every partner lookup (a tenth of the scheduler
+/// threads' samples in a profile of core-mode plays).
+struct by_title_t {
+  bool operator()(const co_play& x, const co_play& y) const {
+    return x.title < y.title;
+  }
+};
+constexpr by_title_t by_title{};
 
 } // namespace
 
 void partner_list::add(title_key b, float w) {
   auto sorted_end = items_.begin() + sorted_;
   auto i =
-    std::lower_bound(items_.begin(), sorted_end, co_play{b, 0, 0}, by_title);
+    std::lower_bound(items_.begin(), sorted_end, b,
+                     [](const co_play& c, title_key t) { return c.title < t; });
   if (i == sorted_end || i->title != b)
     i = std::find_if(sorted_end, items_.end(),
                      [b](const co_play& c) { return c.title == b; });
