@@ -70,23 +70,32 @@ std::string write_payload(Fn fn) {
 
 std::string encode_similarity_value(const similarity_record& r,
                                     const id_tables& ids) {
-  // Partners in id order: the same state encodes to the same bytes.
-  auto partners = r.partners;
-  std::sort(partners.begin(), partners.end(),
-            [&](const auto& a, const auto& b) {
-              return ids.titles.name(a.title) < ids.titles.name(b.title);
-            });
-  std::vector<title_key> keys;
+  // Partners in id order: the same state encodes to the same bytes. A
+  // title's partners are distinct titles, so the sorted ids are the value's
+  // dictionary as they are, each partner in its own slot (what `dictionary`
+  // computes, without sorting a second time: checkpoints encode every
+  // changed title's whole list).
+  std::vector<std::pair<std::string_view, uint32_t>> order;
+  order.reserve(r.partners.size());
+  for (uint32_t i = 0; i < r.partners.size(); ++i)
+    order.emplace_back(ids.titles.name(r.partners[i].title), i);
+  std::sort(order.begin(), order.end());
+  std::vector<std::string> names;
+  std::vector<uint32_t> slots;
   std::vector<float> weights;
   std::vector<uint32_t> supports;
-  for (const auto& p : partners) {
-    keys.push_back(p.title);
-    weights.push_back(p.weight);
-    supports.push_back(p.support);
+  names.reserve(order.size());
+  slots.reserve(order.size());
+  weights.reserve(order.size());
+  supports.reserve(order.size());
+  for (const auto& [name, i] : order) {
+    slots.push_back(static_cast<uint32_t>(names.size()));
+    names.emplace_back(name);
+    weights.push_back(r.partners[i].weight);
+    supports.push_back(r.partners[i].support);
   }
-  dictionary dict{keys, ids.titles};
   auto payload = write_payload(
-    [&](auto& ar) { ar(dict.names, r.plays, dict.slots, weights, supports); });
+    [&](auto& ar) { ar(names, r.plays, slots, weights, supports); });
   return frame_value(value_kind::similarity, similarity_value_version, payload);
 }
 

@@ -56,6 +56,28 @@ TEST_CASE("a similarity record comes back in another process's keys",
   CHECK(encode_similarity_value(back, reader) == value);
 }
 
+TEST_CASE("a similarity value is laid out as documented: sorted ids, each "
+          "partner in its own slot",
+          "[persistence][similarity]") {
+  id_tables ids;
+  similarity_record rec;
+  rec.plays = 7;
+  // Keys in another order than the ids, partners in neither.
+  rec.partners = {{t(ids, "zulu"), 1.5f, 3},
+                  {t(ids, "alpha"), 0.5f, 1},
+                  {t(ids, "mike"), 2.0f, 2}};
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar{os};
+    ar(std::vector<std::string>{"alpha", "mike", "zulu"}, uint32_t{7},
+       std::vector<uint32_t>{0, 1, 2}, std::vector<float>{0.5f, 2.0f, 1.5f},
+       std::vector<uint32_t>{1, 2, 3});
+  }
+  CHECK(
+    encode_similarity_value(rec, ids) ==
+    frame_value(value_kind::similarity, similarity_value_version, os.str()));
+}
+
 TEST_CASE("a similarity record of version 1 loads with the least supports "
           "its weights allow",
           "[persistence][similarity]") {
