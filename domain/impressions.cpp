@@ -28,6 +28,19 @@ int impression_params::configured_index(int64_t window_ms) const {
   return i == windows_ms.end() ? -1 : static_cast<int>(i - windows_ms.begin());
 }
 
+namespace {
+
+/// Makes room for `more` elements growing by about a quarter, where
+/// libstdc++ doubles: a user's vectors are many and long-lived, and
+/// doubling leaves up to half of each unused.
+template <class T>
+void reserve_more(std::vector<T>& v, size_t more) {
+  if (v.size() + more > v.capacity())
+    v.reserve(std::max(v.size() + more, v.capacity() + v.capacity() / 4 + 4));
+}
+
+} // namespace
+
 void impression_history::add(title_key title, int64_t ts,
                              const impression_params& p) {
   auto n = p.windows_ms.size();
@@ -36,7 +49,10 @@ void impression_history::add(title_key title, int64_t ts,
                      [](const entry& e, title_key t) { return e.title < t; });
   auto index = static_cast<size_t>(i - entries_.begin());
   if (i == entries_.end() || i->title != title) {
-    entries_.insert(i, entry{title, 1, ts});
+    reserve_more(entries_, 1);
+    reserve_more(emas_, n);
+    entries_.insert(entries_.begin() + static_cast<ptrdiff_t>(index),
+                    entry{title, 1, ts});
     emas_.insert(emas_.begin() + static_cast<ptrdiff_t>(index * n), n, 1.0);
   } else {
     auto old_ref = i->last_ts;
@@ -59,6 +75,7 @@ void impression_history::retain_raw(title_key title, int64_t ts,
   // covered_from_ past it.
   if (ts < covered_from_)
     return;
+  reserve_more(raw_, 1);
   auto pos = std::upper_bound(
     raw_.begin(), raw_.end(), ts,
     [](int64_t t, const raw_impression& r) { return t < r.ts; });
