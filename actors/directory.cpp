@@ -57,28 +57,25 @@ directory::find(shards<Handle>& xs, std::atomic<size_t>& live, uint32_t key,
 }
 
 template <class Handle>
-std::optional<Handle> directory::live(const shards<Handle>& xs, uint32_t key) {
+std::optional<directory::entry<Handle>>
+directory::live(const shards<Handle>& xs, uint32_t key) {
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
   if (i == sh.actors.end())
     return std::nullopt;
-  return i->second.actor;
-}
-
-std::optional<user_actor> directory::live_user(user_key user) const {
-  return live(users_, user);
+  return i->second;
 }
 
 std::shared_ptr<user_cell> directory::live_user_cell(user_key user) const {
-  auto& sh = users_[user % shard_count];
-  std::lock_guard<std::mutex> guard{sh.mu};
-  auto i = sh.actors.find(user);
-  return i == sh.actors.end() ? nullptr : i->second.cell;
+  auto e = live(users_, user);
+  return e ? std::move(e->cell) : nullptr;
 }
 
 std::optional<title_actor> directory::live_title(title_key title) const {
-  return live(titles_, title);
+  if (auto e = live(titles_, title))
+    return std::move(e->actor);
+  return std::nullopt;
 }
 
 template <class Stored, class Load, class Restore>

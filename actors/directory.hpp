@@ -69,15 +69,12 @@ public:
   /// user with stored data is never taken for a stranger.
   std::optional<user_key> known_user(std::string_view id, interner& users);
 
-  /// The actor of `user` if it is live, without counting as a use (for
-  /// checkpoints: being stored does not keep a user in memory).
-  std::optional<user_actor> live_user(user_key user) const;
-
   /// The cell of `user` if it is live, without counting as a use (for
   /// checkpoints, which read users through their cells).
   std::shared_ptr<user_cell> live_user_cell(user_key user) const;
 
-  /// The same for titles.
+  /// The actor of `title` if it is live, without counting as a use (for
+  /// checkpoints: being stored does not keep a title in memory).
   std::optional<title_actor> live_title(title_key title) const;
 
   /// The actor of `title`, spawned if it is not live.
@@ -186,8 +183,10 @@ private:
   entry<user_actor> spawn_user(user_key user,
                                std::optional<stored_user> stored);
 
+  /// The entry of `key` if it is live (a copy; no use is counted).
   template <class Handle>
-  static std::optional<Handle> live(const shards<Handle>& xs, uint32_t key);
+  static std::optional<entry<Handle>> live(const shards<Handle>& xs,
+                                           uint32_t key);
 
   template <class Handle, class Key>
   static size_t passivate(shards<Handle>& xs, std::atomic<size_t>& live_count,

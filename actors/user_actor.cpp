@@ -118,7 +118,6 @@ user_actor::behavior_type user_actor_impl(user_pointer self,
           at, std::get<std::vector<impression_row>>(std::move(answer))};
       });
     },
-    [self](snapshot_atom) { return self->state.cell->snapshot(); },
     [with](dump_atom, int64_t at) {
       return with([at](user_cell& c) {
         const auto& st = c.state();

@@ -405,6 +405,12 @@ int main(int argc, char** argv) {
   bench->add_option("--seed", bo.seed, "workload seed");
   bench->add_option("--out", bo.out_dir,
                     "directory for the samples (CSV), for plots");
+  std::string bench_log_level = "warn";
+  bench
+    ->add_option("--log-level", bench_log_level,
+                 "marquee's log level while measured (default: warn; debug "
+                 "logs each checkpoint and how long it took)")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   auto publish = app.add_subcommand("publish", "publish one message");
   add_client(publish, cf);
   publish->add_option("subject", subject, "subject")->required();
@@ -494,7 +500,7 @@ int main(int argc, char** argv) {
     small("--memory-titles", bo.memory_titles, 5'000u);
     small("--passing-users", bo.passing_users, uint64_t{100'000});
     small("--recovery-users", bo.recovery_users, 50'000u);
-    bo.service.set("service.log_level", "warn", error);
+    bo.service.set("service.log_level", bench_log_level, error);
     error.clear();
     if (!run_bench(bo, std::cout, std::cerr, error)) {
       std::cerr << "marquee bench: " << error << '\n';

@@ -1,5 +1,6 @@
 #include "domain/impressions.hpp"
 
+#include "domain/vectors.hpp"
 #include "domain/window.hpp"
 
 #include <algorithm>
@@ -27,19 +28,6 @@ int impression_params::configured_index(int64_t window_ms) const {
   auto i = std::find(windows_ms.begin(), windows_ms.end(), window_ms);
   return i == windows_ms.end() ? -1 : static_cast<int>(i - windows_ms.begin());
 }
-
-namespace {
-
-/// Makes room for `more` elements growing by about a quarter, where
-/// libstdc++ doubles: a user's vectors are many and long-lived, and
-/// doubling leaves up to half of each unused.
-template <class T>
-void reserve_more(std::vector<T>& v, size_t more) {
-  if (v.size() + more > v.capacity())
-    v.reserve(std::max(v.size() + more, v.capacity() + v.capacity() / 4 + 4));
-}
-
-} // namespace
 
 void impression_history::add(title_key title, int64_t ts,
                              const impression_params& p) {

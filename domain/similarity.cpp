@@ -1,5 +1,7 @@
 #include "domain/similarity.hpp"
 
+#include "domain/vectors.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -36,9 +38,7 @@ void partner_list::add(title_key b, float w) {
   if (i == items_.end()) {
     if (items_.size() - sorted_ >= tail_max)
       merge_tail();
-    // Grow by a quarter, not double: the lists are many and long-lived.
-    if (items_.size() == items_.capacity())
-      items_.reserve(items_.size() + items_.size() / 4 + 4);
+    reserve_more(items_, 1);
     items_.push_back({b, w, 1});
     return;
   }

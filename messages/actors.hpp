@@ -60,9 +60,7 @@ using user_actor = caf::typed_actor<
   /// Answers an impression-history question (400 when it cannot).
   caf::replies_to<impressions_query>::with<impressions_result>,
   /// Returns the live state at the given time, for operators.
-  caf::replies_to<dump_atom, int64_t>::with<user_dump>,
-  /// Returns the state to store, with the last stream sequence applied.
-  caf::replies_to<snapshot_atom>::with<user_snapshot_data>>;
+  caf::replies_to<dump_atom, int64_t>::with<user_dump>>;
 
 /// One per title, activated on first use by the directory.
 using title_actor = caf::typed_actor<

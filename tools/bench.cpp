@@ -22,7 +22,6 @@
 #include <thread>
 
 #include <malloc.h>
-#include <unistd.h>
 
 namespace marquee {
 

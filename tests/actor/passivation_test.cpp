@@ -239,7 +239,7 @@ TEST_CASE_METHOD(passivation_fixture,
   caf::anon_send(hdl, plays(1, {10, 11, 12}, 1));
   run();
   // What a checkpoint stores of it.
-  source->store(1, ask<user_snapshot_data>(hdl, snapshot_atom_v));
+  source->store(1, dir->live_user_cell(1)->snapshot());
   auto before = ask<user_dump>(hdl, dump_atom_v, base_ts);
   REQUIRE(before.events == 3);
   REQUIRE(before.applied_through == 3);
