@@ -286,6 +286,8 @@ struct stats {
   uint64_t impression = 0;
   uint64_t dead_letters = 0;
   uint64_t applied = 0;
+  /// The stream sequence of the last committed checkpoint.
+  uint64_t checkpoint = 0;
   uint64_t live_users = 0;
   uint64_t passivated = 0;
 };
@@ -311,6 +313,7 @@ std::optional<stats> read_stats(load::connection& conn,
   s.play = number("/events/play");
   s.impression = number("/events/impression");
   s.applied = number("/ingest/applied");
+  s.checkpoint = number("/ingest/checkpoint");
   s.live_users = number("/actors/user");
   s.passivated = number("/store/passivated");
   simdjson::dom::object dlq;
@@ -1029,6 +1032,14 @@ bool wait_applied(bench_run& run, uint64_t sequence, std::string& error) {
                         milliseconds{20}, error);
 }
 
+/// Waits until a checkpoint covers `sequence`: memory is measured at rest,
+/// not while a checkpoint holds its encoded values.
+bool wait_checkpointed(bench_run& run, uint64_t sequence, std::string& error) {
+  return run.wait_stats(
+    [&](const stats& s) { return s.checkpoint >= sequence; },
+    milliseconds{20}, error);
+}
+
 bool scenario_memory(bench_run& run, const bench_options& o, std::ostream& log,
                      std::string& error) {
   if (!run.start_marquee("durable", error))
@@ -1044,7 +1055,7 @@ bool scenario_memory(bench_run& run, const bench_options& o, std::ostream& log,
           body = catalog_body(static_cast<uint32_t>(i));
         },
         error) ||
-      !wait_applied(run, seq, error))
+      !wait_applied(run, seq, error) || !wait_checkpointed(run, seq, error))
     return false;
   auto rss1 = settled_resident();
   // Each user: 20 plays, then impressions of 50 distinct titles.
@@ -1077,7 +1088,7 @@ bool scenario_memory(bench_run& run, const bench_options& o, std::ostream& log,
         error))
     return false;
   seq += uint64_t{o.memory_users} * 70;
-  if (!wait_applied(run, seq, error))
+  if (!wait_applied(run, seq, error) || !wait_checkpointed(run, seq, error))
     return false;
   auto rss2 = settled_resident();
   auto per_title = (rss1.anon - rss0.anon) / o.memory_titles;

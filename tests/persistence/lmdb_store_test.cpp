@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +56,13 @@ int in_child(F body) {
   return status;
 }
 
+/// Bytes of disk given to `<dir>/data.mdb` (not its apparent size).
+size_t allocated_bytes(const std::string& dir) {
+  struct stat st {};
+  REQUIRE(::stat((dir + "/data.mdb").c_str(), &st) == 0);
+  return static_cast<size_t>(st.st_blocks) * 512;
+}
+
 } // namespace
 
 TEST_CASE("a checkpoint stores its records and sequence, and they survive a "
@@ -83,11 +92,15 @@ TEST_CASE("a full map grows and the checkpoint is retried, up to the maximum",
   temp_dir dir;
   auto store = open_store(dir.str(), size_t{256} << 10, size_t{64} << 20);
   auto initial = store->map_bytes();
+  // Pages are written in the map (MDB_WRITEMAP), so the map is always on
+  // allocated blocks: a full disk fails a growth instead of a write.
+  CHECK(allocated_bytes(dir.str()) >= initial);
   std::vector<store_record> big;
   for (int i = 0; i < 2000; ++i)
     big.push_back({"u/" + std::to_string(i), std::string(2000, 'v')});
   REQUIRE_FALSE(store->write_checkpoint(big, 7));
   CHECK(store->map_bytes() > initial);
+  CHECK(allocated_bytes(dir.str()) >= store->map_bytes());
   CHECK(sequence_of(*store) == 7);
   CHECK(value_of(*store, "u/1999").size() == 2000);
   SECTION("past the maximum the checkpoint fails and the last one stays") {
@@ -99,6 +112,44 @@ TEST_CASE("a full map grows and the checkpoint is retried, up to the maximum",
     std::string out;
     CHECK(store->get("t/0", out) == persistence_errc::not_found);
   }
+}
+
+TEST_CASE("a map that the disk has no room to grow fails the checkpoint, "
+          "and the last one stays",
+          "[persistence][lmdb]") {
+  temp_dir dir;
+  {
+    auto store = open_store(dir.str(), size_t{1} << 20, size_t{64} << 20);
+    REQUIRE_FALSE(store->write_checkpoint({{"u/a", "one"}}, 1));
+  }
+  // A file size limit stands in for a full disk: the growth's allocation
+  // fails (EFBIG) in a child process, which must end normally.
+  auto status = in_child([&] {
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{size_t{1} << 20, size_t{1} << 20};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0)
+      _exit(3);
+    std::error_code ec;
+    std::string detail;
+    auto store = lmdb_store::open({dir.str(), size_t{1} << 20,
+                                   size_t{64} << 20},
+                                  ec, detail);
+    if (!store)
+      _exit(4);
+    std::vector<store_record> big;
+    for (int i = 0; i < 2000; ++i)
+      big.push_back({"u/" + std::to_string(i), std::string(2000, 'v')});
+    auto err = store->write_checkpoint(big, 2);
+    uint64_t seq = 0;
+    if (!err || store->checkpoint_sequence(seq) || seq != 1)
+      _exit(5);
+    _exit(0);
+  });
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  auto store = open_store(dir.str(), size_t{1} << 20, size_t{64} << 20);
+  CHECK(sequence_of(*store) == 1);
+  CHECK(value_of(*store, "u/a") == "one");
 }
 
 TEST_CASE("the map grows while other threads read, and they read whole "
