@@ -55,24 +55,33 @@ const play_counts* title_trending::find(region_key region) const {
 
 void trending_list::update(title_key title, const decayed_sum& score,
                            uint64_t plays, decay_rate rate, uint32_t capacity) {
-  auto key = score.log_key(rate);
+  ranked now{score.log_key(rate), title};
   auto i = by_title_.find(title);
   if (i != by_title_.end()) {
-    // Reuse the node: no allocation for a title already listed.
-    auto node = order_.extract({i->second.key, title});
-    node.value().first = key;
-    order_.insert(std::move(node));
-    i->second = slot{score, plays, key};
+    auto at = std::lower_bound(order_.begin(), order_.end(),
+                               ranked{i->second.key, title}, before);
+    // Move the title to its new place, shifting those it passes by one.
+    if (before(now, *at)) {
+      auto to = std::lower_bound(order_.begin(), at, now, before);
+      std::rotate(to, at, at + 1);
+      *to = now;
+    } else {
+      auto to = std::lower_bound(at + 1, order_.end(), now, before);
+      std::rotate(at, at + 1, to);
+      *(to - 1) = now;
+    }
+    i->second = slot{score, plays, now.key};
     return;
   }
   if (by_title_.size() >= capacity) {
-    if (capacity == 0 || !(order_.begin()->first < key))
+    if (capacity == 0 || !(order_.back().key < now.key))
       return;
-    by_title_.erase(order_.begin()->second);
-    order_.erase(order_.begin());
+    by_title_.erase(order_.back().title);
+    order_.pop_back();
   }
-  by_title_.emplace(title, slot{score, plays, key});
-  order_.emplace(key, title);
+  by_title_.emplace(title, slot{score, plays, now.key});
+  order_.insert(std::lower_bound(order_.begin(), order_.end(), now, before),
+                now);
 }
 
 namespace {
