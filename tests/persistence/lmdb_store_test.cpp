@@ -131,9 +131,8 @@ TEST_CASE("a map that the disk has no room to grow fails the checkpoint, "
       _exit(3);
     std::error_code ec;
     std::string detail;
-    auto store = lmdb_store::open({dir.str(), size_t{1} << 20,
-                                   size_t{64} << 20},
-                                  ec, detail);
+    auto store = lmdb_store::open(
+      {dir.str(), size_t{1} << 20, size_t{64} << 20}, ec, detail);
     if (!store)
       _exit(4);
     std::vector<store_record> big;
