@@ -1036,8 +1036,8 @@ bool wait_applied(bench_run& run, uint64_t sequence, std::string& error) {
 /// not while a checkpoint holds its encoded values.
 bool wait_checkpointed(bench_run& run, uint64_t sequence, std::string& error) {
   return run.wait_stats(
-    [&](const stats& s) { return s.checkpoint >= sequence; },
-    milliseconds{20}, error);
+    [&](const stats& s) { return s.checkpoint >= sequence; }, milliseconds{20},
+    error);
 }
 
 bool scenario_memory(bench_run& run, const bench_options& o, std::ostream& log,
