@@ -15,6 +15,8 @@
 /// connection may be shared. Errors are values: false or nullopt and a
 /// one-line reason.
 
+#include "ingest/event_source.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -79,18 +81,6 @@ bool ensure_dlq_stream(natsConnection* nc, const stream_config& cfg,
                        int64_t created_ns, uint64_t& newest,
                        std::string& error);
 
-/// One message of the stream.
-struct stream_message {
-  uint64_t sequence = 0;
-  /// Messages of the stream after this one when it was delivered.
-  uint64_t pending = 0;
-  /// When the server stored it, in ms since the epoch: the same at every
-  /// replay, so it stands in for a missing `ts`.
-  int64_t stored_ms = 0;
-  std::string subject;
-  std::string data;
-};
-
 struct reader_options {
   /// The durable consumer's name (no '.'); re-created at every open.
   std::string durable = "marquee";
@@ -106,7 +96,7 @@ struct reader_options {
   std::chrono::milliseconds consumer_check{std::chrono::seconds{5}};
 };
 
-class stream_reader {
+class stream_reader : public event_source {
 public:
   /// Creates the consumer at `opts.start_sequence` (replacing one of the
   /// same name) and subscribes to it.
@@ -114,7 +104,7 @@ public:
                                              const stream_config& cfg,
                                              const reader_options& opts,
                                              std::string& error);
-  ~stream_reader();
+  ~stream_reader() override;
 
   stream_reader(const stream_reader&) = delete;
   stream_reader& operator=(const stream_reader&) = delete;
@@ -126,13 +116,13 @@ public:
   /// directly (see `skipped`). `error` is set only with an empty result;
   /// an empty result with an empty `error` means nothing new arrived.
   std::vector<stream_message> fetch(int n, std::chrono::milliseconds timeout,
-                                    std::string& error);
+                                    std::string& error) override;
 
   /// Acknowledges every message up to and including `sequence`, which
   /// should be the last of a fetch: the reader keeps one ack subject per
   /// fetch, and for a `sequence` inside a fetch it acknowledges through the
   /// fetch before (fewer, never more).
-  bool ack_through(uint64_t sequence, std::string& error);
+  bool ack_through(uint64_t sequence, std::string& error) override;
 
   /// Messages the consumer had to deliver when it was created: 0 means
   /// there is nothing to replay.
@@ -141,11 +131,11 @@ public:
   /// Why reading stopped for good, or "": the stream went backwards (it
   /// ends before a sequence already handed out), so new events would be
   /// taken for redeliveries. `fetch` then only returns this error.
-  const std::string& broken() const;
+  const std::string& broken() const override;
 
   /// Sequences between those handed out that were no longer in the stream
   /// (aged out, purged or deleted) when they were due: never applied.
-  uint64_t skipped() const;
+  uint64_t skipped() const override;
 
   /// The highest sequence handed out so far (start - 1 before the first).
   uint64_t delivered_through() const;

@@ -2,6 +2,8 @@
 
 #include "actors/checkpointer.hpp"
 #include "domain/window.hpp"
+#include "ingest/pipeline.hpp"
+#include "ingest/stream_ingest.hpp"
 #include "wire/request_codec.hpp"
 #include "wire/service_docs.hpp"
 
@@ -139,46 +141,22 @@ struct nats_edge::impl {
   std::mutex subs_mtx;
   std::vector<caf::actor> gateways;
   std::atomic<size_t> next_gateway{0};
+  /// Core mode: catalog and profile events, routed one by one from their
+  /// subscriptions' threads.
   event_router router;
-  /// Owned by the thread of the `events.>` subscription.
-  event_batcher batcher;
-  /// Durable mode: the round of messages being handed out (ingest thread).
-  mark_ptr round;
-  /// Pairs plays for item similarity (the batcher's thread).
-  co_play_pairer pairer;
-
-  /// A play for item similarity.
-  void pair_play(const play_event& ev, uint64_t sequence) {
-    if (deps.similarity.empty())
-      return;
-    if (deps.load_ring && pairer.needs_ring(ev.user))
-      pairer.load(ev.user, deps.load_ring(ev.user));
-    pairer.add(ev.user, ev.title, sequence);
-  }
-
-  /// Sends what the batcher and the pairer hold, with the current round.
-  void flush() {
-    batcher.flush(round);
-    if (pairer.empty())
-      return;
-    auto shared = std::make_shared<const co_play_round>(pairer.take());
-    for (const auto& shard : deps.similarity)
-      caf::anon_send(shard, co_play_batch{shared, round});
-  }
+  /// The ingest layer (ADR 26): members' events in core mode, on the thread
+  /// of the `events.>` subscription; every event in durable mode, on the
+  /// ingest thread.
+  std::unique_ptr<ingest_pipeline> pipeline;
   edge_counters counters;
   service_stats stats;
   /// What nats.c may still call back into (see `callback_fence`).
   callback_fence fence;
   std::string prefix_v1; // "P.v1."
   std::atomic<bool> drained{false};
-  // Durable mode: the stream reader and the thread that owns it.
+  // Durable mode: the stream reader, and the ingest thread that reads it.
   std::unique_ptr<stream_reader> reader;
-  std::thread ingest;
-  std::atomic<bool> stopping{false};
-  std::atomic<bool> caught_up{true};
-  std::atomic<uint64_t> position{0};
-  std::atomic<uint64_t> behind{0};
-  std::atomic<uint64_t> skipped{0};
+  std::unique_ptr<stream_ingest> ingest;
   /// When a failed reply was last logged (steady ns).
   std::atomic<int64_t> last_reply_log_ns{0};
   /// When a failed dead letter was last logged (steady ns).
@@ -189,180 +167,52 @@ struct nats_edge::impl {
   /// Durable mode: the dead letters of sequences up to this one are in the
   /// dead-letter stream already; a replay does not send them again.
   uint64_t dlq_sent_through = 0;
-  /// Set once, before `ingest_failed`: why ingest stopped for good.
-  std::string ingest_failure;
-  std::atomic<bool> ingest_failed{false};
-  // Durable mode with a store: the checkpoint schedule (null otherwise).
-  std::unique_ptr<checkpointer> checkpoints;
 
-  /// Acknowledges the stream through a committed checkpoint: acks go out
-  /// only for what a checkpoint covers.
-  void checkpointed(const checkpointer::outcome& out) {
-    if (!out.error.empty()) {
-      spdlog::error("checkpoint at stream sequence {} failed: {}; the next "
-                    "one will retry",
-                    out.sequence, out.error);
-      return;
-    }
-    spdlog::debug("checkpoint at stream sequence {}: {} users, {} titles in "
-                  "{} ms",
-                  out.sequence, out.users, out.titles, out.took.count());
-    std::string ack_error;
-    if (!reader->ack_through(out.sequence, ack_error))
-      spdlog::warn("acknowledging the event stream: {}", ack_error);
+  bool ingest_failed() const { return ingest && ingest->failed(); }
+  std::string ingest_failure() const {
+    return ingest_failed() ? ingest->failure() : std::string{};
+  }
+  bool caught_up() const { return !ingest || ingest->caught_up(); }
+  uint64_t position() const { return ingest ? ingest->position() : 0; }
+  uint64_t behind() const { return ingest ? ingest->behind() : 0; }
+  uint64_t skipped() const { return ingest ? ingest->skipped() : 0; }
+  checkpointer* checkpoints() const {
+    return ingest ? ingest->checkpoints() : nullptr;
   }
 
-  /// Between batches: a finished checkpoint acknowledged, a due one begun.
-  void tick_checkpoints() {
-    if (!checkpoints)
-      return;
-    if (auto out = checkpoints->tick(position.load()))
-      checkpointed(*out);
-  }
-
-  /// Whether the server may be holding back messages because too many
-  /// wait for an ack (a checkpoint is slow): then an empty fetch does not
-  /// mean the replay has caught up.
-  bool ack_limited() const {
-    auto acked = checkpoints ? checkpoints->committed() : position.load();
-    return position.load() - acked + cfg.max_batch >= max_ack_pending();
-  }
-
-  uint64_t max_ack_pending() const {
-    // Acks follow checkpoints: room for two checkpoints' worth, so that
-    // ingest goes on while one is written.
-    return cfg.checkpoint_events * 2 + cfg.max_batch;
-  }
-
-  /// Reads the stream until stopped: decode, dead-letter or batch, flush,
-  /// acknowledge. Acks only bound the work in flight: recovery starts from
-  /// the stream position marquee itself recorded, never from the
-  /// consumer's ack floor.
-  void run_ingest() {
-    std::string error;
-    bool warned = false;
-    while (!stopping.load()) {
-      error.clear();
-      auto msgs = reader->fetch(static_cast<int>(cfg.max_batch),
-                                std::chrono::milliseconds{250}, error);
-      if (!reader->broken().empty()) {
-        spdlog::error("event ingest stopped: {}", reader->broken());
-        ingest_failure = reader->broken();
-        ingest_failed.store(true);
-        caught_up.store(false);
-        break;
-      }
-      if (!error.empty()) {
-        if (!warned)
-          spdlog::warn("reading the event stream: {}", error);
-        warned = true;
-        // Checkpoints of what was read go on (LMDB needs no server).
-        tick_checkpoints();
-        std::this_thread::sleep_for(std::chrono::milliseconds{100});
-        continue;
-      }
-      warned = false;
-      if (reader->skipped() != skipped.load()) {
-        spdlog::warn("{} events were no longer in the stream when they were "
-                     "due (aged out, purged or deleted): never applied",
-                     reader->skipped() - skipped.load());
-        skipped.store(reader->skipped());
-      }
-      if (msgs.empty()) {
-        if (!ack_limited()) { // nothing more to read for now
-          caught_up.store(true);
-          behind.store(0);
-        }
-        tick_checkpoints();
-        continue;
-      }
-      if (deps.applied)
-        round = deps.applied->open();
-      for (const auto& m : msgs)
-        ingest_one(m);
-      flush();
-      const auto& last = msgs.back();
-      if (round) {
-        deps.applied->close(round, last.sequence);
-        round.reset();
-      }
-      position.store(last.sequence);
-      behind.store(last.pending);
-      if (last.pending == 0)
-        caught_up.store(true);
-      if (checkpoints)
-        checkpoints->sent(msgs.size());
-      tick_checkpoints();
-    }
-  }
-
-  void ingest_one(const stream_message& m) {
-    // The time the stream stored the event stands in for a missing `ts`
-    // and bounds how far ahead `ts` may be: a replay decodes alike.
-    auto ev = accept(m.subject.c_str(), m.data, m.stored_ms, m.sequence);
-    if (!ev)
-      return;
-    if (checkpoints)
-      std::visit(
-        [this](const auto& x) {
-          using type = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<type, catalog_event>)
-            checkpoints->changed_title(x.title);
-          else if constexpr (std::is_same_v<type, profile_event>)
-            checkpoints->changed_user(x.user);
-          else if constexpr (!std::is_same_v<type, rejection>) {
-            checkpoints->changed_user(x.user);
-            checkpoints->changed_title(x.title);
-          }
-        },
-        *ev);
-    dispatch(*ev, m.sequence);
-  }
-
-  /// Hands an accepted event on, on the thread that owns the batcher:
-  /// members' events to the batcher; catalog and profile events, which
-  /// replace state, routed one by one after the batch before them, so that
-  /// every actor sees publish order.
-  void dispatch(const decoded_event& ev, uint64_t sequence) {
+  /// Hands an accepted event to `into` with its stream sequence (0 in core
+  /// mode).
+  static void add_to(ingest_pipeline& into, const decoded_event& ev,
+                     uint64_t sequence) {
     std::visit(
-      [this, sequence](const auto& x) {
-        using type = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<type, play_event> ||
-                      std::is_same_v<type, impression_event> ||
-                      std::is_same_v<type, feedback_event>) {
-          if constexpr (std::is_same_v<type, play_event>)
-            pair_play(x, sequence);
-          if (batcher.add(x, sequence))
-            flush();
-        } else if constexpr (!std::is_same_v<type, rejection>) {
-          flush();
-          auto numbered = x;
-          numbered.sequence = sequence;
-          numbered.mark = round;
-          router.route(numbered);
-        }
+      [&](const auto& x) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, rejection>)
+          into.add(x, sequence);
       },
       ev);
   }
 
   /// Answers 503 while the stream is replayed; true if it did.
   bool refuse_while_replaying(const reply_ctx& ctx) {
-    if (ingest_failed.load()) {
-      answer_error(ctx, 503, "event ingest stopped: " + ingest_failure);
+    if (ingest_failed()) {
+      answer_error(ctx, 503, "event ingest stopped: " + ingest_failure());
       return true;
     }
-    if (caught_up.load())
+    if (caught_up())
       return false;
     answer_error(ctx, 503,
                  "replaying the event stream: at sequence " +
-                   std::to_string(position.load()) + ", " +
-                   std::to_string(behind.load()) + " events behind");
+                   std::to_string(position()) + ", " +
+                   std::to_string(behind()) + " events behind");
     return true;
   }
 
   impl(edge_config c, edge_deps d)
     : cfg(std::move(c)), deps(std::move(d)), router(deps.dir, deps.trending),
-      batcher(deps.dir, cfg.max_batch), pairer(&deps.params->similarity),
+      pipeline(std::make_unique<ingest_pipeline>(
+        ingest_deps{deps.params, deps.dir, deps.trending, deps.similarity,
+                    deps.applied, deps.load_ring},
+        cfg.max_batch)),
       stats(cfg.instance_id, cfg.version) {
     prefix_v1 = cfg.prefix + ".v1.";
   }
@@ -374,6 +224,7 @@ struct nats_edge::impl {
       natsConnection_Close(nc);
       fence.wait(std::chrono::seconds{5});
     }
+    ingest.reset();
     subs.clear();
     reader.reset();
     if (nc != nullptr)
@@ -586,12 +437,12 @@ struct nats_edge::impl {
   /// idle stream adds no delay and a busy one sends few messages.
   void on_member_event(natsSubscription* sub, natsMsg* msg) {
     if (auto ev = accept(msg))
-      dispatch(*ev, 0);
+      add_to(*pipeline, *ev, 0);
     int pending = 0;
-    if (batcher.size() > 0 &&
+    if (pipeline->pending() > 0 &&
         (natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK ||
          pending == 0))
-      flush();
+      pipeline->flush();
   }
 
   /// The reply context of a per-user request, with the user's key
@@ -785,6 +636,7 @@ struct nats_edge::impl {
   /// `snapshot`: a checkpoint of everything sent so far, answered once it
   /// is committed.
   void take_snapshot(reply_ctx ctx) {
+    auto* checkpoints = this->checkpoints();
     if (!checkpoints)
       return answer_error(ctx, 400,
                           "snapshots need durable ingest (ingest.mode = "
@@ -844,13 +696,13 @@ struct nats_edge::impl {
   /// "ok" while connected; "degraded" with the reason otherwise (the reply
   /// itself then came through a reconnected link, or was queued).
   std::string health_json() const {
-    bool failed = ingest_failed.load();
+    bool failed = ingest_failed();
     bool ok =
       !failed && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
     return std::string{"{\"status\":\""} + (ok ? "ok" : "degraded") +
            "\",\"id\":\"" + cfg.instance_id + "\",\"nats\":" + nats_json() +
            (failed ? ",\"ingest\":" +
-                       encode_json_string("stopped: " + ingest_failure)
+                       encode_json_string("stopped: " + ingest_failure())
                    : "") +
            "}";
   }
@@ -917,15 +769,14 @@ struct nats_edge::impl {
            std::to_string(deps.dir->titles_passivated()) + "}";
     out += std::string{",\"ingest\":{\"mode\":\""} +
            (cfg.durable ? "durable" : "core") +
-           "\",\"position\":" + std::to_string(position.load()) +
-           ",\"behind\":" + std::to_string(behind.load()) + ",\"applied\":" +
+           "\",\"position\":" + std::to_string(position()) +
+           ",\"behind\":" + std::to_string(behind()) + ",\"applied\":" +
            std::to_string(deps.applied ? deps.applied->applied() : 0) +
-           ",\"caught_up\":" + (caught_up.load() ? "true" : "false") +
-           ",\"skipped\":" + std::to_string(skipped.load()) +
-           ",\"checkpoint\":" +
-           std::to_string(checkpoints ? checkpoints->committed() : 0) +
+           ",\"caught_up\":" + (caught_up() ? "true" : "false") +
+           ",\"skipped\":" + std::to_string(skipped()) + ",\"checkpoint\":" +
+           std::to_string(checkpoints() ? checkpoints()->committed() : 0) +
            ",\"checkpoints\":" +
-           std::to_string(checkpoints ? checkpoints->count() : 0) + "}";
+           std::to_string(checkpoints() ? checkpoints()->count() : 0) + "}";
     out += ",\"actors\":" + actors_json();
     out += ",\"ids\":" + ids_json();
     out += ",\"experiments\":" + experiments_json();
@@ -1168,10 +1019,17 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   // Events: from the durable stream, or from core subscriptions.
   bool ok = true;
   if (e.cfg.durable) {
+    stream_ingest::options iopts;
+    iopts.max_batch = e.cfg.max_batch;
+    iopts.start_sequence = e.cfg.start_sequence;
+    iopts.checkpoints.every_events = e.cfg.checkpoint_events;
+    iopts.checkpoints.interval = e.cfg.checkpoint_interval;
+    iopts.checkpoints.passivation = e.cfg.passivation;
     reader_options ropts;
     ropts.durable = "marquee-" + e.cfg.instance_id;
     ropts.start_sequence = e.cfg.start_sequence;
-    ropts.max_ack_pending = static_cast<int64_t>(e.max_ack_pending());
+    ropts.max_ack_pending =
+      static_cast<int64_t>(stream_ingest::max_ack_pending(iopts));
     uint64_t last = 0;
     ok = ensure_stream(e.nc, e.cfg.stream, error, &last, &e.stream_created_ns);
     if (ok && e.cfg.stream.dlq) {
@@ -1195,27 +1053,17 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
       e.reader = stream_reader::open(e.nc, e.cfg.stream, ropts, error);
       ok = e.reader != nullptr;
     }
-    // Nothing after the checkpoint: serving at once.
-    e.caught_up.store(ok && e.reader->pending_at_open() == 0);
-    if (ok)
-      e.behind.store(e.reader->pending_at_open());
-    e.position.store(e.cfg.start_sequence - 1);
-    if (e.deps.checkpoint) {
-      checkpointer::options copts;
-      copts.every_events = e.cfg.checkpoint_events;
-      copts.interval = e.cfg.checkpoint_interval;
-      copts.passivation = e.cfg.passivation;
-      // At the checkpoint's sequence, on the ingest thread: the rings that
-      // changed, and a freeze to every shard behind the rounds sent so far.
-      auto begin = [&e](uint64_t sequence) {
-        checkpoint_extra extra;
-        extra.rings = e.pairer.take_changed();
-        for (const auto& shard : e.deps.similarity)
-          caf::anon_send(shard, freeze_atom_v, sequence);
-        return extra;
+    if (ok) {
+      iopts.pending_at_open = e.reader->pending_at_open();
+      // The time the stream stored an event stands in for a missing `ts`
+      // and bounds how far ahead `ts` may be: a replay decodes alike.
+      auto accept = [&e](const stream_message& m, ingest_pipeline& into) {
+        if (auto ev =
+              e.accept(m.subject.c_str(), m.data, m.stored_ms, m.sequence))
+          impl::add_to(into, *ev, m.sequence);
       };
-      e.checkpoints = std::make_unique<checkpointer>(
-        copts, e.deps.dir, e.deps.checkpoint, e.cfg.start_sequence - 1, begin);
+      e.ingest = std::make_unique<stream_ingest>(
+        iopts, *e.reader, *e.pipeline, e.deps.dir, e.deps.checkpoint, accept);
     }
   } else {
     ok = e.subscribe(p + "events.>", nullptr, call_member_event, error) &&
@@ -1257,11 +1105,8 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
       caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
     return nullptr;
   }
-  if (e.reader)
-    e.ingest = std::thread{[raw = ptr.get()] {
-      pthread_setname_np(pthread_self(), "mq.ingest");
-      raw->run_ingest();
-    }};
+  if (e.ingest)
+    e.ingest->start();
   return std::unique_ptr<nats_edge>{new nats_edge(std::move(ptr))};
 }
 
@@ -1272,15 +1117,10 @@ nats_edge::nats_edge(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
 void nats_edge::drain(std::chrono::milliseconds timeout) {
   if (impl_->drained.exchange(true))
     return;
-  // The stream reader first: no new events, the last batch flushed.
-  impl_->stopping.store(true);
-  if (impl_->ingest.joinable())
-    impl_->ingest.join();
-  if (auto& ck = impl_->checkpoints) {
-    // Ingest has stopped: the last checkpoint covers everything applied.
-    for (const auto& out : ck->finish(impl_->position.load()))
-      impl_->checkpointed(out);
-  }
+  // The stream reader first: no new events, the last batch flushed, the
+  // last checkpoint taken.
+  if (impl_->ingest)
+    impl_->ingest->stop();
   for (auto& s : impl_->subs)
     natsSubscription_Drain(s.get());
   for (auto& s : impl_->subs)
@@ -1290,7 +1130,7 @@ void nats_edge::drain(std::chrono::milliseconds timeout) {
 }
 
 uint64_t nats_edge::stream_position() const {
-  return impl_->position.load();
+  return impl_->position();
 }
 
 nats_edge::~nats_edge() {
