@@ -534,6 +534,12 @@ struct stream_reader::impl {
     return true;
   }
 
+  /// Messages taken by the fetch under way, destroyed together when it
+  /// returns: nats.c frees each destroyed message on its garbage-collector
+  /// thread and wakes that thread whenever it sleeps (see msg_disposer in
+  /// wire/nats_edge.cpp).
+  std::vector<natsMsg*> spent;
+
   /// Takes one message from the inbox: a message of the stream goes to
   /// `incoming`; a status closes its pull request and may set `error`.
   void take(natsMsg* msg, std::vector<received>& incoming, std::string& error) {
@@ -552,7 +558,7 @@ struct stream_reader::impl {
       // The server serves its waiting requests in order.
       if (!pulls.empty() && --pulls.front().remaining <= 0)
         pulls.pop_front();
-      natsMsg_Destroy(msg);
+      spent.push_back(msg);
       return;
     }
     const char* status = nullptr;
@@ -650,6 +656,14 @@ std::vector<stream_message>
 stream_reader::fetch(int n, std::chrono::milliseconds timeout,
                      std::string& error) {
   auto& r = *impl_;
+  struct release_spent {
+    impl& r;
+    ~release_spent() {
+      for (auto* m : r.spent)
+        natsMsg_Destroy(m);
+      r.spent.clear();
+    }
+  } release{r};
   error.clear();
   if (!r.broken.empty()) {
     error = r.broken;

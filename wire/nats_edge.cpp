@@ -953,23 +953,66 @@ void on_reconnected(natsConnection* nc, void* closure) {
   spdlog::info("NATS reconnected to {}", url);
 }
 
+/// Destroys the messages a subscription delivered in bunches. nats.c frees
+/// every destroyed message on its garbage-collector thread, and wakes that
+/// thread whenever it sleeps: destroyed one at a time, each message cost a
+/// futex wake-up and two context switches, 7% of the process's samples
+/// while it took core plays (`perf record --call-graph dwarf`). Messages
+/// wait on the thread that received them until nothing more waits in the
+/// subscription, or 64 of them do.
+class msg_disposer {
+public:
+  ~msg_disposer() { release(); }
+
+  /// Takes `msg`, and destroys what it holds if `sub` has nothing more
+  /// pending or it is full.
+  void take(natsSubscription* sub, natsMsg* msg) {
+    msgs_.push_back(msg);
+    int pending = 0;
+    if (msgs_.size() >= 64 ||
+        natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK ||
+        pending == 0)
+      release();
+  }
+
+private:
+  void release() {
+    for (auto* m : msgs_)
+      natsMsg_Destroy(m);
+    msgs_.clear();
+  }
+
+  std::vector<natsMsg*> msgs_;
+};
+
+/// One per nats.c delivery thread.
+thread_local msg_disposer delivered;
+
+/// Hands a delivered message to this thread's disposer when the callback
+/// is done with it.
+struct dispose_later {
+  natsSubscription* sub;
+  natsMsg* msg;
+  ~dispose_later() { delivered.take(sub, msg); }
+};
+
 void call_member_event(natsConnection*, natsSubscription* sub, natsMsg* msg,
                        void* closure) {
-  msg_ptr guard{msg};
+  dispose_later guard{sub, msg};
   static_cast<edge_impl*>(closure)->on_member_event(sub, msg);
 }
 
 template <void (edge_impl::*Fn)(natsMsg*)>
-void call(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-  msg_ptr guard{msg};
+void call(natsConnection*, natsSubscription* sub, natsMsg* msg, void* closure) {
+  dispose_later guard{sub, msg};
   (static_cast<edge_impl*>(closure)->*Fn)(msg);
 }
 
 /// Callbacks of subjects whose last token is an id after a fixed head.
 template <void (edge_impl::*Fn)(natsMsg*, size_t), int Head>
-void call_tail(natsConnection*, natsSubscription*, natsMsg* msg,
+void call_tail(natsConnection*, natsSubscription* sub, natsMsg* msg,
                void* closure) {
-  msg_ptr guard{msg};
+  dispose_later guard{sub, msg};
   auto self = static_cast<edge_impl*>(closure);
   static constexpr size_t heads[] = {
     sizeof("rec.user.") - 1, sizeof("impressions.") - 1,
