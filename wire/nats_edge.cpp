@@ -8,6 +8,7 @@
 #include "wire/service_docs.hpp"
 
 #include <caf/event_based_actor.hpp>
+#include <caf/logger.hpp>
 #include <caf/send.hpp>
 
 #include <nats/nats.h>
@@ -988,23 +989,31 @@ private:
 /// One per nats.c delivery thread.
 thread_local msg_disposer delivered;
 
-/// Hands a delivered message to this thread's disposer when the callback
-/// is done with it.
-struct dispose_later {
+/// Ends every subscription callback: hands the message to this thread's
+/// disposer, and lets go of CAF's logger. Spawning an actor (an activation
+/// through the directory) or a scoped actor makes CAF keep a reference to
+/// the actor system's logger in a thread-local of the calling thread, and
+/// the actor system's destructor waits until the logger is gone; nats.c's
+/// shared delivery threads (ADR 27) outlive the actor system, so the
+/// reference is dropped after each callback.
+struct callback_guard {
   natsSubscription* sub;
   natsMsg* msg;
-  ~dispose_later() { delivered.take(sub, msg); }
+  ~callback_guard() {
+    delivered.take(sub, msg);
+    caf::logger::set_current_actor_system(nullptr);
+  }
 };
 
 void call_member_event(natsConnection*, natsSubscription* sub, natsMsg* msg,
                        void* closure) {
-  dispose_later guard{sub, msg};
+  callback_guard guard{sub, msg};
   static_cast<edge_impl*>(closure)->on_member_event(sub, msg);
 }
 
 template <void (edge_impl::*Fn)(natsMsg*)>
 void call(natsConnection*, natsSubscription* sub, natsMsg* msg, void* closure) {
-  dispose_later guard{sub, msg};
+  callback_guard guard{sub, msg};
   (static_cast<edge_impl*>(closure)->*Fn)(msg);
 }
 
@@ -1012,7 +1021,7 @@ void call(natsConnection*, natsSubscription* sub, natsMsg* msg, void* closure) {
 template <void (edge_impl::*Fn)(natsMsg*, size_t), int Head>
 void call_tail(natsConnection*, natsSubscription* sub, natsMsg* msg,
                void* closure) {
-  dispose_later guard{sub, msg};
+  callback_guard guard{sub, msg};
   auto self = static_cast<edge_impl*>(closure);
   static constexpr size_t heads[] = {
     sizeof("rec.user.") - 1, sizeof("impressions.") - 1,
@@ -1037,6 +1046,11 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
   // Replies leave at once: the default flusher adds about a millisecond.
   natsOptions_SetSendAsap(opts, true);
   // A daemon reconnects forever.
+  // Callbacks run on a shared pool of delivery threads, one per core,
+  // instead of a thread per subscription (ADR 27).
+  nats_SetMessageDeliveryPoolSize(
+    static_cast<int>(std::max<size_t>(1, e.cfg.gateways)));
+  natsOptions_UseGlobalMessageDelivery(opts, true);
   natsOptions_SetMaxReconnect(opts, -1);
   natsOptions_SetReconnectWait(opts, 250);
   natsOptions_SetDisconnectedCB(opts, on_disconnected, ptr.get());
