@@ -1,5 +1,7 @@
 #include "domain/user_state.hpp"
 
+#include "domain/vectors.hpp"
+
 #include <algorithm>
 
 namespace marquee {
@@ -11,9 +13,12 @@ void insert_newest_first(std::vector<play_record>& xs, play_record rec,
                          uint32_t max) {
   auto pos = std::find_if(xs.begin(), xs.end(),
                           [&](const play_record& x) { return x.ts < rec.ts; });
-  if (static_cast<uint32_t>(pos - xs.begin()) >= max)
+  auto at = static_cast<size_t>(pos - xs.begin());
+  if (at >= max)
     return;
-  xs.insert(pos, rec);
+  if (xs.size() < max)
+    reserve_more(xs, 1); // a quarter more at a time, not double
+  xs.insert(xs.begin() + static_cast<ptrdiff_t>(at), rec);
   if (xs.size() > max)
     xs.pop_back();
 }
