@@ -16,8 +16,7 @@ void insert_newest_first(std::vector<play_record>& xs, play_record rec,
   auto at = static_cast<size_t>(pos - xs.begin());
   if (at >= max)
     return;
-  if (xs.size() < max)
-    reserve_more(xs, 1); // a quarter more at a time, not double
+  reserve_more(xs, 1); // a quarter more at a time, not double
   xs.insert(xs.begin() + static_cast<ptrdiff_t>(at), rec);
   if (xs.size() > max)
     xs.pop_back();

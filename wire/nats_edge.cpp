@@ -17,8 +17,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <pthread.h>
-#include <thread>
 #include <unordered_set>
 
 namespace marquee {

@@ -4,9 +4,11 @@
 /// CONTRACT.md, the dead-letter subject, request replies, `$SRV` discovery
 /// and the admin verbs.
 ///
-/// Thread rules: NATS callbacks run on the client library's threads; they
-/// only decode, validate and hand over (events to the router, queries to a
-/// gateway actor), and never block or touch actor state. Replies are
+/// Thread rules: NATS callbacks run on nats.c's shared delivery threads
+/// (ADR 27); they only decode, validate and hand over (events to the
+/// ingest pipeline, ADR 26, or the router; queries to a gateway actor, or
+/// answered from the cells, ADR 23), and never block. In durable mode the
+/// ingest thread (`ingest/stream_ingest.hpp`) reads the stream. Replies are
 /// published from gateway actors; the connection sends them at once
 /// (`SendAsap`). `start`, `drain` and the destructor belong to the thread
 /// that runs the service.
