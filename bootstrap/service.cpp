@@ -418,9 +418,14 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   if (s.store) {
     // Trending from the stored titles it needs; the title actors
     // themselves come back when an event or a request needs them.
-    auto titles = restore_trending(*s.trending_state, *ids, *s.store,
-                                   checkpoint, shared_params->trending, error);
-    if (!error.empty()) {
+    // A failure is told by the error alone: `error` comes in empty here
+    // whatever the caller held in it before.
+    std::string restore_error;
+    auto titles =
+      restore_trending(*s.trending_state, *ids, *s.store, checkpoint,
+                       shared_params->trending, restore_error);
+    if (!restore_error.empty()) {
+      error = std::move(restore_error);
       s.stop();
       return nullptr;
     }

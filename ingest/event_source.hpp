@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace marquee {
@@ -21,8 +22,10 @@ struct stream_message {
   /// When the server stored it, in ms since the epoch: the same at every
   /// replay, so it stands in for a missing `ts`.
   int64_t stored_ms = 0;
-  std::string subject;
-  std::string data;
+  /// The subject and the body, in the source's own buffers: valid until
+  /// the next `fetch` of the same source (no copy per event).
+  std::string_view subject;
+  std::string_view data;
 };
 
 class event_source {
@@ -32,7 +35,8 @@ public:
   /// Up to `n` new messages (never more), in stream order and without
   /// gaps: what has arrived, without waiting, or else the first to arrive
   /// within `timeout`. `error` is set only with an empty result; an empty
-  /// result with an empty `error` means nothing new arrived.
+  /// result with an empty `error` means nothing new arrived. The messages
+  /// of one fetch stay valid until the next.
   virtual std::vector<stream_message>
   fetch(int n, std::chrono::milliseconds timeout, std::string& error) = 0;
 

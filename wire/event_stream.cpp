@@ -237,10 +237,12 @@ struct stream_reader::impl {
   std::pair<uint64_t, std::string> last_ack;
   /// Why reading stopped for good (the stream went backwards).
   std::string broken;
-  /// A message received and its ack subject.
+  /// A message received, the nats.c message its views point into, and its
+  /// ack subject (in that message too).
   struct received {
     stream_message msg;
-    std::string reply;
+    natsMsg* owner = nullptr;
+    std::string_view reply;
     uint64_t deliveries = 1;
   };
   /// Received after a gap not yet filled (the stream could not be read,
@@ -406,7 +408,7 @@ struct stream_reader::impl {
   /// events would be taken for redeliveries, so reading stops.
   void redelivered(const received& in) {
     if (in.msg.sequence <= acked && !in.reply.empty())
-      publish_ack(in.reply);
+      publish_ack(std::string{in.reply});
     if (in.deliveries > 1)
       return;
     jsStreamInfo* raw = nullptr;
@@ -464,12 +466,9 @@ struct stream_reader::impl {
         return gap::failed;
       }
       hand_out(stream_message{seq, next - seq, natsMsg_GetTime(msg) / ns_per_ms,
-                              natsMsg_GetSubject(msg),
-                              std::string{natsMsg_GetData(msg),
-                                          static_cast<size_t>(
-                                            natsMsg_GetDataLength(msg))}},
+                              natsMsg_GetSubject(msg), data_view(msg)},
                out);
-      natsMsg_Destroy(msg);
+      spent.push_back(msg);
     }
     return gap::filled;
   }
@@ -534,31 +533,44 @@ struct stream_reader::impl {
     return true;
   }
 
-  /// Messages taken by the fetch under way, destroyed together when it
-  /// returns: nats.c frees each destroyed message on its garbage-collector
-  /// thread and wakes that thread whenever it sleeps (see msg_disposer in
-  /// wire/nats_edge.cpp).
+  /// Messages handed out (their views are in use until the next fetch)
+  /// or dropped, destroyed in bunches: nats.c frees each destroyed message
+  /// on its garbage-collector thread and wakes that thread whenever it
+  /// sleeps (see msg_disposer in wire/nats_edge.cpp).
   std::vector<natsMsg*> spent;
+  /// Spent messages are destroyed once this many wait, or before a fetch
+  /// waits for the server.
+  static constexpr size_t spent_bunch = 256;
+  /// The fetch under way's messages (kept for its capacity).
+  std::vector<received> incoming;
+
+  void destroy_spent() {
+    for (auto* m : spent)
+      natsMsg_Destroy(m);
+    spent.clear();
+  }
+
+  static std::string_view data_view(natsMsg* msg) {
+    return {natsMsg_GetData(msg),
+            static_cast<size_t>(natsMsg_GetDataLength(msg))};
+  }
 
   /// Takes one message from the inbox: a message of the stream goes to
   /// `incoming`; a status closes its pull request and may set `error`.
-  void take(natsMsg* msg, std::vector<received>& incoming, std::string& error) {
+  void take(natsMsg* msg, std::string& error) {
     const char* reply = natsMsg_GetReply(msg);
     std::optional<js_ack_meta> meta;
     if (reply != nullptr)
       meta = parse_js_ack(reply); // in place (nats.c's would allocate)
     if (meta) {
-      incoming.push_back(received{
-        stream_message{
-          meta->stream_sequence, meta->pending, meta->timestamp_ns / ns_per_ms,
-          natsMsg_GetSubject(msg),
-          std::string{natsMsg_GetData(msg),
-                      static_cast<size_t>(natsMsg_GetDataLength(msg))}},
-        reply, meta->delivered});
+      incoming.push_back(
+        received{stream_message{meta->stream_sequence, meta->pending,
+                                meta->timestamp_ns / ns_per_ms,
+                                natsMsg_GetSubject(msg), data_view(msg)},
+                 msg, reply, meta->delivered});
       // The server serves its waiting requests in order.
       if (!pulls.empty() && --pulls.front().remaining <= 0)
         pulls.pop_front();
-      spent.push_back(msg);
       return;
     }
     const char* status = nullptr;
@@ -602,6 +614,11 @@ struct stream_reader::impl {
   }
 
   ~impl() {
+    destroy_spent();
+    for (auto& in : held)
+      natsMsg_Destroy(in.owner);
+    for (auto& in : incoming)
+      natsMsg_Destroy(in.owner);
     if (sub != nullptr)
       natsSubscription_Destroy(sub);
     if (stats != nullptr)
@@ -656,15 +673,10 @@ std::vector<stream_message>
 stream_reader::fetch(int n, std::chrono::milliseconds timeout,
                      std::string& error) {
   auto& r = *impl_;
-  struct release_spent {
-    impl& r;
-    ~release_spent() {
-      for (auto* m : r.spent)
-        natsMsg_Destroy(m);
-      r.spent.clear();
-    }
-  } release{r};
   error.clear();
+  // What the last fetch handed out is no longer in use.
+  if (r.spent.size() >= impl::spent_bunch)
+    r.destroy_spent();
   if (!r.broken.empty()) {
     error = r.broken;
     return {};
@@ -675,7 +687,8 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
     r.last_ack = std::move(r.retry_ack);
     r.retry_ack = {};
   }
-  std::vector<impl::received> incoming;
+  auto& incoming = r.incoming;
+  incoming.clear();
   incoming.swap(r.held);
   auto limit = std::max<size_t>(1, static_cast<size_t>(n));
   if (incoming.empty()) {
@@ -685,7 +698,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
       natsMsg* msg = nullptr;
       while (incoming.size() < limit && error.empty() &&
              natsSubscription_NextMsg(&msg, r.sub, 0) == NATS_OK)
-        r.take(msg, incoming, error);
+        r.take(msg, error);
       if (!incoming.empty() || !error.empty())
         break;
       if (!r.top_up(static_cast<int64_t>(limit), error))
@@ -694,6 +707,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
         deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0)
         break;
+      r.destroy_spent(); // idle: nothing is kept while waiting
       auto st = natsSubscription_NextMsg(&msg, r.sub, left.count());
       if (st == NATS_TIMEOUT)
         break;
@@ -703,7 +717,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
         error = failure("cannot read consumer " + r.durable, st, jsErrCode{});
         return {};
       }
-      r.take(msg, incoming, error);
+      r.take(msg, error);
     }
     // The next messages come while these are applied.
     std::string later;
@@ -714,10 +728,16 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
       return {};
     }
     if (!error.empty()) { // handed out by the next fetch, with no error
-      r.held = std::move(incoming);
+      r.held.swap(incoming);
       return {};
     }
   }
+  // Entries from `i` on wait for the next fetch (their messages with them).
+  auto hold_from = [&](size_t i) {
+    r.held.assign(std::make_move_iterator(incoming.begin() + i),
+                  std::make_move_iterator(incoming.end()));
+    incoming.clear();
+  };
   std::vector<stream_message> out;
   out.reserve(std::min(limit, incoming.size()));
   bool kept_reply = false;
@@ -725,15 +745,18 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
     auto& in = incoming[i];
     if (in.msg.sequence <= r.delivered) {
       r.redelivered(in);
+      r.spent.push_back(in.owner);
       if (!r.broken.empty()) {
+        for (size_t j = i + 1; j < incoming.size(); ++j)
+          r.spent.push_back(incoming[j].owner);
+        incoming.clear();
         error = r.broken;
         return {};
       }
       continue;
     }
     if (out.size() >= limit) { // held from a larger fetch
-      r.held.assign(std::make_move_iterator(incoming.begin() + i),
-                    std::make_move_iterator(incoming.end()));
+      hold_from(i);
       return out;
     }
     auto filled = in.msg.sequence > r.delivered + 1
@@ -742,8 +765,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
     if (filled != impl::gap::filled) {
       // Keep the rest for the next fetch, which goes on with the gap; hand
       // out what came before.
-      r.held.assign(std::make_move_iterator(incoming.begin() + i),
-                    std::make_move_iterator(incoming.end()));
+      hold_from(i);
       if (!out.empty())
         error.clear();
       return out;
@@ -753,13 +775,15 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
       // checkpoint's sequence ends one): of one fetch's ack subjects only
       // the newest is kept, not one per event until the next checkpoint.
       if (kept_reply)
-        r.unacked.back() = {in.msg.sequence, std::move(in.reply)};
+        r.unacked.back() = {in.msg.sequence, std::string{in.reply}};
       else
-        r.unacked.emplace_back(in.msg.sequence, std::move(in.reply));
+        r.unacked.emplace_back(in.msg.sequence, std::string{in.reply});
       kept_reply = true;
     }
-    r.hand_out(std::move(in.msg), out);
+    r.spent.push_back(in.owner);
+    r.hand_out(in.msg, out);
   }
+  incoming.clear();
   return out;
 }
 

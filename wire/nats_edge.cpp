@@ -317,7 +317,7 @@ struct nats_edge::impl {
   /// A body that would not fit the server's max_payload with the headers
   /// is cut, and `Marquee-Original-Size` says how long it was: a dead
   /// letter is always deliverable.
-  void dead_letter(const char* original_subject, std::string_view body,
+  void dead_letter(std::string_view original_subject, std::string_view body,
                    const rejection& rej, uint64_t sequence) {
     counters.dlq[static_cast<size_t>(rej.reason)].fetch_add(
       1, std::memory_order_relaxed);
@@ -400,13 +400,12 @@ struct nats_edge::impl {
   /// Decodes an event published on `subject`; rejects it to the
   /// dead-letter subject or counts it. `now_ms` is its receive time,
   /// `sequence` its stream sequence (0 in core mode).
-  std::optional<decoded_event> accept(const char* subject,
+  std::optional<decoded_event> accept(std::string_view subject,
                                       std::string_view data, int64_t now_ms,
                                       uint64_t sequence) {
-    std::string_view name{subject};
-    if (name.size() <= prefix_v1.size())
+    if (subject.size() <= prefix_v1.size())
       return std::nullopt; // not one of ours: subscriptions never do this
-    auto ev = decode_event(name.substr(prefix_v1.size()), data, now_ms,
+    auto ev = decode_event(subject.substr(prefix_v1.size()), data, now_ms,
                            cfg.limits, *deps.ids);
     if (auto rej = std::get_if<rejection>(&ev)) {
       dead_letter(subject, data, *rej, sequence);
@@ -1113,8 +1112,7 @@ std::unique_ptr<nats_edge> nats_edge::start(caf::actor_system& sys,
       // The time the stream stored an event stands in for a missing `ts`
       // and bounds how far ahead `ts` may be: a replay decodes alike.
       auto accept = [&e](const stream_message& m, ingest_pipeline& into) {
-        if (auto ev =
-              e.accept(m.subject.c_str(), m.data, m.stored_ms, m.sequence))
+        if (auto ev = e.accept(m.subject, m.data, m.stored_ms, m.sequence))
           impl::add_to(into, *ev, m.sequence);
       };
       e.ingest = std::make_unique<stream_ingest>(

@@ -123,21 +123,33 @@ struct stream_fixture {
     return r;
   }
 
+  /// A message handed out, copied: the reader's views into its buffers
+  /// last only until its next fetch.
+  struct owned_message {
+    uint64_t sequence = 0;
+    uint64_t pending = 0;
+    int64_t stored_ms = 0;
+    std::string subject;
+    std::string data;
+  };
+
   /// Everything the reader hands out within a short while.
-  static std::vector<stream_message> drain(stream_reader& r) {
-    std::vector<stream_message> all;
+  static std::vector<owned_message> drain(stream_reader& r) {
+    std::vector<owned_message> all;
     for (;;) {
       std::string error;
       auto batch = r.fetch(100, std::chrono::milliseconds{300}, error);
       REQUIRE(error.empty());
       if (batch.empty())
         return all;
-      all.insert(all.end(), batch.begin(), batch.end());
+      for (const auto& m : batch)
+        all.push_back({m.sequence, m.pending, m.stored_ms,
+                       std::string{m.subject}, std::string{m.data}});
     }
   }
 
-  static std::vector<uint64_t>
-  sequences(const std::vector<stream_message>& xs) {
+  template <class Message>
+  static std::vector<uint64_t> sequences(const std::vector<Message>& xs) {
     std::vector<uint64_t> out;
     for (const auto& x : xs)
       out.push_back(x.sequence);
