@@ -199,6 +199,24 @@ bool map_key(bool present, uint32_t& x, const key_map& m) {
   return y.has_value();
 }
 
+/// Every title and region key field of a user snapshot, the one list of
+/// them: `list(keys)` for each list of title keys, `one(present, key)` for
+/// each region key; stops at the first false.
+template <class Snapshot, class List, class One>
+bool user_key_fields(Snapshot& d, List list, One one) {
+  return list(d.recent_titles) && list(d.watched) && list(d.progress_titles) &&
+         list(d.feedback_titles) && list(d.impression_titles) &&
+         list(d.raw_titles) && one(d.has_region, d.region) &&
+         one(d.has_play_region, d.play_region);
+}
+
+/// The same for a title snapshot: `regions(keys)`, `genres(keys)`.
+template <class Snapshot, class Regions, class Genres>
+bool title_key_fields(Snapshot& d, Regions regions, Genres genres) {
+  return (!d.has_meta || (genres(d.genres) && regions(d.regions))) &&
+         regions(d.trending_regions);
+}
+
 } // namespace
 
 /// The only code that sees the private members of the states.
@@ -433,13 +451,11 @@ std::optional<user_snapshot_data> remap_keys(const user_snapshot_data& s,
       s.impression_emas.size() != n * s.windows)
     return std::nullopt;
   auto d = s;
-  if (!map_keys(d.recent_titles, titles) || !map_keys(d.watched, titles) ||
-      !map_keys(d.progress_titles, titles) ||
-      !map_keys(d.feedback_titles, titles) ||
-      !map_keys(d.impression_titles, titles) ||
-      !map_keys(d.raw_titles, titles) ||
-      !map_key(d.has_region, d.region, regions) ||
-      !map_key(d.has_play_region, d.play_region, regions))
+  if (!user_key_fields(
+        d, [&](std::vector<title_key>& xs) { return map_keys(xs, titles); },
+        [&](bool present, region_key& x) {
+          return map_key(present, x, regions);
+        }))
     return std::nullopt;
   // Lists by time keep their order; lists by key are sorted again, their
   // parallel fields and EMA rows moving along.
@@ -469,9 +485,9 @@ std::optional<title_snapshot_data> remap_keys(const title_snapshot_data& s,
       s.decayed_refs.size() != rows * s.windows)
     return std::nullopt;
   auto d = s;
-  if ((d.has_meta &&
-       (!map_keys(d.genres, genres) || !map_keys(d.regions, regions))) ||
-      !map_keys(d.trending_regions, regions))
+  if (!title_key_fields(
+        d, [&](std::vector<region_key>& xs) { return map_keys(xs, regions); },
+        [&](std::vector<genre_key>& xs) { return map_keys(xs, genres); }))
     return std::nullopt;
   std::sort(d.genres.begin(), d.genres.end());
   std::sort(d.regions.begin(), d.regions.end());
@@ -491,6 +507,34 @@ std::optional<title_snapshot_data> remap_keys(const title_snapshot_data& s,
       !ascending_unique(d.trending_regions))
     return std::nullopt;
   return d;
+}
+
+void visit_keys(const user_snapshot_data& s, const key_visitor& titles,
+                const key_visitor& regions) {
+  user_key_fields(
+    s,
+    [&](const std::vector<title_key>& xs) {
+      for (auto x : xs)
+        titles(x);
+      return true;
+    },
+    [&](bool present, region_key x) {
+      if (present)
+        regions(x);
+      return true;
+    });
+}
+
+void visit_keys(const title_snapshot_data& s, const key_visitor& regions,
+                const key_visitor& genres) {
+  auto each = [](const key_visitor& f) {
+    return [&f](const std::vector<uint32_t>& xs) {
+      for (auto x : xs)
+        f(x);
+      return true;
+    };
+  };
+  title_key_fields(s, each(regions), each(genres));
 }
 
 } // namespace marquee

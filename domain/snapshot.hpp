@@ -177,4 +177,16 @@ std::optional<title_snapshot_data> remap_keys(const title_snapshot_data& s,
                                               const key_map& regions,
                                               const key_map& genres);
 
+/// Called with each key a snapshot holds.
+using key_visitor = std::function<void(uint32_t)>;
+
+/// Calls `titles` and `regions` with every key `remap_keys` would map (a
+/// key as often as it occurs), without copying the snapshot.
+void visit_keys(const user_snapshot_data& s, const key_visitor& titles,
+                const key_visitor& regions);
+
+/// The same for a title: its region and genre keys.
+void visit_keys(const title_snapshot_data& s, const key_visitor& regions,
+                const key_visitor& genres);
+
 } // namespace marquee

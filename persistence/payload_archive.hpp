@@ -19,6 +19,8 @@
 /// turns them into false. One archive per payload, on one thread; the bytes
 /// must outlive it.
 
+#include "persistence/value_codec.hpp"
+
 #include <cereal/cereal.hpp>
 
 #include <algorithm>
@@ -27,8 +29,10 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace marquee {
 
@@ -126,6 +130,99 @@ bool read_payload(std::string_view payload, Fn fn) {
     return ar.remaining() == 0;
   } catch (const std::exception&) {
     return false;
+  }
+}
+
+/// The writer of stored payloads: the bytes of
+/// `cereal::PortableBinaryOutputArchive` on a little-endian host (what every
+/// stored value holds), appended to a string instead of an ostream: no
+/// stream, no copy of the result. Big-endian hosts write the same bytes,
+/// swapped into little-endian order.
+class payload_writer
+  : public cereal::OutputArchive<payload_writer,
+                                 cereal::AllowEmptyClassElision> {
+public:
+  /// Appends to `out`, starting with the endianness byte (1: little).
+  explicit payload_writer(std::string& out) : OutputArchive(this), out_(out) {
+    out_.push_back(1);
+  }
+
+  /// Appends `size` bytes of elements of `element_size` bytes each, in
+  /// little-endian order.
+  void write(const void* data, size_t size, size_t element_size) {
+    if (size == 0)
+      return; // `data` of an empty vector may be null
+    auto at = out_.size();
+    out_.append(static_cast<const char*>(data), size);
+    if (!host_is_little() && element_size > 1)
+      for (size_t i = at; i + element_size <= out_.size(); i += element_size)
+        std::reverse(out_.begin() + static_cast<std::ptrdiff_t>(i),
+                     out_.begin() +
+                       static_cast<std::ptrdiff_t>(i + element_size));
+  }
+
+private:
+  static bool host_is_little() noexcept {
+    const uint16_t one = 1;
+    uint8_t first = 0;
+    std::memcpy(&first, &one, 1);
+    return first == 1;
+  }
+
+  std::string& out_;
+};
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>>
+CEREAL_SAVE_FUNCTION_NAME(payload_writer& ar, const T& x) {
+  static_assert(!std::is_floating_point_v<T> ||
+                  std::numeric_limits<T>::is_iec559,
+                "stored payloads hold IEEE 754 floating point only");
+  ar.write(std::addressof(x), sizeof(T), sizeof(T));
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(payload_writer& ar,
+                               const cereal::BinaryData<T>& bytes) {
+  using element = std::remove_const_t<std::remove_pointer_t<T>>;
+  ar.write(bytes.data, static_cast<size_t>(bytes.size), sizeof(element));
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(payload_writer& ar,
+                               const cereal::NameValuePair<T>& nvp) {
+  ar(nvp.value);
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(payload_writer& ar,
+                               const cereal::SizeTag<T>& tag) {
+  ar(tag.size);
+}
+
+/// A value of `kind` in format `version` whose payload `fn` writes with a
+/// `payload_writer`; `size_hint` bytes of payload are reserved.
+template <class Fn>
+std::string write_value(value_kind kind, uint16_t version, Fn fn,
+                        size_t size_hint = 0) {
+  std::string out;
+  out.reserve(value_header_size + size_hint);
+  out.resize(value_header_size);
+  {
+    payload_writer ar{out};
+    fn(ar);
+  }
+  seal_value(kind, version, out);
+  return out;
+}
+
+/// Writes `names` as a `std::vector<std::string>` is written, from views.
+inline void write_names(payload_writer& ar,
+                        const std::vector<std::string_view>& names) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(names.size())));
+  for (auto name : names) {
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(name.size())));
+    ar(cereal::binary_data(name.data(), name.size()));
   }
 }
 

@@ -4,13 +4,11 @@
 #include "persistence/payload_archive.hpp"
 #include "persistence/value_codec.hpp"
 
-#include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 namespace marquee {
 
@@ -18,12 +16,14 @@ namespace {
 
 /// The sorted, distinct ids of `keys`, and each key's slot among them.
 struct dictionary {
-  std::vector<std::string> names;
-  std::vector<uint32_t> slots; // parallel to the keys given
+  std::vector<std::string_view> names; // views into the interner
+  std::vector<uint32_t> slots;         // parallel to the keys given
 
   dictionary(const std::vector<title_key>& keys, const interner& titles) {
+    names.reserve(keys.size());
+    slots.reserve(keys.size());
     for (auto k : keys)
-      names.emplace_back(titles.name(k));
+      names.push_back(titles.name(k));
     auto sorted = names;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
@@ -56,16 +56,6 @@ bool resolve(const std::vector<std::string>& names,
   return true;
 }
 
-template <class Fn>
-std::string write_payload(Fn fn) {
-  std::ostringstream os;
-  {
-    cereal::PortableBinaryOutputArchive ar{os};
-    fn(ar);
-  }
-  return os.str();
-}
-
 } // namespace
 
 std::string encode_similarity_value(const similarity_record& r,
@@ -80,7 +70,7 @@ std::string encode_similarity_value(const similarity_record& r,
   for (uint32_t i = 0; i < r.partners.size(); ++i)
     order.emplace_back(ids.titles.name(r.partners[i].title), i);
   std::sort(order.begin(), order.end());
-  std::vector<std::string> names;
+  std::vector<std::string_view> names;
   std::vector<uint32_t> slots;
   std::vector<float> weights;
   std::vector<uint32_t> supports;
@@ -90,13 +80,17 @@ std::string encode_similarity_value(const similarity_record& r,
   supports.reserve(order.size());
   for (const auto& [name, i] : order) {
     slots.push_back(static_cast<uint32_t>(names.size()));
-    names.emplace_back(name);
+    names.push_back(name);
     weights.push_back(r.partners[i].weight);
     supports.push_back(r.partners[i].support);
   }
-  auto payload = write_payload(
-    [&](auto& ar) { ar(names, r.plays, slots, weights, supports); });
-  return frame_value(value_kind::similarity, similarity_value_version, payload);
+  return write_value(
+    value_kind::similarity, similarity_value_version,
+    [&](payload_writer& ar) {
+      write_names(ar, names);
+      ar(r.plays, slots, weights, supports);
+    },
+    64 + 24 * names.size());
 }
 
 std::error_code decode_similarity_value(std::string_view value, id_tables& ids,
@@ -145,8 +139,13 @@ std::error_code decode_similarity_value(std::string_view value, id_tables& ids,
 std::string encode_ring_value(const std::vector<title_key>& ring,
                               const id_tables& ids) {
   dictionary dict{ring, ids.titles};
-  auto payload = write_payload([&](auto& ar) { ar(dict.names, dict.slots); });
-  return frame_value(value_kind::ring, ring_value_version, payload);
+  return write_value(
+    value_kind::ring, ring_value_version,
+    [&](payload_writer& ar) {
+      write_names(ar, dict.names);
+      ar(dict.slots);
+    },
+    32 + 16 * ring.size());
 }
 
 std::error_code decode_ring_value(std::string_view value, id_tables& ids,

@@ -3,15 +3,13 @@
 #include "persistence/payload_archive.hpp"
 #include "persistence/value_codec.hpp"
 
-#include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
 #include <algorithm>
+#include <numeric>
 #include <optional>
-#include <sstream>
-#include <unordered_map>
-#include <unordered_set>
+#include <stdexcept>
 
 namespace marquee {
 
@@ -44,42 +42,52 @@ public:
     // nop
   }
 
-  /// A key map that records every key and leaves it as it is.
-  key_map collector() {
-    return [this](uint32_t key) -> std::optional<uint32_t> {
-      seen_.insert(key);
-      return key;
-    };
+  /// Records every key it is called with.
+  key_visitor collector() {
+    return [this](uint32_t key) { keys_.push_back(key); };
   }
 
   /// Sorts the ids; afterwards `position` maps keys to dictionary slots.
   void finish() {
-    for (auto key : seen_)
-      names_.emplace_back(table_.name(key));
-    std::sort(names_.begin(), names_.end());
-    for (auto key : seen_) {
-      auto name = table_.name(key);
-      auto i = std::lower_bound(names_.begin(), names_.end(), name);
-      slots_.emplace(key, static_cast<uint32_t>(i - names_.begin()));
+    std::sort(keys_.begin(), keys_.end());
+    keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
+    std::vector<std::string_view> by_key;
+    by_key.reserve(keys_.size());
+    for (auto key : keys_)
+      by_key.push_back(table_.name(key));
+    std::vector<uint32_t> order(keys_.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return by_key[a] < by_key[b]; });
+    slots_.resize(keys_.size());
+    names_.clear();
+    names_.reserve(keys_.size());
+    for (uint32_t slot = 0; slot < order.size(); ++slot) {
+      slots_[order[slot]] = slot;
+      names_.push_back(by_key[order[slot]]);
     }
   }
 
   key_map position() const {
     return [this](uint32_t key) -> std::optional<uint32_t> {
-      auto i = slots_.find(key);
-      if (i == slots_.end())
+      auto i = std::lower_bound(keys_.begin(), keys_.end(), key);
+      if (i == keys_.end() || *i != key)
         return std::nullopt;
-      return i->second;
+      return slots_[static_cast<size_t>(i - keys_.begin())];
     };
   }
 
-  const std::vector<std::string>& names() const { return names_; }
+  /// The ids in slot order (views into the interner).
+  const std::vector<std::string_view>& names() const { return names_; }
+
+  size_t size() const { return keys_.size(); }
 
 private:
   const interner& table_;
-  std::unordered_set<uint32_t> seen_;
-  std::vector<std::string> names_;
-  std::unordered_map<uint32_t, uint32_t> slots_;
+  /// Distinct keys, ascending once finished; `slots_` parallel to them.
+  std::vector<uint32_t> keys_;
+  std::vector<uint32_t> slots_;
+  std::vector<std::string_view> names_;
 };
 
 /// Interns a value's dictionary; nullopt if an entry is not a valid token.
@@ -107,16 +115,6 @@ key_map from_slots(const std::vector<uint32_t>& keys) {
   };
 }
 
-template <class Fn>
-std::string write_payload(Fn fn) {
-  std::ostringstream os;
-  {
-    cereal::PortableBinaryOutputArchive ar{os};
-    fn(ar);
-  }
-  return os.str();
-}
-
 } // namespace
 
 namespace {
@@ -138,14 +136,22 @@ std::string encode_value(const Snapshot& s, value_kind kind, uint16_t version,
                          key_spaces spaces) {
   dictionary_builder first{spaces.first};
   dictionary_builder second{spaces.second};
-  remap_keys(s, first.collector(), second.collector());
+  visit_keys(s, first.collector(), second.collector());
   first.finish();
   second.finish();
-  // Every key was collected just above, so this remap cannot fail.
+  // Every key was collected just above: only a snapshot that breaks its own
+  // invariants (a bug) fails here.
   auto local = remap_keys(s, first.position(), second.position());
-  auto payload =
-    write_payload([&](auto& ar) { ar(first.names(), second.names(), *local); });
-  return frame_value(kind, version, payload);
+  if (!local)
+    throw std::logic_error("a snapshot to store is inconsistent");
+  return write_value(
+    kind, version,
+    [&](payload_writer& ar) {
+      write_names(ar, first.names());
+      write_names(ar, second.names());
+      ar(*local);
+    },
+    1024 + 64 * first.size());
 }
 
 template <class Snapshot>

@@ -30,16 +30,25 @@ std::string frame_value(value_kind kind, uint16_t version,
                         std::string_view payload) {
   std::string out;
   out.reserve(value_header_size + payload.size());
-  out.push_back('M');
-  out.push_back('Q');
-  out.push_back(static_cast<char>(kind));
-  out.push_back(0);
-  put_le(out, version, 2);
-  put_le(out, 0, 2);
-  put_le(out, payload.size(), 4);
-  put_le(out, checksum(payload), 4);
+  out.resize(value_header_size);
   out.append(payload.data(), payload.size());
+  seal_value(kind, version, out);
   return out;
+}
+
+void seal_value(value_kind kind, uint16_t version, std::string& value) {
+  auto payload = std::string_view{value}.substr(value_header_size);
+  std::string header;
+  header.reserve(value_header_size);
+  header.push_back('M');
+  header.push_back('Q');
+  header.push_back(static_cast<char>(kind));
+  header.push_back(0);
+  put_le(header, version, 2);
+  put_le(header, 0, 2);
+  put_le(header, payload.size(), 4);
+  put_le(header, checksum(payload), 4);
+  value.replace(0, value_header_size, header);
 }
 
 std::error_code unframe_value(std::string_view value, value_kind kind,

@@ -41,6 +41,11 @@ constexpr size_t value_header_size = 16;
 std::string frame_value(value_kind kind, uint16_t version,
                         std::string_view payload);
 
+/// Frames in place: `value` holds `value_header_size` bytes of room, then
+/// the payload; the header is written into the room (what `frame_value`
+/// returns, without copying the payload).
+void seal_value(value_kind kind, uint16_t version, std::string& value);
+
 /// A checked value: its format version and payload (a view into the input).
 struct framed_value {
   uint16_t version = 0;

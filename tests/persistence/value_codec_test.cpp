@@ -59,3 +59,14 @@ TEST_CASE("a damaged or foreign value is refused with the reason, never "
           make_error_code(r.expected));
   }
 }
+
+TEST_CASE("a value sealed in place is the value framed from its payload",
+          "[persistence][codec]") {
+  for (std::string payload :
+       {std::string{}, std::string{"x"}, std::string(70000, '\x01')}) {
+    std::string value(value_header_size, '?');
+    value += payload;
+    seal_value(value_kind::similarity, 4, value);
+    CHECK(value == frame_value(value_kind::similarity, 4, payload));
+  }
+}
