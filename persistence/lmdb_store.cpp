@@ -80,18 +80,6 @@ struct lmdb_store::impl {
     return info.me_mapsize;
   }
 
-  /// Gives data.mdb real disk blocks for its first `bytes`. With
-  /// MDB_WRITEMAP, LMDB writes pages straight into the map; a page in a hole
-  /// of a sparse file that the disk has no room for would end the process
-  /// (SIGBUS) instead of failing the commit. So the map only covers
-  /// allocated blocks, and a full disk is an error here.
-  int allocate(size_t bytes) const {
-    int fd = -1;
-    if (auto rc = mdb_env_get_fd(env, &fd); rc != 0)
-      return rc;
-    return posix_fallocate(fd, 0, static_cast<off_t>(bytes));
-  }
-
   /// One attempt at a checkpoint transaction.
   int try_write(const std::vector<store_record>& records,
                 const std::string& meta) {
@@ -160,15 +148,11 @@ std::unique_ptr<lmdb_store> lmdb_store::open(const store_options& opts,
   if (auto rc = mdb_env_set_mapsize(ptr->env, opts.initial_map_bytes); rc != 0)
     return fail(rc, "cannot size the LMDB map of");
   // MDB_NOTLS: read transactions are not tied to the thread that began them.
-  // MDB_WRITEMAP: a write transaction's pages are written in the map, not
-  // in pages allocated on the heap, which LMDB keeps for reuse until the
-  // environment closes: as many as the largest checkpoint wrote (ADR 25).
-  if (auto rc = mdb_env_open(ptr->env, opts.dir.c_str(),
-                             MDB_NOTLS | MDB_WRITEMAP, 0644);
+  // No MDB_WRITEMAP: a commit writes its pages with write(2), and the map
+  // stays read-only (ADR 28).
+  if (auto rc = mdb_env_open(ptr->env, opts.dir.c_str(), MDB_NOTLS, 0644);
       rc != 0)
     return fail(rc, "cannot open the LMDB environment in");
-  if (auto rc = ptr->allocate(ptr->map_bytes()); rc != 0)
-    return fail(rc, "cannot allocate the LMDB map on disk in");
   MDB_txn* raw = nullptr;
   if (auto rc = mdb_txn_begin(ptr->env, nullptr, 0, &raw); rc != 0)
     return fail(rc, "cannot begin a transaction in");
@@ -200,9 +184,6 @@ std::error_code lmdb_store::write_checkpoint(std::vector<store_record> records,
     if (size >= impl_->opts.max_map_bytes)
       return persistence_errc::map_limit;
     auto next = std::min(size * 2, impl_->opts.max_map_bytes);
-    // The disk first: on a full disk the map does not grow.
-    if (auto rc = impl_->allocate(next); rc != 0)
-      return lmdb_error(rc);
     std::unique_lock<std::shared_mutex> no_readers{impl_->resize_mu};
     if (auto grow = mdb_env_set_mapsize(impl_->env, next); grow != 0)
       return lmdb_error(grow);
