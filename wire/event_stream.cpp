@@ -1,6 +1,7 @@
 #include "wire/event_stream.hpp"
 
 #include "wire/js_ack.hpp"
+#include "wire/received_msg.hpp"
 
 #include <nats/nats.h>
 
@@ -534,19 +535,15 @@ struct stream_reader::impl {
   }
 
   /// Messages handed out (their views are in use until the next fetch)
-  /// or dropped, destroyed in bunches: nats.c frees each destroyed message
-  /// on its garbage-collector thread and wakes that thread whenever it
-  /// sleeps (see msg_disposer in wire/nats_edge.cpp).
+  /// or dropped, freed by the next fetch on this thread
+  /// (wire/received_msg.hpp).
   std::vector<natsMsg*> spent;
-  /// Spent messages are destroyed once this many wait, or before a fetch
-  /// waits for the server.
-  static constexpr size_t spent_bunch = 256;
   /// The fetch under way's messages (kept for its capacity).
   std::vector<received> incoming;
 
-  void destroy_spent() {
+  void free_spent() {
     for (auto* m : spent)
-      natsMsg_Destroy(m);
+      free_received(m);
     spent.clear();
   }
 
@@ -614,11 +611,11 @@ struct stream_reader::impl {
   }
 
   ~impl() {
-    destroy_spent();
+    free_spent();
     for (auto& in : held)
-      natsMsg_Destroy(in.owner);
+      free_received(in.owner);
     for (auto& in : incoming)
-      natsMsg_Destroy(in.owner);
+      free_received(in.owner);
     if (sub != nullptr)
       natsSubscription_Destroy(sub);
     if (stats != nullptr)
@@ -675,8 +672,7 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
   auto& r = *impl_;
   error.clear();
   // What the last fetch handed out is no longer in use.
-  if (r.spent.size() >= impl::spent_bunch)
-    r.destroy_spent();
+  r.free_spent();
   if (!r.broken.empty()) {
     error = r.broken;
     return {};
@@ -707,7 +703,6 @@ stream_reader::fetch(int n, std::chrono::milliseconds timeout,
         deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0)
         break;
-      r.destroy_spent(); // idle: nothing is kept while waiting
       auto st = natsSubscription_NextMsg(&msg, r.sub, left.count());
       if (st == NATS_TIMEOUT)
         break;

@@ -4,6 +4,7 @@
 #include "domain/window.hpp"
 #include "ingest/pipeline.hpp"
 #include "ingest/stream_ingest.hpp"
+#include "wire/received_msg.hpp"
 #include "wire/request_codec.hpp"
 #include "wire/service_docs.hpp"
 
@@ -951,74 +952,38 @@ void on_reconnected(natsConnection* nc, void* closure) {
   spdlog::info("NATS reconnected to {}", url);
 }
 
-/// Destroys the messages a subscription delivered in bunches. nats.c frees
-/// every destroyed message on its garbage-collector thread, and wakes that
-/// thread whenever it sleeps: destroyed one at a time, each message cost a
-/// futex wake-up and two context switches, 7% of the process's samples
-/// while it took core plays (`perf record --call-graph dwarf`). Messages
-/// wait on the thread that received them until nothing more waits in the
-/// subscription, or 64 of them do.
-class msg_disposer {
-public:
-  ~msg_disposer() { release(); }
-
-  /// Takes `msg`, and destroys what it holds if `sub` has nothing more
-  /// pending or it is full.
-  void take(natsSubscription* sub, natsMsg* msg) {
-    msgs_.push_back(msg);
-    int pending = 0;
-    if (msgs_.size() >= 64 ||
-        natsSubscription_GetPending(sub, &pending, nullptr) != NATS_OK ||
-        pending == 0)
-      release();
-  }
-
-private:
-  void release() {
-    for (auto* m : msgs_)
-      natsMsg_Destroy(m);
-    msgs_.clear();
-  }
-
-  std::vector<natsMsg*> msgs_;
-};
-
-/// One per nats.c delivery thread.
-thread_local msg_disposer delivered;
-
-/// Ends every subscription callback: hands the message to this thread's
-/// disposer, and lets go of CAF's logger. Spawning an actor (an activation
-/// through the directory) or a scoped actor makes CAF keep a reference to
-/// the actor system's logger in a thread-local of the calling thread, and
-/// the actor system's destructor waits until the logger is gone; nats.c's
-/// shared delivery threads (ADR 27) outlive the actor system, so the
+/// Ends every subscription callback: frees the message on this thread
+/// (wire/received_msg.hpp), and lets go of CAF's logger. Spawning an actor (an
+/// activation through the directory) or a scoped actor makes CAF keep a
+/// reference to the actor system's logger in a thread-local of the calling
+/// thread, and the actor system's destructor waits until the logger is gone;
+/// nats.c's shared delivery threads (ADR 27) outlive the actor system, so the
 /// reference is dropped after each callback.
 struct callback_guard {
-  natsSubscription* sub;
   natsMsg* msg;
   ~callback_guard() {
-    delivered.take(sub, msg);
+    free_received(msg);
     caf::logger::set_current_actor_system(nullptr);
   }
 };
 
 void call_member_event(natsConnection*, natsSubscription* sub, natsMsg* msg,
                        void* closure) {
-  callback_guard guard{sub, msg};
+  callback_guard guard{msg};
   static_cast<edge_impl*>(closure)->on_member_event(sub, msg);
 }
 
 template <void (edge_impl::*Fn)(natsMsg*)>
-void call(natsConnection*, natsSubscription* sub, natsMsg* msg, void* closure) {
-  callback_guard guard{sub, msg};
+void call(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  callback_guard guard{msg};
   (static_cast<edge_impl*>(closure)->*Fn)(msg);
 }
 
 /// Callbacks of subjects whose last token is an id after a fixed head.
 template <void (edge_impl::*Fn)(natsMsg*, size_t), int Head>
-void call_tail(natsConnection*, natsSubscription* sub, natsMsg* msg,
+void call_tail(natsConnection*, natsSubscription*, natsMsg* msg,
                void* closure) {
-  callback_guard guard{sub, msg};
+  callback_guard guard{msg};
   auto self = static_cast<edge_impl*>(closure);
   static constexpr size_t heads[] = {
     sizeof("rec.user.") - 1, sizeof("impressions.") - 1,
