@@ -1,5 +1,7 @@
 #include "actors/directory.hpp"
 
+#include <caf/send.hpp>
+
 #include <algorithm>
 #include <vector>
 
@@ -8,10 +10,12 @@ namespace marquee {
 directory::directory(caf::actor_system& sys,
                      std::shared_ptr<const service_params> p,
                      trending_actor trending,
+                     std::shared_ptr<trending_cell> catalog,
                      std::shared_ptr<state_source> source, clock_fn clock)
   : sys_(sys), params_(std::move(p)), stats_(std::make_shared<variant_stats>(
                                         params_->experiments.variants.size())),
-    trending_(std::move(trending)), source_(std::move(source)),
+    trending_(std::move(trending)), catalog_(std::move(catalog)),
+    source_(std::move(source)),
     clock_(clock ? std::move(clock) : clock_fn{&directory::clock_ms}) {
   // nop
 }
@@ -162,12 +166,24 @@ std::optional<title_key> directory::known_title(std::string_view id,
   return std::nullopt;
 }
 
+std::optional<stored_title> directory::title_start(title_key title) {
+  auto stored = stored_title_of(title);
+  if (auto meta = catalog_->meta_of(title)) {
+    if (!stored)
+      stored = stored_title{};
+    stored->state.apply_catalog(std::move(*meta));
+  } else if (stored && stored->state.meta()) {
+    catalog_->catalog(catalog_event{title, *stored->state.meta()});
+  }
+  return stored;
+}
+
 title_actor directory::title(title_key title) {
   return get_or_spawn(titles_, live_titles_, title,
                       [&] {
                         return entry<title_actor>{
                           spawn_title_actor(sys_, title, params_, trending_,
-                                            stored_title_of(title)),
+                                            title_start(title)),
                           nullptr};
                       })
     .actor;
@@ -176,16 +192,32 @@ title_actor directory::title(title_key title) {
 std::optional<title_actor> directory::find_title(title_key title) {
   auto e = find(
     titles_, live_titles_, title, [&]() -> std::optional<entry<title_actor>> {
-      auto stored = stored_title_of(title);
-      if (!stored)
+      auto start = title_start(title);
+      if (!start)
         return std::nullopt;
       return entry<title_actor>{
-        spawn_title_actor(sys_, title, params_, trending_, std::move(stored)),
+        spawn_title_actor(sys_, title, params_, trending_, std::move(start)),
         nullptr};
     });
   if (!e)
     return std::nullopt;
   return std::move(e->actor);
+}
+
+void directory::catalog(const catalog_event& ev) {
+  auto& sh = titles_[ev.title % shard_count];
+  std::lock_guard<std::mutex> guard{sh.mu};
+  catalog_->catalog(ev);
+  if (auto i = sh.actors.find(ev.title); i != sh.actors.end())
+    caf::anon_send(i->second.actor, ev);
+}
+
+std::optional<title_meta> directory::catalog_entry(title_key title) const {
+  return catalog_->meta_of(title);
+}
+
+std::optional<stored_title> directory::load_stored_title(title_key title) {
+  return stored_title_of(title);
 }
 
 template <class Handle, class Key>

@@ -16,6 +16,7 @@
 /// names them as pinned. `clear` drops every handle at shutdown.
 
 #include "actors/title_actor.hpp"
+#include "actors/trending_actor.hpp"
 #include "actors/user_actor.hpp"
 #include "domain/params.hpp"
 #include "messages/actors.hpp"
@@ -39,11 +40,12 @@ public:
   /// A clock of last-use times, in milliseconds.
   using clock_fn = std::function<int64_t()>;
 
-  /// `source` (may be null) holds the state stored for users and titles;
-  /// an actor is activated with it. `clock` (null: `clock_ms`) stamps each
-  /// lookup; tests pass their own.
+  /// `catalog` is the trending actor's cell, whose catalog entries are
+  /// the titles' metadata (see `catalog`). `source` (may be null) holds
+  /// the state stored for users and titles; an actor is activated with it.
+  /// `clock` (null: `clock_ms`) stamps each lookup; tests pass their own.
   directory(caf::actor_system& sys, std::shared_ptr<const service_params> p,
-            trending_actor trending,
+            trending_actor trending, std::shared_ptr<trending_cell> catalog,
             std::shared_ptr<state_source> source = nullptr,
             clock_fn clock = nullptr);
 
@@ -79,8 +81,23 @@ public:
 
   /// The actor of `title`, spawned if it is not live.
   title_actor title(title_key title);
-  /// The actor of `title` if it is live or has stored state.
+  /// The actor of `title` if it is live, has stored state or a catalog
+  /// entry.
   std::optional<title_actor> find_title(title_key title);
+
+  /// Takes a catalog event: into the catalog at once, and to the title's
+  /// actor if it is live. A title with nothing but a catalog entry has no
+  /// actor (memory per title); an actor activated later starts from the
+  /// catalog's entry, which is newer than any stored one. Both happen under
+  /// the title's shard lock, so no entry is lost between them.
+  void catalog(const catalog_event& ev);
+
+  /// The catalog entry of `title`, if any.
+  std::optional<title_meta> catalog_entry(title_key title) const;
+
+  /// The state stored for `title` (read from the store; null source:
+  /// none), for a checkpoint of a title that has no actor.
+  std::optional<stored_title> load_stored_title(title_key title);
 
   /// The key of the title with id `id` if this process knows it or state is
   /// stored for it (then the id is interned, whatever the limit): what
@@ -199,11 +216,16 @@ private:
 
   std::optional<stored_user> stored_user_of(user_key user);
   std::optional<stored_title> stored_title_of(title_key title);
+  /// What a title's actor starts from: its stored state (if any) with the
+  /// catalog's entry, which the catalog learns if it lacked it. Nullopt
+  /// when there is neither. Under the title's shard lock.
+  std::optional<stored_title> title_start(title_key title);
 
   caf::actor_system& sys_;
   std::shared_ptr<const service_params> params_;
   std::shared_ptr<variant_stats> stats_;
   trending_actor trending_;
+  std::shared_ptr<trending_cell> catalog_;
   std::shared_ptr<state_source> source_;
   clock_fn clock_;
   std::atomic<uint64_t> restored_{0};

@@ -22,8 +22,7 @@ void event_router::route(const feedback_event& ev) {
 }
 
 void event_router::route(const catalog_event& ev) {
-  caf::anon_send(dir_->title(ev.title), ev);
-  caf::anon_send(trending_, ev);
+  dir_->catalog(ev);
 }
 
 void event_router::route(const profile_event& ev) {

@@ -16,8 +16,7 @@ namespace marquee {
 
 class event_router {
 public:
-  event_router(std::shared_ptr<directory> dir, trending_actor trending)
-    : dir_(std::move(dir)), trending_(std::move(trending)) {
+  explicit event_router(std::shared_ptr<directory> dir) : dir_(std::move(dir)) {
     // nop
   }
 
@@ -27,14 +26,14 @@ public:
   void route(const impression_event& ev);
   /// To the user (thumbs) and the title (counters).
   void route(const feedback_event& ev);
-  /// To the title and the trending actor's catalog.
+  /// Into the catalog, and to the title if it is live
+  /// (`directory::catalog`).
   void route(const catalog_event& ev);
   /// To the user.
   void route(const profile_event& ev);
 
 private:
   std::shared_ptr<directory> dir_;
-  trending_actor trending_;
 };
 
 /// Groups members' events per actor and sends each actor one `event_batch`

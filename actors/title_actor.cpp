@@ -79,9 +79,8 @@ title_actor_impl(title_pointer self, title_key title,
     self->state.played = self->state.state.plays() > 0;
     for (const auto& entry : self->state.state.trending().regions())
       self->state.touched.push_back(entry.first);
+    // The catalog entry came with `stored` (the directory's catalog).
     tell_trending(self);
-    if (auto meta = self->state.state.meta())
-      self->send(self->state.trending, catalog_event{title, *meta});
   }
   return {
     [self](const play_event& ev) {

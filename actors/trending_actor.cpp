@@ -126,6 +126,13 @@ void trending_cell::update(const trending_update& up) {
     newest_play_ = std::max(newest_play_, up.counts.decayed[0].ref());
 }
 
+std::optional<title_meta> trending_cell::meta_of(title_key title) const {
+  std::shared_lock<std::shared_mutex> guard{mu_};
+  if (auto m = meta(title))
+    return *m;
+  return std::nullopt;
+}
+
 void trending_cell::catalog(const catalog_event& ev) {
   std::unique_lock<std::shared_mutex> guard{mu_};
   catalog_[ev.title] = ev.meta;

@@ -41,6 +41,8 @@ public:
   rank_result rank(rank_query q) const;
   /// Keeps those of the given titles that the user may be shown, in order.
   std::vector<title_key> filter(const filter_query& q) const;
+  /// The catalog entry of `title` (a copy), if any.
+  std::optional<title_meta> meta_of(title_key title) const;
 
   // -- the writer (an exclusive lock each) -----------------------------------
 

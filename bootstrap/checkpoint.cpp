@@ -84,13 +84,15 @@ checkpoint_some(caf::actor_system& sys, directory& dir, const id_tables& ids,
                    ids.users.name(key));
   }
   res.users = records.size();
+  // Changed titles without an actor: changed by catalog events alone (a
+  // title changed by an event it counts is live until it is stored).
+  std::vector<title_key> catalog_only;
   auto each_title = [&](auto f) {
     for (auto key : titles)
       if (auto actor = dir.live_title(key))
         f(key, *actor);
       else
-        spdlog::warn("checkpoint: changed title {} is not live",
-                     ids.titles.name(key));
+        catalog_only.push_back(key);
   };
   // A title that trending needs at start also gets its entry in the title
   // index (rewritten, the same empty value, each time it is stored).
@@ -105,6 +107,24 @@ checkpoint_some(caf::actor_system& sys, directory& dir, const id_tables& ids,
         index.push_back(
           {title_index_key(ids.titles.name(key)), title_index_value()});
     });
+  // Their stored state (if any) with the catalog's entry, which may be
+  // newer than the checkpoint's sequence: a replay from it sets the same
+  // entry again.
+  for (auto key : catalog_only) {
+    auto stored = dir.load_stored_title(key);
+    auto meta = dir.catalog_entry(key);
+    if (!stored && !meta)
+      continue;
+    auto state = stored ? std::move(stored->state) : title_state{};
+    if (meta)
+      state.apply_catalog(std::move(*meta));
+    auto snap = snapshot_of(state);
+    snap.last_sequence = stored ? stored->applied_through : 0;
+    auto name = ids.titles.name(key);
+    records.push_back({title_store_key(name), encode_title_value(snap, ids)});
+    if (indexed(snap))
+      index.push_back({title_index_key(name), title_index_value()});
+  }
   res.titles = records.size() - res.users;
   for (auto& rec : index)
     records.push_back(std::move(rec));

@@ -395,7 +395,7 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   ids->regions.set_limit(set->id_caps.regions);
   ids->genres.set_limit(set->id_caps.genres);
   s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending,
-                                      std::move(source));
+                                      s.trending_state, std::move(source));
   // Item similarity: one shard per scheduler thread, unless it is off;
   // each starts from what the last checkpoint stored.
   if (shared_params->similarity.window > 0) {

@@ -7,8 +7,8 @@
 namespace marquee {
 
 ingest_pipeline::ingest_pipeline(ingest_deps deps, size_t max_batch)
-  : deps_(std::move(deps)), router_(deps_.dir, deps_.trending),
-    batcher_(deps_.dir, max_batch), pairer_(&deps_.params->similarity) {
+  : deps_(std::move(deps)), router_(deps_.dir), batcher_(deps_.dir, max_batch),
+    pairer_(&deps_.params->similarity) {
   // nop
 }
 

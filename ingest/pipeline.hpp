@@ -34,7 +34,6 @@ namespace marquee {
 struct ingest_deps {
   std::shared_ptr<const service_params> params;
   std::shared_ptr<directory> dir;
-  trending_actor trending;
   /// Item similarity shards (empty: none).
   std::vector<similarity_actor> similarity;
   /// Durable mode: how far the actors have applied the stream (null in

@@ -208,10 +208,10 @@ struct nats_edge::impl {
   }
 
   impl(edge_config c, edge_deps d)
-    : cfg(std::move(c)), deps(std::move(d)), router(deps.dir, deps.trending),
+    : cfg(std::move(c)), deps(std::move(d)), router(deps.dir),
       pipeline(std::make_unique<ingest_pipeline>(
-        ingest_deps{deps.params, deps.dir, deps.trending, deps.similarity,
-                    deps.applied, deps.load_ring},
+        ingest_deps{deps.params, deps.dir, deps.similarity, deps.applied,
+                    deps.load_ring},
         cfg.max_batch)),
       stats(cfg.instance_id, cfg.version) {
     prefix_v1 = cfg.prefix + ".v1.";

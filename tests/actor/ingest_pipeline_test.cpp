@@ -19,8 +19,7 @@ TEST_CASE_METHOD(service_fixture,
                  "catalog or profile event sends them first, so that actors "
                  "see publish order",
                  "[actor][ingest]") {
-  ingest_pipeline pipe{ingest_deps{params, dir, trending, {}, nullptr, nullptr},
-                       100};
+  ingest_pipeline pipe{ingest_deps{params, dir, {}, nullptr, nullptr}, 100};
   pipe.add(play_event{alice, metropolis, base_ts, 0.3, all_regions}, 0);
   pipe.add(impression_event{bob, metropolis, base_ts + 1, 1}, 0);
   CHECK(pipe.pending() == 2);
@@ -46,8 +45,7 @@ TEST_CASE_METHOD(service_fixture,
     CHECK(u.profile.max_age == 16);
   }
   SECTION("a full batch leaves without a flush") {
-    ingest_pipeline small{
-      ingest_deps{params, dir, trending, {}, nullptr, nullptr}, 2};
+    ingest_pipeline small{ingest_deps{params, dir, {}, nullptr, nullptr}, 2};
     small.add(impression_event{bob, metropolis, base_ts + 2, 2}, 0);
     CHECK(small.pending() == 1);
     small.add(impression_event{bob, metropolis, base_ts + 3, 3}, 0);
@@ -63,8 +61,7 @@ TEST_CASE_METHOD(service_fixture,
                  "sequence reaches its last one once the actors applied them",
                  "[actor][ingest][sequence]") {
   auto applied = std::make_shared<applied_tracker>(10);
-  ingest_pipeline pipe{ingest_deps{params, dir, trending, {}, applied, nullptr},
-                       100};
+  ingest_pipeline pipe{ingest_deps{params, dir, {}, applied, nullptr}, 100};
   pipe.open_round();
   pipe.add(play_event{alice, metropolis, base_ts, 1.0, all_regions}, 11);
   pipe.add(catalog_event{metropolis, meta_of({})}, 12);

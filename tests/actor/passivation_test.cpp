@@ -94,9 +94,11 @@ event_batch plays(user_key user, std::vector<title_key> titles,
 
 struct passivation_fixture : fixture {
   std::shared_ptr<memory_source> source = std::make_shared<memory_source>();
-  trending_actor trending = spawn_trending_actor(sys, params);
+  std::shared_ptr<trending_cell> trending_state =
+    std::make_shared<trending_cell>(params);
+  trending_actor trending = spawn_trending_actor(sys, trending_state);
   std::shared_ptr<directory> dir =
-    std::make_shared<directory>(sys, params, trending, source);
+    std::make_shared<directory>(sys, params, trending, trending_state, source);
 
   ~passivation_fixture() { dir->clear(); }
 

@@ -56,7 +56,8 @@ struct restore_fixture : fixture {
     source = std::make_shared<lmdb_state_source>(store, ids);
     trending_state = std::make_shared<trending_cell>(params);
     trending = spawn_trending_actor(sys, trending_state);
-    actors = std::make_shared<directory>(sys, params, trending, source);
+    actors = std::make_shared<directory>(sys, params, trending, trending_state,
+                                         source);
   }
 
   ~restore_fixture() { actors->clear(); }

@@ -164,7 +164,7 @@ TEST_CASE_METHOD(service_fixture,
                  "profile and catalog events at or below the last applied "
                  "stream sequence are skipped too",
                  "[actor][router][sequence]") {
-  event_router router{dir, trending};
+  event_router router{dir};
   event_batcher batcher{dir, 100};
   batcher.add(play_event{alice, metropolis, base_ts, 1.0, all_regions}, 1);
   batcher.flush();

@@ -18,8 +18,8 @@ struct service_fixture : fixture {
   service_fixture()
     : trending_state(std::make_shared<trending_cell>(params)),
       trending(spawn_trending_actor(sys, trending_state)),
-      dir(std::make_shared<directory>(sys, params, trending)),
-      sources{params, dir, trending_state, nullptr}, router(dir, trending) {
+      dir(std::make_shared<directory>(sys, params, trending, trending_state)),
+      sources{params, dir, trending_state, nullptr}, router(dir) {
     // nop
   }
 

@@ -99,7 +99,7 @@ struct title_fixture : fixture {
   /// The directory's clock: it moves only when a test moves it.
   std::shared_ptr<int64_t> now = std::make_shared<int64_t>(1'000);
   std::shared_ptr<directory> dir = std::make_shared<directory>(
-    sys, params, trending, source, [t = now] { return *t; });
+    sys, params, trending, trending_state, source, [t = now] { return *t; });
 
   ~title_fixture() { dir->clear(); }
 

@@ -102,6 +102,43 @@ TEST_CASE("a graceful stop in durable mode checkpoints every actor; the "
   CHECK(trending.error_code() == 0);
 }
 
+TEST_CASE("a title with only a catalog entry has no actor; its entry is "
+          "checkpointed, and a catalog change to a stored title that has no "
+          "actor keeps its counts",
+          "[integration][durable][catalog]") {
+  harness h{durable};
+  h.publish("events.play.u1", R"({"title":"t1"})");
+  h.publish("catalog.t9", R"({"name":"Nine","genres":["Drama"]})");
+  h.await_events(2);
+  auto stats = h.ask_v1("admin.it1.stats");
+  CHECK(stats.json["actors"]["title"].GetUint64() == 1); // t1 alone
+  // The catalog filters see it at once.
+  auto trending = h.ask_v1("rec.trending", R"({"k":5})");
+  CHECK(trending.error_code() == 0);
+  h.restart_service(); // a graceful stop checkpoints
+  REQUIRE(harness::eventually([&] { return caught_up(h); }));
+  // Only the stream position and the store know them now.
+  CHECK(h.ask_v1("admin.it1.stats").json["actors"]["title"].GetUint64() == 0);
+  // t1 is stored with its play; its catalog entry comes while it has no
+  // actor.
+  h.publish("catalog.t1", R"({"name":"One"})");
+  h.await_events(1);
+  CHECK(h.ask_v1("admin.it1.stats").json["actors"]["title"].GetUint64() == 0);
+  h.restart_service();
+  REQUIRE(harness::eventually([&] { return caught_up(h); }));
+  auto stats_after = h.ask_v1("admin.it1.stats");
+  CHECK(stats_after.json["ingest"]["position"].GetUint64() == 3);
+  CHECK(stats_after.json["events"]["catalog"].GetUint64() == 0); // no replay
+  auto t1 = h.ask_v1("admin.all.title", R"({"id":"t1"})");
+  INFO(t1.msg.body);
+  CHECK(t1.json["plays"].GetUint64() == 1);
+  CHECK(std::string{t1.json["metadata"]["name"].GetString()} == "One");
+  auto t9 = h.ask_v1("admin.all.title", R"({"id":"t9"})");
+  INFO(t9.msg.body);
+  CHECK(t9.json["plays"].GetUint64() == 0);
+  CHECK(std::string{t9.json["metadata"]["name"].GetString()} == "Nine");
+}
+
 TEST_CASE("events published while marquee is down are replayed from the "
           "checkpoint on, each once",
           "[integration][durable]") {
