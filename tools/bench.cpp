@@ -145,7 +145,8 @@ uint32_t percentile(std::vector<uint32_t> xs, double p) {
 
 std::string with_commas(double x) {
   auto s = std::to_string(static_cast<long long>(std::llround(x)));
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
+  int sign = s[0] == '-' ? 1 : 0;
+  for (int i = static_cast<int>(s.size()) - 3; i > sign; i -= 3)
     s.insert(static_cast<size_t>(i), ",");
   return s;
 }
@@ -1116,16 +1117,22 @@ bool scenario_memory(bench_run& run, const bench_options& o, std::ostream& log,
   auto per_title = (rss_catalog.anon - rss0.anon) / o.memory_titles;
   auto per_played = (rss1.anon - rss_catalog.anon) / o.memory_titles;
   auto per_user = (rss2.anon - rss1.anon) / o.memory_users;
+  // A resident set that shrank says the profile is too small to measure
+  // against the process's own noise (the quick one's 5,000 titles), not
+  // that the target is met.
+  auto verdict = [](double x, double target) {
+    return x < 0 ? "too small to measure" : x <= target ? "met" : "missed";
+  };
   run.rows().push_back({"memory per title, catalog entry (bytes)",
                         with_commas(per_title), "", "", "<= 1,024",
-                        per_title <= 1024 ? "met" : "missed"});
+                        verdict(per_title, 1024)});
   run.rows().push_back(
     {"memory per title with an actor (one impression), beyond its entry "
      "(bytes)",
      with_commas(per_played), "", "", "", ""});
   run.rows().push_back({"memory per live user, 20 plays + 50 titles (bytes)",
                         with_commas(per_user), "", "", "<= 5,120",
-                        per_user <= 5120 ? "met" : "missed"});
+                        verdict(per_user, 5120)});
   run.rows().push_back(
     {"LMDB pages mapped per user (bytes; page cache, not counted above)",
      with_commas((rss2.file - rss1.file) / o.memory_users), "", "", "", ""});
