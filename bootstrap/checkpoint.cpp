@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <deque>
 
 namespace marquee {
@@ -74,16 +75,21 @@ checkpoint_some(caf::actor_system& sys, directory& dir, const id_tables& ids,
                 std::to_string(applied.applied()) + ")";
     return res;
   }
-  records.reserve(users.size() + 2 * titles.size() + 1);
+  // Users are encoded as they are written, in key order, into one buffer
+  // (their values are most of a checkpoint's bytes): no value is held
+  // longer than its put.
+  std::vector<std::pair<std::string, user_key>> user_keys;
+  user_keys.reserve(users.size());
   for (auto key : users) {
-    if (auto cell = dir.live_user_cell(key))
-      records.push_back({user_store_key(ids.users.name(key)),
-                         encode_user_value(cell->snapshot(), ids)});
+    if (dir.live_user_cell(key))
+      user_keys.emplace_back(user_store_key(ids.users.name(key)), key);
     else
       spdlog::warn("checkpoint: changed user {} is not live",
                    ids.users.name(key));
   }
-  res.users = records.size();
+  std::sort(user_keys.begin(), user_keys.end());
+  res.users = user_keys.size();
+  records.reserve(2 * titles.size() + 1);
   // Changed titles without an actor: changed by catalog events alone (a
   // title changed by an event it counts is live until it is stored).
   std::vector<title_key> catalog_only;
@@ -125,7 +131,7 @@ checkpoint_some(caf::actor_system& sys, directory& dir, const id_tables& ids,
     if (indexed(snap))
       index.push_back({title_index_key(name), title_index_value()});
   }
-  res.titles = records.size() - res.users;
+  res.titles = records.size();
   for (auto& rec : index)
     records.push_back(std::move(rec));
   // Every title this store holds is indexed (the start indexes a store
@@ -158,7 +164,27 @@ checkpoint_some(caf::actor_system& sys, directory& dir, const id_tables& ids,
   for (const auto& [title, rec] : extra.titles)
     records.push_back({similarity_store_key(ids.titles.name(title)),
                        encode_similarity_value(rec, ids)});
-  if (auto ec = store.write_checkpoint(std::move(records), sequence))
+  // Every other key sorts before "u/": the puts go in key order.
+  std::sort(records.begin(), records.end(),
+            [](const auto& x, const auto& y) { return x.key < y.key; });
+  std::string value;
+  auto produce = [&](const lmdb_store::put_fn& put) {
+    for (const auto& r : records)
+      if (auto ec = put(r.key, r.value))
+        return ec;
+    for (const auto& [store_key, key] : user_keys) {
+      // Live when it was listed; one passivated since had nothing new
+      // (changed users are pinned until stored), so it is skipped.
+      auto cell = dir.live_user_cell(key);
+      if (!cell)
+        continue;
+      encode_user_value(cell->snapshot(), ids, value);
+      if (auto ec = put(store_key, value))
+        return ec;
+    }
+    return std::error_code{};
+  };
+  if (auto ec = store.write_checkpoint(produce, sequence))
     res.error = "cannot write the checkpoint: " + ec.message();
   return res;
 }

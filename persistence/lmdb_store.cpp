@@ -80,19 +80,26 @@ struct lmdb_store::impl {
     return info.me_mapsize;
   }
 
-  /// One attempt at a checkpoint transaction.
-  int try_write(const std::vector<store_record>& records,
-                const std::string& meta) {
+  /// One attempt at a checkpoint transaction: an LMDB code, or -1 when
+  /// `produce` failed with `failed`.
+  int try_write(
+    const std::function<std::error_code(const lmdb_store::put_fn&)>& produce,
+    const std::string& meta, std::error_code& failed) {
     MDB_txn* raw = nullptr;
     if (auto rc = mdb_txn_begin(env, nullptr, 0, &raw); rc != 0)
       return rc;
     txn_guard txn{raw};
-    for (const auto& r : records) {
-      auto k = as_val(r.key);
-      auto v = as_val(r.value);
-      if (auto rc = mdb_put(txn.get(), dbi, &k, &v, 0); rc != 0)
-        return rc;
-    }
+    int lmdb_rc = 0;
+    failed = produce([&](std::string_view key, std::string_view value) {
+      auto k = as_val(key);
+      auto v = as_val(value);
+      lmdb_rc = mdb_put(txn.get(), dbi, &k, &v, 0);
+      return lmdb_rc == 0 ? std::error_code{} : lmdb_error(lmdb_rc);
+    });
+    if (lmdb_rc != 0)
+      return lmdb_rc;
+    if (failed)
+      return -1;
     auto k = as_val(checkpoint_key);
     auto v = as_val(meta);
     if (auto rc = mdb_put(txn.get(), dbi, &k, &v, 0); rc != 0)
@@ -174,9 +181,25 @@ std::error_code lmdb_store::write_checkpoint(std::vector<store_record> records,
                                              uint64_t sequence) {
   std::sort(records.begin(), records.end(),
             [](const auto& x, const auto& y) { return x.key < y.key; });
+  return write_checkpoint(
+    [&records](const put_fn& put) {
+      for (const auto& r : records)
+        if (auto ec = put(r.key, r.value))
+          return ec;
+      return std::error_code{};
+    },
+    sequence);
+}
+
+std::error_code lmdb_store::write_checkpoint(
+  const std::function<std::error_code(const put_fn&)>& produce,
+  uint64_t sequence) {
   auto meta = encode_sequence(sequence);
   for (;;) {
-    auto rc = impl_->try_write(records, meta);
+    std::error_code failed;
+    auto rc = impl_->try_write(produce, meta, failed);
+    if (rc == -1)
+      return failed;
     if (rc != MDB_MAP_FULL)
       return lmdb_error(rc);
     // Grow and retry; no transaction is open here, as LMDB requires.

@@ -65,6 +65,20 @@ public:
   std::error_code write_checkpoint(std::vector<store_record> records,
                                    uint64_t sequence);
 
+  /// Stores one value; the bytes are copied at once (a buffer may be
+  /// reused for the next value). An error ends the checkpoint with it.
+  using put_fn = std::function<std::error_code(std::string_view key,
+                                               std::string_view value)>;
+
+  /// Stores what `produce` puts, and `sequence`, in one transaction, with no
+  /// value held longer than its put. Puts in key order write the fewest
+  /// pages. When the map is full, it grows and the transaction starts
+  /// again: `produce` may run more than once, and must put the same keys
+  /// each time. An error it returns ends the checkpoint with it.
+  std::error_code
+  write_checkpoint(const std::function<std::error_code(const put_fn&)>& produce,
+                   uint64_t sequence);
+
   /// The stored value of `key` (`persistence_errc::not_found` if none).
   std::error_code get(std::string_view key, std::string& out) const;
 

@@ -200,19 +200,27 @@ void CEREAL_SAVE_FUNCTION_NAME(payload_writer& ar,
   ar(tag.size);
 }
 
-/// A value of `kind` in format `version` whose payload `fn` writes with a
-/// `payload_writer`; `size_hint` bytes of payload are reserved.
+/// Writes into `out` (replacing what it held, keeping its capacity) a
+/// value of `kind` in format `version` whose payload `fn` writes with a
+/// `payload_writer`.
 template <class Fn>
-std::string write_value(value_kind kind, uint16_t version, Fn fn,
-                        size_t size_hint = 0) {
-  std::string out;
-  out.reserve(value_header_size + size_hint);
-  out.resize(value_header_size);
+void write_value_into(std::string& out, value_kind kind, uint16_t version,
+                      Fn fn) {
+  out.assign(value_header_size, '\0');
   {
     payload_writer ar{out};
     fn(ar);
   }
   seal_value(kind, version, out);
+}
+
+/// The same as a new string, with `size_hint` bytes of payload reserved.
+template <class Fn>
+std::string write_value(value_kind kind, uint16_t version, Fn fn,
+                        size_t size_hint = 0) {
+  std::string out;
+  out.reserve(value_header_size + size_hint);
+  write_value_into(out, kind, version, std::move(fn));
   return out;
 }
 

@@ -132,8 +132,8 @@ struct key_tables {
 };
 
 template <class Snapshot>
-std::string encode_value(const Snapshot& s, value_kind kind, uint16_t version,
-                         key_spaces spaces) {
+void encode_value(const Snapshot& s, value_kind kind, uint16_t version,
+                  key_spaces spaces, std::string& out) {
   dictionary_builder first{spaces.first};
   dictionary_builder second{spaces.second};
   visit_keys(s, first.collector(), second.collector());
@@ -144,14 +144,20 @@ std::string encode_value(const Snapshot& s, value_kind kind, uint16_t version,
   auto local = remap_keys(s, first.position(), second.position());
   if (!local)
     throw std::logic_error("a snapshot to store is inconsistent");
-  return write_value(
-    kind, version,
-    [&](payload_writer& ar) {
-      write_names(ar, first.names());
-      write_names(ar, second.names());
-      ar(*local);
-    },
-    1024 + 64 * first.size());
+  out.reserve(value_header_size + 1024 + 64 * first.size());
+  write_value_into(out, kind, version, [&](payload_writer& ar) {
+    write_names(ar, first.names());
+    write_names(ar, second.names());
+    ar(*local);
+  });
+}
+
+template <class Snapshot>
+std::string encode_value(const Snapshot& s, value_kind kind, uint16_t version,
+                         key_spaces spaces) {
+  std::string out;
+  encode_value(s, kind, version, spaces, out);
+  return out;
 }
 
 template <class Snapshot>
@@ -184,6 +190,12 @@ std::string encode_user_value(const user_snapshot_data& s,
                               const id_tables& ids) {
   return encode_value(s, value_kind::user, user_value_version,
                       {ids.titles, ids.regions});
+}
+
+void encode_user_value(const user_snapshot_data& s, const id_tables& ids,
+                       std::string& out) {
+  encode_value(s, value_kind::user, user_value_version,
+               {ids.titles, ids.regions}, out);
 }
 
 std::error_code decode_user_value(std::string_view value, id_tables& ids,

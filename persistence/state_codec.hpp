@@ -33,6 +33,10 @@ constexpr uint16_t title_value_version = 1;
 std::string encode_user_value(const user_snapshot_data& s,
                               const id_tables& ids);
 
+/// The same into `out` (its capacity kept: a buffer reused for many users).
+void encode_user_value(const user_snapshot_data& s, const id_tables& ids,
+                       std::string& out);
+
 /// Reads a stored user value, interning its ids into `ids`.
 std::error_code decode_user_value(std::string_view value, id_tables& ids,
                                   user_snapshot_data& out);

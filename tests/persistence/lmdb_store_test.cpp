@@ -277,3 +277,40 @@ TEST_CASE("the keys of a prefix are listed in order, and only those",
   REQUIRE_FALSE(store->keys_with_prefix("x/", keys));
   CHECK(keys.empty());
 }
+
+TEST_CASE("a checkpoint written by a producer stores what it puts from a "
+          "reused buffer; a full map runs it again, and its error ends the "
+          "checkpoint",
+          "[persistence][lmdb]") {
+  temp_dir dir;
+  auto store = open_store(dir.str(), size_t{256} << 10, size_t{64} << 20);
+  REQUIRE_FALSE(store->write_checkpoint({{"u/keep", "old"}}, 1));
+  int runs = 0;
+  std::string buffer;
+  auto produce = [&](const lmdb_store::put_fn& put) {
+    ++runs;
+    for (int i = 0; i < 2000; ++i) {
+      buffer.assign(2000, static_cast<char>('a' + i % 26));
+      if (auto ec = put("u/" + std::to_string(i), buffer))
+        return ec;
+    }
+    return std::error_code{};
+  };
+  REQUIRE_FALSE(store->write_checkpoint(produce, 2));
+  CHECK(runs > 1); // 4 MB in a 256 KB map: it grew, and ran again
+  CHECK(sequence_of(*store) == 2);
+  CHECK(value_of(*store, "u/0") == std::string(2000, 'a'));
+  CHECK(value_of(*store, "u/1999") == std::string(2000, 'a' + 1999 % 26));
+  CHECK(value_of(*store, "u/keep") == "old");
+  SECTION("a producer's error ends the checkpoint; the last one stays") {
+    auto failing = [](const lmdb_store::put_fn& put) {
+      if (auto ec = put("u/0", "new"))
+        return ec;
+      return std::make_error_code(std::errc::io_error);
+    };
+    CHECK(store->write_checkpoint(failing, 3) ==
+          std::make_error_code(std::errc::io_error));
+    CHECK(sequence_of(*store) == 2);
+    CHECK(value_of(*store, "u/0") == std::string(2000, 'a'));
+  }
+}

@@ -227,3 +227,15 @@ TEST_CASE("a stored state that does not decode is refused with a reason",
           persistence_errc::newer_version);
   }
 }
+
+TEST_CASE("a user encoded into a reused buffer is the value encoded alone",
+          "[persistence][codec]") {
+  id_tables ids;
+  auto p = user_test_params();
+  auto u = snapshot_of(sample_user(ids, p));
+  std::string buffer(100000, 'x'); // what a larger value left behind
+  encode_user_value(u, ids, buffer);
+  CHECK(buffer == encode_user_value(u, ids));
+  encode_user_value(user_snapshot_data{}, ids, buffer);
+  CHECK(buffer == encode_user_value(user_snapshot_data{}, ids));
+}
