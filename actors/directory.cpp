@@ -83,7 +83,8 @@ std::optional<title_actor> directory::live_title(title_key title) const {
 }
 
 template <class Stored, class Load, class Restore>
-std::optional<Stored> directory::stored_of(Load load, Restore restore) {
+std::optional<Stored> directory::stored_of(Load load, Restore restore,
+                                           bool activation) {
   if (!source_)
     return std::nullopt;
   auto snap = load(*source_);
@@ -91,10 +92,12 @@ std::optional<Stored> directory::stored_of(Load load, Restore restore) {
     return std::nullopt;
   auto state = restore(*snap);
   if (!state) {
-    refused_.fetch_add(1);
+    if (activation)
+      refused_.fetch_add(1);
     return std::nullopt;
   }
-  restored_.fetch_add(1);
+  if (activation)
+    restored_.fetch_add(1);
   return Stored{std::move(*state), snap->last_sequence};
 }
 
@@ -106,12 +109,14 @@ std::optional<stored_user> directory::stored_user_of(user_key user) {
     });
 }
 
-std::optional<stored_title> directory::stored_title_of(title_key title) {
+std::optional<stored_title> directory::stored_title_of(title_key title,
+                                                       bool activation) {
   return stored_of<stored_title>(
     [title](state_source& src) { return src.load_title(title); },
     [this](const title_snapshot_data& s) {
       return restore_title(s, params_->trending);
-    });
+    },
+    activation);
 }
 
 directory::entry<user_actor>
@@ -217,7 +222,7 @@ std::optional<title_meta> directory::catalog_entry(title_key title) const {
 }
 
 std::optional<stored_title> directory::load_stored_title(title_key title) {
-  return stored_title_of(title);
+  return stored_title_of(title, false);
 }
 
 template <class Handle, class Key>

@@ -96,7 +96,8 @@ public:
   std::optional<title_meta> catalog_entry(title_key title) const;
 
   /// The state stored for `title` (read from the store; null source:
-  /// none), for a checkpoint of a title that has no actor.
+  /// none), for a checkpoint of a title that has no actor. Not an
+  /// activation: `restored` and `refused` do not count it.
   std::optional<stored_title> load_stored_title(title_key title);
 
   /// The key of the title with id `id` if this process knows it or state is
@@ -211,11 +212,16 @@ private:
                           const std::function<bool(Key)>& pinned,
                           int64_t idle_ms, size_t max_live, int64_t now_ms);
 
+  /// The stored state `load` reads, put back together by `restore`. An
+  /// activation counts it in `restored` (or `refused`); a checkpoint's
+  /// read does not.
   template <class Stored, class Load, class Restore>
-  std::optional<Stored> stored_of(Load load, Restore restore);
+  std::optional<Stored> stored_of(Load load, Restore restore,
+                                  bool activation = true);
 
   std::optional<stored_user> stored_user_of(user_key user);
-  std::optional<stored_title> stored_title_of(title_key title);
+  std::optional<stored_title> stored_title_of(title_key title,
+                                              bool activation = true);
   /// What a title's actor starts from: its stored state (if any) with the
   /// catalog's entry, which the catalog learns if it lacked it. Nullopt
   /// when there is neither. Under the title's shard lock.

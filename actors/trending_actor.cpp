@@ -145,7 +145,6 @@ trending_actor_impl(trending_actor::pointer,
                     std::shared_ptr<trending_cell> cell) {
   return {
     [cell](const trending_update& up) { cell->update(up); },
-    [cell](const catalog_event& ev) { cell->catalog(ev); },
   };
 }
 

@@ -83,10 +83,9 @@ using title_actor = caf::typed_actor<
 /// Keeps the top lists per window and region, and the catalog filters need,
 /// in the cell it shares with readers (actors/trending_actor.hpp, ADR 23).
 using trending_actor = caf::typed_actor<
-  /// Takes the latest counts of one title in one region.
-  caf::reacts_to<trending_update>,
-  /// Takes a title's metadata.
-  caf::reacts_to<catalog_event>>;
+  /// Takes the latest counts of one title in one region. (Catalog entries
+  /// go into its cell directly: `directory::catalog`, ADR 30.)
+  caf::reacts_to<trending_update>>;
 
 /// Item similarity of the titles whose key is its index modulo the number
 /// of shards (domain/similarity.hpp).

@@ -36,6 +36,14 @@
 
 namespace marquee {
 
+/// Whether this host stores numbers little-endian (as stored payloads do).
+inline bool host_is_little() noexcept {
+  const uint16_t one = 1;
+  uint8_t first = 0;
+  std::memcpy(&first, &one, 1);
+  return first == 1;
+}
+
 class payload_archive
   : public cereal::InputArchive<payload_archive,
                                 cereal::AllowEmptyClassElision> {
@@ -68,13 +76,6 @@ public:
   }
 
 private:
-  static bool host_is_little() noexcept {
-    const uint16_t one = 1;
-    uint8_t first = 0;
-    std::memcpy(&first, &one, 1);
-    return first == 1;
-  }
-
   std::string_view bytes_;
   bool swap_ = false;
 };
@@ -162,13 +163,6 @@ public:
   }
 
 private:
-  static bool host_is_little() noexcept {
-    const uint16_t one = 1;
-    uint8_t first = 0;
-    std::memcpy(&first, &one, 1);
-    return first == 1;
-  }
-
   std::string& out_;
 };
 

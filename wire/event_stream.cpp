@@ -467,7 +467,7 @@ struct stream_reader::impl {
         return gap::failed;
       }
       hand_out(stream_message{seq, next - seq, natsMsg_GetTime(msg) / ns_per_ms,
-                              natsMsg_GetSubject(msg), data_view(msg)},
+                              natsMsg_GetSubject(msg), data_of(msg)},
                out);
       spent.push_back(msg);
     }
@@ -547,11 +547,6 @@ struct stream_reader::impl {
     spent.clear();
   }
 
-  static std::string_view data_view(natsMsg* msg) {
-    return {natsMsg_GetData(msg),
-            static_cast<size_t>(natsMsg_GetDataLength(msg))};
-  }
-
   /// Takes one message from the inbox: a message of the stream goes to
   /// `incoming`; a status closes its pull request and may set `error`.
   void take(natsMsg* msg, std::string& error) {
@@ -563,7 +558,7 @@ struct stream_reader::impl {
       incoming.push_back(
         received{stream_message{meta->stream_sequence, meta->pending,
                                 meta->timestamp_ns / ns_per_ms,
-                                natsMsg_GetSubject(msg), data_view(msg)},
+                                natsMsg_GetSubject(msg), data_of(msg)},
                  msg, reply, meta->delivered});
       // The server serves its waiting requests in order.
       if (!pulls.empty() && --pulls.front().remaining <= 0)

@@ -85,10 +85,6 @@ struct msg_deleter {
 };
 using msg_ptr = std::unique_ptr<natsMsg, msg_deleter>;
 
-std::string_view data_of(natsMsg* m) {
-  return {natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))};
-}
-
 } // namespace
 
 /// Counts what nats.c may still call back into the edge with a raw pointer,

@@ -1,6 +1,7 @@
 #pragma once
 
-/// Freeing a message nats.c delivered, on the thread that holds it.
+/// A message nats.c delivered: its body, and freeing it on the thread that
+/// holds it.
 ///
 /// `natsMsg_Destroy` of nats.c 3.4.1 does not free a message it received:
 /// it queues it for the library's garbage-collector thread, under a mutex,
@@ -17,12 +18,20 @@
 
 #include <nats/nats.h>
 
+#include <string_view>
+
 extern "C" {
 /// nats.c's own (src/msg.c): frees a message and its headers.
 void natsMsg_free(void* object);
 }
 
 namespace marquee {
+
+/// The body of `msg`, a view into it.
+inline std::string_view data_of(natsMsg* msg) {
+  return {natsMsg_GetData(msg),
+          static_cast<size_t>(natsMsg_GetDataLength(msg))};
+}
 
 /// Frees `msg`, received from a subscription or read from a stream, now and
 /// on this thread. Null is ignored.

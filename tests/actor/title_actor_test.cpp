@@ -27,9 +27,6 @@ recording_trending_actor(trending_actor::pointer,
                          std::shared_ptr<trending_log> log) {
   return {
     [log](const trending_update& up) { log->updates.push_back(up); },
-    [](const catalog_event&) {
-      // nop
-    },
   };
 }
 

@@ -181,8 +181,7 @@ TEST_CASE_METHOD(title_fixture,
   auto us = *ids->regions.intern("US");
   auto hdl = dir->title(t7);
   caf::anon_send(hdl, title_plays(t7, {0, 1000, 2000}, 1, us));
-  caf::anon_send(hdl, catalog_event{t7, meta_of({}), 4});
-  caf::anon_send(trending, catalog_event{t7, meta_of({}), 4});
+  dir->catalog(catalog_event{t7, meta_of({}), 4}); // the actor and the cell
   run();
   source->store(t7, ask<title_snapshot_data>(hdl, snapshot_atom_v));
   auto before = ask<title_dump>(hdl, dump_atom_v, base_ts + ms_per_hour);

@@ -31,7 +31,7 @@ struct trending_fixture : fixture {
   }
 
   void catalog(title_key title, title_meta meta) {
-    caf::anon_send(trending, catalog_event{title, std::move(meta)});
+    cell->catalog(catalog_event{title, std::move(meta)});
   }
 
   std::vector<title_key> candidates(const user_view& view, uint32_t k = 20) {

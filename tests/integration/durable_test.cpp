@@ -124,6 +124,14 @@ TEST_CASE("a title with only a catalog entry has no actor; its entry is "
   h.publish("catalog.t1", R"({"name":"One"})");
   h.await_events(1);
   CHECK(h.ask_v1("admin.it1.stats").json["actors"]["title"].GetUint64() == 0);
+  // A checkpoint now reads t1's stored state to keep its counts: a read,
+  // not an activation.
+  auto snap = h.ask_v1("admin.it1.snapshot");
+  INFO(snap.msg.body);
+  REQUIRE(snap.error_code() == 0);
+  auto read = h.ask_v1("admin.it1.stats");
+  CHECK(read.json["actors"]["title"].GetUint64() == 0);
+  CHECK(read.json["store"]["restored"].GetUint64() == 0);
   h.restart_service();
   REQUIRE(harness::eventually([&] { return caught_up(h); }));
   auto stats_after = h.ask_v1("admin.it1.stats");
