@@ -440,12 +440,12 @@ struct nats_edge::impl {
       pipeline->flush();
   }
 
-  /// The reply context of a per-user request, with the user's key
-  /// (`no_user` if never seen) in `user` and its id in `ctx.subject_id`;
-  /// nullopt when nobody waits for the reply or after answering a bad
-  /// subject with 400.
+  /// The reply context of a per-user request, with the user's id in
+  /// `ctx.subject_id`; nullopt when nobody waits for the reply or after
+  /// answering a bad subject with 400. The caller looks the user up when
+  /// it may (a recommendation waiting for the stream, only after it).
   std::optional<reply_ctx> begin_user_request(natsMsg* msg, size_t head_len,
-                                              endpoint_id ep, user_key& user) {
+                                              endpoint_id ep) {
     auto ctx = context(msg, ep);
     if (ctx.reply.empty() || refuse_while_replaying(ctx))
       return std::nullopt;
@@ -456,23 +456,21 @@ struct nats_edge::impl {
                    "(1 to 64 of [A-Za-z0-9_:-])");
       return std::nullopt;
     }
-    user = deps.dir->known_user(token, deps.ids->users).value_or(no_user);
     ctx.subject_id = std::string{token};
     return ctx;
   }
 
   void on_recommend(natsMsg* msg, size_t head_len) {
-    user_key user = no_user;
-    auto ctx = begin_user_request(msg, head_len, endpoint_id::recommend, user);
+    auto ctx = begin_user_request(msg, head_len, endpoint_id::recommend);
     if (!ctx)
       return;
-    recommend(std::move(*ctx), user, data_of(msg));
+    recommend(std::move(*ctx), data_of(msg));
   }
 
   /// Decodes a recommendation request and hands it to a gateway, which
   /// holds it first if it must wait for the stream (`after`).
-  void recommend(reply_ctx ctx, user_key user, std::string_view body) {
-    auto q = decode_rec_request(user, ctx.subject_id, body, deps.now_ms(),
+  void recommend(reply_ctx ctx, std::string_view body) {
+    auto q = decode_rec_request(no_user, ctx.subject_id, body, deps.now_ms(),
                                 *deps.params, *deps.ids);
     if (auto bad = std::get_if<bad_request>(&q))
       return answer_error(ctx, 400, bad->message);
@@ -484,6 +482,11 @@ struct nats_edge::impl {
     if (rq.after > 0 && deps.applied->applied() < rq.after)
       return caf::anon_send(
         gateway(), deferred_rec{rq.after, std::string{body}, std::move(ctx)});
+    // Only now, with the stream applied through 'after': a user first named
+    // by the events up to it is known from here on, not necessarily before
+    // (looked up earlier, such a user got the cold start of a stranger).
+    rq.user =
+      deps.dir->known_user(ctx.subject_id, deps.ids->users).value_or(no_user);
     // Answered here, on the thread that received it (ADR 23).
     auto res = marquee::recommend(deps.rec, std::move(rq));
     if (!res)
@@ -499,11 +502,11 @@ struct nats_edge::impl {
   }
 
   void on_impressions(natsMsg* msg, size_t head_len) {
-    user_key user = no_user;
-    auto ctx =
-      begin_user_request(msg, head_len, endpoint_id::impressions, user);
+    auto ctx = begin_user_request(msg, head_len, endpoint_id::impressions);
     if (!ctx)
       return;
+    auto user =
+      deps.dir->known_user(ctx->subject_id, deps.ids->users).value_or(no_user);
     auto req = decode_impressions_request(user, data_of(msg), deps.now_ms(),
                                           *deps.params, *deps.ids);
     if (auto bad = std::get_if<bad_request>(&req))
@@ -872,10 +875,7 @@ caf::behavior gateway_actor(caf::event_based_actor* self,
             std::to_string(edge->deps.applied->applied()) +
             "): 'after' waits at most the time budget of " +
             std::to_string(budget.count()) + " ms");
-      auto user =
-        edge->deps.dir->known_user(d.ctx.subject_id, edge->deps.ids->users)
-          .value_or(no_user);
-      edge->recommend(std::move(d.ctx), user, d.body);
+      edge->recommend(std::move(d.ctx), d.body);
     },
     [=](const user_actor& user, impressions_query& q, reply_ctx& ctx) {
       self->request(user, budget, std::move(q))
