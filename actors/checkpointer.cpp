@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace marquee {
 
@@ -109,8 +110,8 @@ void checkpointer::start(uint64_t position) {
   }
   auto j = std::make_unique<job>();
   j->sequence = position;
-  j->users.assign(dirty_users_.begin(), dirty_users_.end());
-  j->titles.assign(dirty_titles_.begin(), dirty_titles_.end());
+  j->users = dirty_users_.keys();
+  j->titles = dirty_titles_.keys();
   j->waiters = std::move(waiters);
   j->started = last_start_;
   if (begin_) {
@@ -168,9 +169,9 @@ void checkpointer::passivate() {
   // stored: they stay.
   auto now = clock_();
   dir_->passivate_users(
-    [this](user_key user) { return dirty_users_.count(user) > 0; }, p, now);
+    [this](user_key user) { return dirty_users_.contains(user); }, p, now);
   dir_->passivate_titles(
-    [this](title_key title) { return dirty_titles_.count(title) > 0; }, p, now);
+    [this](title_key title) { return dirty_titles_.contains(title); }, p, now);
 }
 
 std::optional<checkpointer::outcome> checkpointer::tick(uint64_t position) {

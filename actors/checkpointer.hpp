@@ -35,7 +35,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 namespace marquee {
@@ -158,8 +157,8 @@ private:
   checkpoint_extra carried_;
 
   // Owned by the ingest thread.
-  std::unordered_set<user_key> dirty_users_;
-  std::unordered_set<title_key> dirty_titles_;
+  key_set dirty_users_;
+  key_set dirty_titles_;
   uint64_t since_ = 0;
   std::chrono::steady_clock::time_point last_start_;
   std::chrono::steady_clock::time_point last_sweep_;

@@ -60,26 +60,27 @@ directory::find(shards<Handle>& xs, std::atomic<size_t>& live, uint32_t key,
   return e;
 }
 
-template <class Handle>
-std::optional<directory::entry<Handle>>
-directory::live(const shards<Handle>& xs, uint32_t key) {
+template <class Handle, class Part>
+auto directory::live(const shards<Handle>& xs, uint32_t key, Part part) {
+  using result = std::optional<decltype(part(std::declval<entry<Handle>>()))>;
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
   if (i == sh.actors.end())
-    return std::nullopt;
-  return i->second;
+    return result{};
+  // Only the part asked for: copying an actor handle is an atomic add on a
+  // counter that the actor's senders touch too (the checkpoint writer asks
+  // for every changed user's cell).
+  return result{part(i->second)};
 }
 
 std::shared_ptr<user_cell> directory::live_user_cell(user_key user) const {
-  auto e = live(users_, user);
-  return e ? std::move(e->cell) : nullptr;
+  auto cell = live(users_, user, [](const auto& e) { return e.cell; });
+  return cell ? std::move(*cell) : nullptr;
 }
 
 std::optional<title_actor> directory::live_title(title_key title) const {
-  if (auto e = live(titles_, title))
-    return std::move(e->actor);
-  return std::nullopt;
+  return live(titles_, title, [](const auto& e) { return e.actor; });
 }
 
 template <class Stored, class Load, class Restore>

@@ -201,10 +201,10 @@ private:
   entry<user_actor> spawn_user(user_key user,
                                std::optional<stored_user> stored);
 
-  /// The entry of `key` if it is live (a copy; no use is counted).
-  template <class Handle>
-  static std::optional<entry<Handle>> live(const shards<Handle>& xs,
-                                           uint32_t key);
+  /// `part` of the entry of `key` (a copy) if it is live; no use is
+  /// counted.
+  template <class Handle, class Part>
+  static auto live(const shards<Handle>& xs, uint32_t key, Part part);
 
   template <class Handle, class Key>
   static size_t passivate(shards<Handle>& xs, std::atomic<size_t>& live_count,

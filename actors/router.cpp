@@ -38,10 +38,15 @@ template <class Handle, class Lookup>
 void event_batcher::add_to(group<Handle>& g, uint32_t key,
                            const member_event& ev, uint64_t sequence,
                            Lookup lookup) {
-  auto [i, added] = g.index.emplace(key, g.batches.size());
-  if (added)
-    g.batches.push_back(pending<Handle>{lookup(key), {}});
-  auto& batch = g.batches[i->second].batch;
+  if (key >= g.slot.size())
+    g.slot.resize(
+      std::max<size_t>(static_cast<size_t>(key) + 1, g.slot.size() * 3 / 2));
+  auto& slot = g.slot[key];
+  if (slot == 0) {
+    g.batches.push_back(pending<Handle>{key, lookup(key), {}});
+    slot = static_cast<uint32_t>(g.batches.size());
+  }
+  auto& batch = g.batches[slot - 1].batch;
   batch.events.push_back(ev);
   if (sequence != 0)
     batch.sequences.push_back(sequence);
@@ -62,9 +67,9 @@ void event_batcher::send_all(group<Handle>& g, const mark_ptr& mark) {
   for (auto& p : g.batches) {
     p.batch.mark = mark;
     caf::anon_send(p.actor, std::move(p.batch));
+    g.slot[p.key] = 0;
   }
   g.batches.clear();
-  g.index.clear();
 }
 
 void event_batcher::flush(const mark_ptr& mark) {

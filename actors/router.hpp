@@ -9,7 +9,6 @@
 #include "messages/actors.hpp"
 
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 namespace marquee {
@@ -60,6 +59,7 @@ public:
 private:
   template <class Handle>
   struct pending {
+    uint32_t key;
     Handle actor;
     event_batch batch;
   };
@@ -67,7 +67,9 @@ private:
   template <class Handle>
   struct group {
     std::vector<pending<Handle>> batches;
-    std::unordered_map<uint32_t, size_t> index; // key -> batches position
+    /// Key -> 1 + its position in `batches`, 0 for none: dense, as keys
+    /// are (no node per key and round, as a hash map had).
+    std::vector<uint32_t> slot;
   };
 
   template <class Handle, class Lookup>

@@ -6,6 +6,7 @@
 /// so that it is a valid NATS subject token. Inside the process every id is
 /// interned once, at the edge, and travels as a key.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -29,6 +30,52 @@ constexpr size_t max_id_length = 64;
 
 /// Returns whether `id` is a valid user or title id.
 bool is_valid_id(std::string_view id) noexcept;
+
+/// A set of dense keys (interned ids): a flag per key and the keys in the
+/// order they came. Adding a key costs a load and, the first time, a push:
+/// no node per key as in a hash set (the ingest thread adds every event's
+/// user and title). Memory: a byte per key up to the largest added.
+class key_set {
+public:
+  /// Adds `key`; returns whether it was new.
+  bool insert(uint32_t key) {
+    if (key >= flags_.size())
+      flags_.resize(std::max<size_t>(static_cast<size_t>(key) + 1,
+                                     flags_.size() + flags_.size() / 2));
+    if (flags_[key] != 0)
+      return false;
+    flags_[key] = 1;
+    keys_.push_back(key);
+    return true;
+  }
+
+  template <class Iterator>
+  void insert(Iterator first, Iterator last) {
+    for (; first != last; ++first)
+      insert(*first);
+  }
+
+  bool contains(uint32_t key) const {
+    return key < flags_.size() && flags_[key] != 0;
+  }
+
+  bool empty() const noexcept { return keys_.empty(); }
+  size_t size() const noexcept { return keys_.size(); }
+
+  /// The keys, in the order they were first added.
+  const std::vector<uint32_t>& keys() const noexcept { return keys_; }
+
+  /// Empties the set, keeping its memory.
+  void clear() noexcept {
+    for (auto k : keys_)
+      flags_[k] = 0;
+    keys_.clear();
+  }
+
+private:
+  std::vector<uint8_t> flags_;
+  std::vector<uint32_t> keys_;
+};
 
 /// Whether a string not interned yet names something that exists anyway
 /// (e.g. an id with stored state): such a string is interned past the limit.

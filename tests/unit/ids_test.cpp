@@ -314,3 +314,37 @@ TEST_CASE("a limit is never above the capacity", "[domain][ids]") {
   id_tables ids;
   CHECK(ids.titles.limit() >= max_id_limits.titles);
 }
+
+TEST_CASE("a key set holds what a std::set holds, in the order keys came",
+          "[domain][ids]") {
+  std::mt19937 rng{GENERATE(1u, 2u, 3u)};
+  key_set set;
+  std::set<uint32_t> model;
+  std::vector<uint32_t> order;
+  for (int round = 0; round < 5; ++round) {
+    // Keys from a range that grows, so the flags grow under the set too.
+    auto range = 50u << (2 * round);
+    for (int i = 0; i < 500; ++i) {
+      auto key = static_cast<uint32_t>(rng() % range);
+      bool fresh = model.insert(key).second;
+      if (fresh)
+        order.push_back(key);
+      CHECK(set.insert(key) == fresh);
+    }
+    CHECK(set.size() == model.size());
+    CHECK(set.keys() == order);
+    for (uint32_t key = 0; key < range + 10; ++key)
+      CHECK(set.contains(key) == (model.count(key) == 1));
+    // Cleared, it holds nothing and takes keys anew.
+    set.clear();
+    model.clear();
+    order.clear();
+    CHECK(set.empty());
+    CHECK_FALSE(set.contains(0));
+  }
+  std::vector<uint32_t> many{7, 3, 7, 1000000, 3};
+  set.insert(many.begin(), many.end());
+  CHECK(set.keys() == std::vector<uint32_t>{7, 3, 1000000});
+  CHECK(set.contains(1000000));
+  CHECK_FALSE(set.contains(999999));
+}
