@@ -21,22 +21,23 @@ directory::directory(caf::actor_system& sys,
 }
 
 template <class Handle, class Spawn>
-directory::entry<Handle> directory::get_or_spawn(shards<Handle>& xs,
-                                                 std::atomic<size_t>& live,
-                                                 uint32_t key, Spawn spawn) {
+Handle directory::get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
+                               uint32_t key, Spawn spawn) {
   auto now = clock_();
   auto& sh = xs[key % shard_count];
   std::lock_guard<std::mutex> guard{sh.mu};
   auto i = sh.actors.find(key);
   if (i != sh.actors.end()) {
     i->second.used_ms = now;
-    return i->second;
+    // The handle alone: the ingest thread asks for every event's actors.
+    return i->second.actor;
   }
   entry<Handle> e = spawn();
   e.used_ms = now;
-  sh.actors.emplace(key, e);
+  auto actor = e.actor;
+  sh.actors.emplace(key, std::move(e));
   live.fetch_add(1);
-  return e;
+  return actor;
 }
 
 template <class Handle, class Restore>
@@ -130,8 +131,7 @@ directory::spawn_user(user_key user, std::optional<stored_user> stored) {
 
 user_actor directory::user(user_key user) {
   return get_or_spawn(users_, live_users_, user,
-                      [&] { return spawn_user(user, stored_user_of(user)); })
-    .actor;
+                      [&] { return spawn_user(user, stored_user_of(user)); });
 }
 
 std::optional<directory::user_handles>
@@ -185,14 +185,11 @@ std::optional<stored_title> directory::title_start(title_key title) {
 }
 
 title_actor directory::title(title_key title) {
-  return get_or_spawn(titles_, live_titles_, title,
-                      [&] {
-                        return entry<title_actor>{
-                          spawn_title_actor(sys_, title, params_, trending_,
-                                            title_start(title)),
-                          nullptr};
-                      })
-    .actor;
+  return get_or_spawn(titles_, live_titles_, title, [&] {
+    return entry<title_actor>{
+      spawn_title_actor(sys_, title, params_, trending_, title_start(title)),
+      nullptr};
+  });
 }
 
 std::optional<title_actor> directory::find_title(title_key title) {

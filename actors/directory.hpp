@@ -185,11 +185,11 @@ private:
   template <class Handle>
   using shards = std::array<shard<Handle>, shard_count>;
 
-  /// The entry of `key`, made by `spawn` (an `entry<Handle>` without its
-  /// time) if it is not live.
+  /// The actor of `key`, whose entry `spawn` makes (an `entry<Handle>`
+  /// without its time) if it is not live.
   template <class Handle, class Spawn>
-  entry<Handle> get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
-                             uint32_t key, Spawn spawn);
+  Handle get_or_spawn(shards<Handle>& xs, std::atomic<size_t>& live,
+                      uint32_t key, Spawn spawn);
 
   /// The live entry of `key`, or one activated from stored state by
   /// `restore` (returning nullopt when there is none).

@@ -36,8 +36,9 @@ public:
   /// gaps: what has arrived, without waiting, or else the first to arrive
   /// within `timeout`. `error` is set only with an empty result; an empty
   /// result with an empty `error` means nothing new arrived. The messages
-  /// of one fetch stay valid until the next.
-  virtual std::vector<stream_message>
+  /// of one fetch, and the vector that holds them (the source's own), stay
+  /// valid until the next.
+  virtual const std::vector<stream_message>&
   fetch(int n, std::chrono::milliseconds timeout, std::string& error) = 0;
 
   /// Acknowledges every message up to and including `sequence`.

@@ -91,8 +91,8 @@ void stream_ingest::run() {
   bool warned = false;
   while (!stopping_.load()) {
     error.clear();
-    auto msgs = source_.fetch(static_cast<int>(opts_.max_batch),
-                              std::chrono::milliseconds{250}, error);
+    const auto& msgs = source_.fetch(static_cast<int>(opts_.max_batch),
+                                     std::chrono::milliseconds{250}, error);
     if (!source_.broken().empty()) {
       spdlog::error("event ingest stopped: {}", source_.broken());
       failure_ = source_.broken();

@@ -115,8 +115,8 @@ public:
   /// out. When the server skips sequences, they are read from the stream
   /// directly (see `skipped`). `error` is set only with an empty result;
   /// an empty result with an empty `error` means nothing new arrived.
-  std::vector<stream_message> fetch(int n, std::chrono::milliseconds timeout,
-                                    std::string& error) override;
+  const std::vector<stream_message>&
+  fetch(int n, std::chrono::milliseconds timeout, std::string& error) override;
 
   /// Acknowledges every message up to and including `sequence`, which
   /// should be the last of a fetch: the reader keeps one ack subject per
