@@ -1,6 +1,7 @@
 #include "persistence/similarity_codec.hpp"
 
 #include "persistence/errors.hpp"
+#include "persistence/name_order.hpp"
 #include "persistence/payload_archive.hpp"
 #include "persistence/value_codec.hpp"
 
@@ -65,11 +66,11 @@ std::string encode_similarity_value(const similarity_record& r,
   // dictionary as they are, each partner in its own slot (what `dictionary`
   // computes, without sorting a second time: checkpoints encode every
   // changed title's whole list).
-  std::vector<std::pair<std::string_view, uint32_t>> order;
+  std::vector<named> order;
   order.reserve(r.partners.size());
   for (uint32_t i = 0; i < r.partners.size(); ++i)
     order.emplace_back(ids.titles.name(r.partners[i].title), i);
-  std::sort(order.begin(), order.end());
+  sort_by_name(order);
   std::vector<std::string_view> names;
   std::vector<uint32_t> slots;
   std::vector<float> weights;
@@ -78,11 +79,11 @@ std::string encode_similarity_value(const similarity_record& r,
   slots.reserve(order.size());
   weights.reserve(order.size());
   supports.reserve(order.size());
-  for (const auto& [name, i] : order) {
+  for (const auto& x : order) {
     slots.push_back(static_cast<uint32_t>(names.size()));
-    names.push_back(name);
-    weights.push_back(r.partners[i].weight);
-    supports.push_back(r.partners[i].support);
+    names.push_back(x.name);
+    weights.push_back(r.partners[x.number].weight);
+    supports.push_back(r.partners[x.number].support);
   }
   return write_value(
     value_kind::similarity, similarity_value_version,

@@ -1,5 +1,6 @@
 #include "persistence/state_codec.hpp"
 
+#include "persistence/name_order.hpp"
 #include "persistence/payload_archive.hpp"
 #include "persistence/value_codec.hpp"
 
@@ -7,7 +8,6 @@
 #include <cereal/types/vector.hpp>
 
 #include <algorithm>
-#include <numeric>
 #include <optional>
 #include <stdexcept>
 
@@ -51,20 +51,17 @@ public:
   void finish() {
     std::sort(keys_.begin(), keys_.end());
     keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
-    std::vector<std::string_view> by_key;
-    by_key.reserve(keys_.size());
-    for (auto key : keys_)
-      by_key.push_back(table_.name(key));
-    std::vector<uint32_t> order(keys_.size());
-    std::iota(order.begin(), order.end(), 0u);
-    std::sort(order.begin(), order.end(),
-              [&](uint32_t a, uint32_t b) { return by_key[a] < by_key[b]; });
+    std::vector<named> order;
+    order.reserve(keys_.size());
+    for (uint32_t i = 0; i < keys_.size(); ++i)
+      order.emplace_back(table_.name(keys_[i]), i);
+    sort_by_name(order);
     slots_.resize(keys_.size());
     names_.clear();
     names_.reserve(keys_.size());
     for (uint32_t slot = 0; slot < order.size(); ++slot) {
-      slots_[order[slot]] = slot;
-      names_.push_back(by_key[order[slot]]);
+      slots_[order[slot].number] = slot;
+      names_.push_back(order[slot].name);
     }
   }
 
