@@ -25,13 +25,32 @@ struct by_title_t {
 };
 constexpr by_title_t by_title{};
 
+/// The first of the `n` partners from `base` (sorted by title, n > 0) whose
+/// title is not below `t`, or `base + n`. Branchless, the step a
+/// conditional move instead of a jump mispredicted half the time, and both
+/// possible next probes fetched ahead, since a title's list is seldom in
+/// the cache: 100-110 ns per co-play added where std::lower_bound took
+/// 125-145 (3 x 4 million Zipf pairs over 2,000 titles; it was a fifth of
+/// the scheduler threads' time). Without the prefetch it was slower.
+const co_play* lower_bound_title(const co_play* base, size_t n, title_key t) {
+  while (n > 1) {
+    auto half = n / 2;
+    __builtin_prefetch(base + half / 2);
+    __builtin_prefetch(base + half + half / 2);
+    base = base[half].title < t ? base + half : base;
+    n -= half;
+  }
+  return base + (base->title < t ? 1 : 0);
+}
+
 } // namespace
 
 void partner_list::add(title_key b, float w) {
   auto sorted_end = items_.begin() + sorted_;
-  auto i =
-    std::lower_bound(items_.begin(), sorted_end, b,
-                     [](const co_play& c, title_key t) { return c.title < t; });
+  auto i = sorted_end;
+  if (sorted_ > 0)
+    i = items_.begin() +
+        (lower_bound_title(items_.data(), sorted_, b) - items_.data());
   if (i == sorted_end || i->title != b)
     i = std::find_if(sorted_end, items_.end(),
                      [b](const co_play& c) { return c.title == b; });

@@ -59,14 +59,14 @@ void trending_list::update(title_key title, const decayed_sum& score,
   auto i = by_title_.find(title);
   if (i != by_title_.end()) {
     auto at = std::lower_bound(order_.begin(), order_.end(),
-                               ranked{i->second.key, title}, before);
+                               ranked{i->second.key, title}, by_rank{});
     // Move the title to its new place, shifting those it passes by one.
     if (before(now, *at)) {
-      auto to = std::lower_bound(order_.begin(), at, now, before);
+      auto to = std::lower_bound(order_.begin(), at, now, by_rank{});
       std::rotate(to, at, at + 1);
       *to = now;
     } else {
-      auto to = std::lower_bound(at + 1, order_.end(), now, before);
+      auto to = std::lower_bound(at + 1, order_.end(), now, by_rank{});
       std::rotate(at, at + 1, to);
       *(to - 1) = now;
     }
@@ -80,7 +80,7 @@ void trending_list::update(title_key title, const decayed_sum& score,
     order_.pop_back();
   }
   by_title_.emplace(title, slot{score, plays, now.key});
-  order_.insert(std::lower_bound(order_.begin(), order_.end(), now, before),
+  order_.insert(std::lower_bound(order_.begin(), order_.end(), now, by_rank{}),
                 now);
 }
 
