@@ -290,6 +290,32 @@ TEST_CASE("a request with 'after' is answered from state that has applied "
   }
 }
 
+TEST_CASE("a user first named by the events through 'after' is answered as "
+          "that user, never as a stranger",
+          "[integration][durable][after]") {
+  // The request may arrive before its user's first event is applied, and
+  // be answered once it is: the user is looked up only then. Looked up on
+  // arrival, a user applied in between got a stranger's cold start (no
+  // history, no profile), which a loaded CI machine once showed. Each new
+  // user here fully watches t0, the only title, right before asking.
+  harness h{{{"ingest.mode", "durable"}, {"rec.budget_ms", "4000"}}};
+  h.publish("catalog.t0", R"({"name":"T"})");
+  for (int i = 0; i < 100; ++i) {
+    auto user = "n" + std::to_string(i);
+    auto ack =
+      h.ask_v1("events.play." + user, R"({"title":"t0","progress":1.0})");
+    REQUIRE(ack.json.HasMember("seq"));
+    auto r = h.ask_v1("rec.user." + user,
+                      R"({"row":"trending","after":)" +
+                        std::to_string(ack.json["seq"].GetUint64()) + "}");
+    INFO(user << " -> " << r.msg.body);
+    REQUIRE(r.error_code() == 0);
+    // A stranger gets the cold start (fallback) with t0 trending in it.
+    CHECK_FALSE(r.json["fallback"].GetBool());
+    CHECK(r.json["items"].Size() == 0);
+  }
+}
+
 TEST_CASE("'after' needs durable ingest", "[integration][after]") {
   harness h{{{"ingest.mode", "core"}}};
   auto r = h.ask_v1("rec.user.viewer", R"({"after":1})");
