@@ -101,10 +101,21 @@ void partner_list::keep_strongest(size_t keep) {
   sorted_ = static_cast<uint32_t>(items_.size());
 }
 
+co_play_table::entry& co_play_table::at(title_key t) {
+  if (auto* e = find(t))
+    return *e;
+  if (t >= slot_.size())
+    slot_.resize(
+      std::max<size_t>(static_cast<size_t>(t) + 1, slot_.size() * 3 / 2));
+  entries_.emplace_back();
+  slot_[t] = static_cast<uint32_t>(entries_.size());
+  return entries_.back();
+}
+
 void co_play_table::add(title_key a, title_key b, float w) {
   if (a == b || w <= 0)
     return;
-  auto& e = entries_[a];
+  auto& e = at(a);
   e.co.add(b, w);
   e.dirty = true;
   mark(a);
@@ -130,8 +141,8 @@ void co_play_table::count_play(title_key t) {
   mark(t);
   // Its own scores change with its play count. (Partners' counts change
   // its scores too; those are taken up at its next co-play.)
-  if (auto i = entries_.find(t); i != entries_.end())
-    i->second.dirty = true;
+  if (auto* e = find(t))
+    e->dirty = true;
 }
 
 void co_play_table::set_plays(title_key t, uint32_t plays) {
@@ -143,10 +154,10 @@ void co_play_table::set_plays(title_key t, uint32_t plays) {
 }
 
 const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
-  auto i = entries_.find(a);
-  if (i == entries_.end())
+  auto* found = find(a);
+  if (found == nullptr)
     return none_;
-  auto& e = i->second;
+  auto& e = *found;
   if (!e.dirty)
     return e.top;
   auto na = norm(a);
@@ -171,14 +182,14 @@ const std::vector<neighbour>& co_play_table::neighbours_of(title_key a) {
 }
 
 std::vector<co_play> co_play_table::partners_of(title_key a) const {
-  auto i = entries_.find(a);
-  if (i == entries_.end())
+  const auto* e = find(a);
+  if (e == nullptr)
     return {};
-  return i->second.co.items();
+  return e->co.items();
 }
 
 void co_play_table::set_partners(title_key a, std::vector<co_play> partners) {
-  auto& e = entries_[a];
+  auto& e = at(a);
   e.co.assign(std::move(partners));
   e.dirty = true;
 }
@@ -193,7 +204,7 @@ std::vector<title_key> co_play_table::take_changed() {
 
 size_t co_play_table::partners() const {
   size_t n = 0;
-  for (const auto& [t, e] : entries_)
+  for (const auto& e : entries_)
     n += e.co.size();
   return n;
 }

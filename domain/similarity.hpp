@@ -30,7 +30,7 @@
 #include "domain/ids.hpp"
 
 #include <cstdint>
-#include <unordered_map>
+#include <deque>
 #include <vector>
 
 namespace marquee {
@@ -167,8 +167,26 @@ private:
     bool dirty = false;
   };
 
+  /// The entry of `t`, or null.
+  entry* find(title_key t) {
+    return t < slot_.size() && slot_[t] != 0 ? &entries_[slot_[t] - 1]
+                                             : nullptr;
+  }
+  const entry* find(title_key t) const {
+    return t < slot_.size() && slot_[t] != 0 ? &entries_[slot_[t] - 1]
+                                             : nullptr;
+  }
+  /// The entry of `t`, made empty if it has none.
+  entry& at(title_key t);
+
   const similarity_params* p_;
-  std::unordered_map<title_key, entry> entries_;
+  /// Entries in the order their titles got one (a deque: an entry never
+  /// moves, so `neighbours_of`'s reference stays valid), found through
+  /// `slot_`: title key -> 1 + its place, 0 for none. A load instead of a
+  /// hash lookup per co-play (4% of the scheduler threads' time), for 4
+  /// bytes per title key.
+  std::deque<entry> entries_;
+  std::vector<uint32_t> slot_;
   std::vector<uint32_t> plays_;
   /// max(plays, 1)^e and ^f per title, kept with `plays_`.
   std::vector<double> norms_;
