@@ -9,13 +9,11 @@ namespace marquee {
 
 directory::directory(caf::actor_system& sys,
                      std::shared_ptr<const service_params> p,
-                     trending_actor trending,
                      std::shared_ptr<trending_cell> catalog,
                      std::shared_ptr<state_source> source, clock_fn clock)
   : sys_(sys), params_(std::move(p)), stats_(std::make_shared<variant_stats>(
                                         params_->experiments.variants.size())),
-    trending_(std::move(trending)), catalog_(std::move(catalog)),
-    source_(std::move(source)),
+    catalog_(std::move(catalog)), source_(std::move(source)),
     clock_(clock ? std::move(clock) : clock_fn{&directory::clock_ms}) {
   // nop
 }
@@ -187,7 +185,7 @@ std::optional<stored_title> directory::title_start(title_key title) {
 title_actor directory::title(title_key title) {
   return get_or_spawn(titles_, live_titles_, title, [&] {
     return entry<title_actor>{
-      spawn_title_actor(sys_, title, params_, trending_, title_start(title)),
+      spawn_title_actor(sys_, title, params_, catalog_, title_start(title)),
       nullptr};
   });
 }
@@ -199,7 +197,7 @@ std::optional<title_actor> directory::find_title(title_key title) {
       if (!start)
         return std::nullopt;
       return entry<title_actor>{
-        spawn_title_actor(sys_, title, params_, trending_, std::move(start)),
+        spawn_title_actor(sys_, title, params_, catalog_, std::move(start)),
         nullptr};
     });
   if (!e)

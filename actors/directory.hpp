@@ -40,12 +40,13 @@ public:
   /// A clock of last-use times, in milliseconds.
   using clock_fn = std::function<int64_t()>;
 
-  /// `catalog` is the trending actor's cell, whose catalog entries are
-  /// the titles' metadata (see `catalog`). `source` (may be null) holds
-  /// the state stored for users and titles; an actor is activated with it.
-  /// `clock` (null: `clock_ms`) stamps each lookup; tests pass their own.
+  /// `catalog` is the trending cell: its catalog entries are the titles'
+  /// metadata (see `catalog`), and title actors write their counts into it.
+  /// `source` (may be null) holds the state stored for users and titles; an
+  /// actor is activated with it. `clock` (null: `clock_ms`) stamps each lookup;
+  /// tests pass their own.
   directory(caf::actor_system& sys, std::shared_ptr<const service_params> p,
-            trending_actor trending, std::shared_ptr<trending_cell> catalog,
+            std::shared_ptr<trending_cell> catalog,
             std::shared_ptr<state_source> source = nullptr,
             clock_fn clock = nullptr);
 
@@ -130,8 +131,8 @@ public:
   uint64_t passivated() const { return passivated_.load(); }
 
   /// The same for titles, with `p.max_titles` as the budget. A title comes
-  /// back from the store with its counters and trending state, and tells
-  /// the trending actor its counts again (which changes nothing there).
+  /// back from the store with its counters and trending state, and writes
+  /// its counts into the trending cell again (which changes nothing there).
   size_t passivate_titles(const std::function<bool(title_key)>& pinned,
                           const passivation& p, int64_t now_ms);
 
@@ -230,7 +231,6 @@ private:
   caf::actor_system& sys_;
   std::shared_ptr<const service_params> params_;
   std::shared_ptr<variant_stats> stats_;
-  trending_actor trending_;
   std::shared_ptr<trending_cell> catalog_;
   std::shared_ptr<state_source> source_;
   clock_fn clock_;

@@ -17,7 +17,7 @@ namespace {
 struct title_actor_state {
   title_key title = 0;
   std::shared_ptr<const service_params> params;
-  trending_actor trending;
+  std::shared_ptr<trending_cell> trending;
   title_state state;
   /// Stream sequence of the last event applied (0: none, or core mode).
   uint64_t applied_through = 0;
@@ -41,18 +41,18 @@ struct title_actor_state {
 
 using title_pointer = title_actor::stateful_pointer<title_actor_state>;
 
-/// Sends the trending actor the latest counts of every list that changed,
-/// with the ingest round of the plays.
-void tell_trending(title_pointer self, const mark_ptr& mark = nullptr) {
+/// Writes the latest counts of every list that changed into the trending
+/// cell, before the message that carried the plays (and its ingest round's
+/// mark) is done with: applied means in the trending lists too.
+void tell_trending(title_pointer self) {
   auto& st = self->state;
   if (!st.played)
     return;
   const auto& tr = st.state.trending();
-  self->send(st.trending,
-             trending_update{st.title, all_regions, tr.global(), mark});
+  st.trending->update(trending_update{st.title, all_regions, tr.global()});
   for (auto region : st.touched)
     if (auto counts = tr.find(region))
-      self->send(st.trending, trending_update{st.title, region, *counts, mark});
+      st.trending->update(trending_update{st.title, region, *counts});
   st.touched.clear();
   st.played = false;
 }
@@ -65,17 +65,16 @@ region_scores scores_of(region_key region, const play_counts& counts,
   return rs;
 }
 
-title_actor::behavior_type
-title_actor_impl(title_pointer self, title_key title,
-                 std::shared_ptr<const service_params> p,
-                 trending_actor trending, std::optional<stored_title> stored) {
+title_actor::behavior_type title_actor_impl(
+  title_pointer self, title_key title, std::shared_ptr<const service_params> p,
+  std::shared_ptr<trending_cell> trending, std::optional<stored_title> stored) {
   self->state.title = title;
   self->state.params = std::move(p);
   self->state.trending = std::move(trending);
   if (stored) {
     self->state.state = std::move(stored->state);
     self->state.applied_through = stored->applied_through;
-    // The trending actor learns the restored counts as from a play.
+    // The trending cell takes the restored counts as from a play.
     self->state.played = self->state.state.plays() > 0;
     for (const auto& entry : self->state.state.trending().regions())
       self->state.touched.push_back(entry.first);
@@ -92,7 +91,7 @@ title_actor_impl(title_pointer self, title_key title,
     [self](const event_batch& batch) {
       apply_batch(batch, self->state.applied_through,
                   [self](const auto& x) { self->state.apply(x); });
-      tell_trending(self, batch.mark);
+      tell_trending(self);
     },
     [self](const catalog_event& ev) {
       if (!take_sequence(ev.sequence, self->state.applied_through))
@@ -146,7 +145,7 @@ void announce_title(trending_cell& trending, title_key title,
 
 title_actor spawn_title_actor(caf::actor_system& sys, title_key title,
                               std::shared_ptr<const service_params> p,
-                              trending_actor trending,
+                              std::shared_ptr<trending_cell> trending,
                               std::optional<stored_title> stored) {
   // Lazily, as users (actors/user_actor.cpp).
   return sys.spawn<caf::lazy_init>(title_actor_impl, title, std::move(p),

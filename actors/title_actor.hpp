@@ -1,7 +1,8 @@
 #pragma once
 
 /// The actor of one title: a shell over `title_state`
-/// (domain/title_state.hpp); tells the trending actor after each play.
+/// (domain/title_state.hpp); writes its counts into the trending cell
+/// after its plays (ADR 31).
 
 #include "actors/trending_actor.hpp"
 #include "domain/params.hpp"
@@ -21,8 +22,8 @@ struct stored_title {
   uint64_t applied_through = 0;
 };
 
-/// Writes into `trending` what a title with state `state` would tell the
-/// trending actor when activated: its catalog entry and its play counts
+/// Writes into `trending` what a title with state `state` writes there
+/// when activated: its catalog entry and its play counts
 /// (global and per region), as a live title actor does. For a restart,
 /// which restores the trending cell from stored titles, before any request
 /// reads it, without activating them.
@@ -33,7 +34,7 @@ void announce_title(trending_cell& trending, title_key title,
 title_actor
 spawn_title_actor(caf::actor_system& sys, title_key title,
                   std::shared_ptr<const service_params> p,
-                  trending_actor trending,
+                  std::shared_ptr<trending_cell> trending,
                   std::optional<stored_title> stored = std::nullopt);
 
 } // namespace marquee

@@ -122,6 +122,7 @@ std::vector<title_key> trending_cell::filter(const filter_query& q) const {
 void trending_cell::update(const trending_update& up) {
   std::unique_lock<std::shared_mutex> guard{mu_};
   board_.update(up.title, up.region, up.counts);
+  ++updates_;
   if (!up.counts.decayed.empty())
     newest_play_ = std::max(newest_play_, up.counts.decayed[0].ref());
 }
@@ -133,32 +134,14 @@ std::optional<title_meta> trending_cell::meta_of(title_key title) const {
   return std::nullopt;
 }
 
+uint64_t trending_cell::update_count() const {
+  std::shared_lock<std::shared_mutex> guard{mu_};
+  return updates_;
+}
+
 void trending_cell::catalog(const catalog_event& ev) {
   std::unique_lock<std::shared_mutex> guard{mu_};
   catalog_[ev.title] = ev.meta;
-}
-
-namespace {
-
-trending_actor::behavior_type
-trending_actor_impl(trending_actor::pointer,
-                    std::shared_ptr<trending_cell> cell) {
-  return {
-    [cell](const trending_update& up) { cell->update(up); },
-  };
-}
-
-} // namespace
-
-trending_actor spawn_trending_actor(caf::actor_system& sys,
-                                    std::shared_ptr<trending_cell> cell) {
-  return sys.spawn(trending_actor_impl, std::move(cell));
-}
-
-trending_actor spawn_trending_actor(caf::actor_system& sys,
-                                    std::shared_ptr<const service_params> p) {
-  return spawn_trending_actor(sys,
-                              std::make_shared<trending_cell>(std::move(p)));
 }
 
 } // namespace marquee

@@ -1,17 +1,17 @@
 #pragma once
 
-/// The trending actor: a shell over `trending_board`
-/// (domain/trending.hpp), plus the catalog entries that filters need.
+/// The trending cell: `trending_board` (domain/trending.hpp), plus the
+/// catalog entries that filters need.
 ///
-/// Both live in a `trending_cell` that the actor shares with the request
-/// path (ADR 23): the actor takes the updates of title actors and catalog
-/// events into it under an exclusive lock; requests read it under a shared
-/// one, on the thread that received them, without a message.
+/// Title actors write their counts into it and the directory its catalog
+/// entries, each under an exclusive lock, on the thread that applies them
+/// (ADR 31: no actor in between, which every title's batch passed
+/// through); requests read it under a shared lock, on the thread that
+/// received them, without a message (ADR 23).
 
 #include "domain/params.hpp"
 #include "messages/actors.hpp"
 
-#include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
 #include <limits>
@@ -43,6 +43,9 @@ public:
   std::vector<title_key> filter(const filter_query& q) const;
   /// The catalog entry of `title` (a copy), if any.
   std::optional<title_meta> meta_of(title_key title) const;
+  /// Updates taken so far: a title actor writes one per list its plays
+  /// changed, per message, not one per play (tests check it).
+  uint64_t update_count() const;
 
   // -- the writer (an exclusive lock each) -----------------------------------
 
@@ -62,14 +65,7 @@ private:
   std::unordered_map<title_key, title_meta> catalog_;
   /// The newest play any update carried.
   int64_t newest_play_ = std::numeric_limits<int64_t>::min();
+  uint64_t updates_ = 0;
 };
-
-/// Spawns the trending actor over `cell`.
-trending_actor spawn_trending_actor(caf::actor_system& sys,
-                                    std::shared_ptr<trending_cell> cell);
-
-/// Spawns the trending actor with a cell of its own.
-trending_actor spawn_trending_actor(caf::actor_system& sys,
-                                    std::shared_ptr<const service_params> p);
 
 } // namespace marquee

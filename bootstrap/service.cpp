@@ -80,7 +80,6 @@ struct service::impl {
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<trending_cell> trending_state;
-  trending_actor trending;
   std::shared_ptr<directory> dir;
   similarity_shards similarity;
   std::unique_ptr<nats_edge> edge;
@@ -99,9 +98,6 @@ struct service::impl {
     for (auto& a : similarity.actors)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     similarity = {};
-    if (trending)
-      caf::anon_send_exit(trending, caf::exit_reason::user_shutdown);
-    trending = nullptr;
     if (dir)
       dir->clear();
     dir.reset();
@@ -372,7 +368,6 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   auto ids = std::make_shared<id_tables>();
   s.ids = ids;
   s.trending_state = std::make_shared<trending_cell>(shared_params);
-  s.trending = spawn_trending_actor(*s.sys, s.trending_state);
   std::shared_ptr<state_source> source;
   if (s.store)
     source = std::make_shared<lmdb_state_source>(s.store, ids);
@@ -394,8 +389,8 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
                         stored_ids(&state_source::has_title));
   ids->regions.set_limit(set->id_caps.regions);
   ids->genres.set_limit(set->id_caps.genres);
-  s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending,
-                                      s.trending_state, std::move(source));
+  s.dir = std::make_shared<directory>(*s.sys, shared_params, s.trending_state,
+                                      std::move(source));
   // Item similarity: one shard per scheduler thread, unless it is off;
   // each starts from what the last checkpoint stored.
   if (shared_params->similarity.window > 0) {
@@ -455,7 +450,6 @@ std::unique_ptr<service> service::start(const config& cfg, std::string& error) {
   deps.ids = ids;
   deps.params = shared_params;
   deps.dir = s.dir;
-  deps.trending = s.trending;
   deps.rec = rec_sources{shared_params, s.dir, s.trending_state,
                          neighbours_from(s.similarity.cells)};
   deps.similarity = s.similarity.actors;

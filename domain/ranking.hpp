@@ -9,7 +9,7 @@
 ///
 /// Candidates the user may never be shown as far as the user's own state
 /// tells (watched, thumbed down, excluded) are dropped here; the catalog
-/// filters follow in the trending actor.
+/// filters follow in the trending cell.
 ///
 /// Pure: no clocks, no I/O.
 

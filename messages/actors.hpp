@@ -20,7 +20,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(marquee, MARQUEE_TYPES_FIRST)
   CAF_ADD_TYPE_ID(marquee, (marquee::feedback_event))
   CAF_ADD_TYPE_ID(marquee, (marquee::catalog_event))
   CAF_ADD_TYPE_ID(marquee, (marquee::profile_event))
-  CAF_ADD_TYPE_ID(marquee, (marquee::trending_update))
   CAF_ADD_TYPE_ID(marquee, (marquee::event_batch))
   CAF_ADD_TYPE_ID(marquee, (marquee::impressions_query))
   CAF_ADD_TYPE_ID(marquee, (marquee::impressions_result))
@@ -79,13 +78,6 @@ using title_actor = caf::typed_actor<
   caf::replies_to<dump_atom, int64_t>::with<title_dump>,
   /// Returns the state to store, with the last stream sequence applied.
   caf::replies_to<snapshot_atom>::with<title_snapshot_data>>;
-
-/// Keeps the top lists per window and region, and the catalog filters need,
-/// in the cell it shares with readers (actors/trending_actor.hpp, ADR 23).
-using trending_actor = caf::typed_actor<
-  /// Takes the latest counts of one title in one region. (Catalog entries
-  /// go into its cell directly: `directory::catalog`, ADR 30.)
-  caf::reacts_to<trending_update>>;
 
 /// Item similarity of the titles whose key is its index modulo the number
 /// of shards (domain/similarity.hpp).

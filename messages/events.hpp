@@ -86,14 +86,12 @@ struct co_play_batch {
   mark_ptr mark = nullptr;
 };
 
-/// The counts of one title in one region (`all_regions`: global), sent by
-/// the title actor to the trending actor after each play.
+/// The counts of one title in one region (`all_regions`: global), written
+/// by the title actor into the trending cell after its plays.
 struct trending_update {
   title_key title = 0;
   region_key region = all_regions;
   play_counts counts;
-  /// The ingest round of the plays counted (see messages/applied.hpp).
-  mark_ptr mark = nullptr;
 };
 
 template <class Inspector>
@@ -136,12 +134,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, co_play_batch& x) {
   auto n = x.round ? x.round->plays.size() : size_t{0};
   return f(caf::meta::type_name("co_play_batch"), n);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, trending_update& x) {
-  return f(caf::meta::type_name("trending_update"), x.title, x.region,
-           x.counts.plays);
 }
 
 } // namespace marquee

@@ -53,7 +53,7 @@ std::error_code decode_title_value(std::string_view value, id_tables& ids,
 std::string user_store_key(std::string_view user_id);
 std::string title_store_key(std::string_view title_id);
 
-/// The title index: `i/<id>` marks a stored title that the trending actor
+/// The title index: `i/<id>` marks a stored title that the trending cell
 /// needs at start (it has catalog metadata or plays), so that a restart
 /// reads those and no other title. `m/title_index` says the index is whole
 /// (a store written before it existed has none: its titles are indexed

@@ -708,8 +708,7 @@ struct nats_edge::impl {
   std::string actors_json() const {
     return "{\"user\":" + std::to_string(deps.dir->user_count()) +
            ",\"title\":" + std::to_string(deps.dir->title_count()) +
-           ",\"trending\":1,\"similarity\":" +
-           std::to_string(deps.similarity.size()) +
+           ",\"similarity\":" + std::to_string(deps.similarity.size()) +
            ",\"gateway\":" + std::to_string(gateways.size()) + "}";
   }
 

@@ -79,7 +79,6 @@ struct edge_deps {
   std::shared_ptr<id_tables> ids;
   std::shared_ptr<const service_params> params;
   std::shared_ptr<directory> dir;
-  trending_actor trending;
   /// What requests read, on the thread that received them (ADR 23).
   rec_sources rec;
   /// Item similarity shards (empty: none).

@@ -145,9 +145,8 @@ struct checkpointer_fixture : fixture {
   fake_writer writer;
   std::shared_ptr<trending_cell> trending_state =
     std::make_shared<trending_cell>(params);
-  trending_actor trending = spawn_trending_actor(sys, trending_state);
   std::shared_ptr<directory> dir =
-    std::make_shared<directory>(sys, params, trending, trending_state);
+    std::make_shared<directory>(sys, params, trending_state);
   std::unique_ptr<checkpointer> cp;
 
   ~checkpointer_fixture() {

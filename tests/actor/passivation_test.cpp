@@ -96,9 +96,8 @@ struct passivation_fixture : fixture {
   std::shared_ptr<memory_source> source = std::make_shared<memory_source>();
   std::shared_ptr<trending_cell> trending_state =
     std::make_shared<trending_cell>(params);
-  trending_actor trending = spawn_trending_actor(sys, trending_state);
   std::shared_ptr<directory> dir =
-    std::make_shared<directory>(sys, params, trending, trending_state, source);
+    std::make_shared<directory>(sys, params, trending_state, source);
 
   ~passivation_fixture() { dir->clear(); }
 

@@ -24,7 +24,6 @@ struct restore_fixture : fixture {
   std::shared_ptr<id_tables> ids = std::make_shared<id_tables>();
   std::shared_ptr<lmdb_state_source> source;
   std::shared_ptr<trending_cell> trending_state;
-  trending_actor trending;
   std::shared_ptr<directory> actors;
 
   restore_fixture() {
@@ -55,9 +54,7 @@ struct restore_fixture : fixture {
       5));
     source = std::make_shared<lmdb_state_source>(store, ids);
     trending_state = std::make_shared<trending_cell>(params);
-    trending = spawn_trending_actor(sys, trending_state);
-    actors = std::make_shared<directory>(sys, params, trending, trending_state,
-                                         source);
+    actors = std::make_shared<directory>(sys, params, trending_state, source);
   }
 
   ~restore_fixture() { actors->clear(); }
@@ -101,10 +98,11 @@ TEST_CASE_METHOD(restore_fixture,
   }
 }
 
-TEST_CASE_METHOD(restore_fixture,
-                 "a restored title tells the trending actor its counts and "
-                 "metadata",
-                 "[actor][restore]") {
+TEST_CASE_METHOD(
+  restore_fixture,
+  "a restored title writes its counts into the trending cell and "
+  "metadata",
+  "[actor][restore]") {
   auto t1 = *ids->titles.intern("t1");
   auto found = actors->find_title(t1);
   REQUIRE(found.has_value());

@@ -47,7 +47,7 @@ TEST_CASE_METHOD(service_fixture,
     t = ask<title_dump>(dir->title(metropolis), dump_atom_v, base_ts);
     CHECK(t.plays == 2);
   }
-  SECTION("the play reaches the trending actor through the title actor") {
+  SECTION("the play reaches the trending cell through the title actor") {
     auto res = read([&] {
       return trending_state->trending(
         trending_query{10, 0, region_de, {}, base_ts});
@@ -79,7 +79,7 @@ TEST_CASE_METHOD(service_fixture,
   CHECK(t.impressions == 1);
   CHECK(t.has_meta);
   CHECK(t.plays == 0);
-  // The trending actor got the catalog entry: the title passes a filter.
+  // The trending cell got the catalog entry: the title passes a filter.
   CHECK(
     read([&] {
       return trending_state->filter(filter_query{user_view{}, {metropolis}});

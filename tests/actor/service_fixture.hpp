@@ -1,7 +1,7 @@
 #pragma once
 
 /// The actors of one marquee process in a deterministic system: the
-/// trending actor, a directory spawning real user and title actors, what
+/// trending cell, a directory spawning real user and title actors, what
 /// the recommender reads, and an event router.
 
 #include "actors/directory.hpp"
@@ -17,8 +17,7 @@ namespace marquee::test {
 struct service_fixture : fixture {
   service_fixture()
     : trending_state(std::make_shared<trending_cell>(params)),
-      trending(spawn_trending_actor(sys, trending_state)),
-      dir(std::make_shared<directory>(sys, params, trending, trending_state)),
+      dir(std::make_shared<directory>(sys, params, trending_state)),
       sources{params, dir, trending_state, nullptr}, router(dir) {
     // nop
   }
@@ -29,7 +28,6 @@ struct service_fixture : fixture {
   }
 
   std::shared_ptr<trending_cell> trending_state;
-  trending_actor trending;
   std::shared_ptr<directory> dir;
   /// What `recommend` reads (no similarity unless a test sets it).
   rec_sources sources;

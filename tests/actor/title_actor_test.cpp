@@ -4,7 +4,6 @@
 #include "tests/actor/fixture.hpp"
 
 #include <caf/send.hpp>
-#include <caf/typed_event_based_actor.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -16,20 +15,6 @@ namespace {
 constexpr region_key region_de = 10;
 constexpr region_key region_fr = 11;
 
-/// What a stand-in trending actor received.
-struct trending_log {
-  std::vector<trending_update> updates;
-};
-
-/// A trending actor that only records the updates it gets.
-trending_actor::behavior_type
-recording_trending_actor(trending_actor::pointer,
-                         std::shared_ptr<trending_log> log) {
-  return {
-    [log](const trending_update& up) { log->updates.push_back(up); },
-  };
-}
-
 play_event play(title_key title, int64_t ts, region_key region = all_regions,
                 user_key user = 1) {
   return play_event{user, title, ts, 1.0, region};
@@ -38,46 +23,50 @@ play_event play(title_key title, int64_t ts, region_key region = all_regions,
 } // namespace
 
 TEST_CASE_METHOD(fixture,
-                 "a play makes the title actor send the global counts to the "
-                 "trending actor, and the region's counts when it has one",
+                 "a play makes the title actor write the global counts into "
+                 "the trending cell, and the region's counts when it has one",
                  "[actor][title]") {
-  auto log = std::make_shared<trending_log>();
-  auto trending = sys.spawn(recording_trending_actor, log);
-  auto title = spawn_title_actor(sys, 5, params, trending);
+  auto cell = std::make_shared<trending_cell>(params);
+  auto title = spawn_title_actor(sys, 5, params, cell);
+  auto listed = [&](region_key region, uint32_t window, int64_t at) {
+    return read([&] {
+      return cell->trending(trending_query{10, window, region, {}, at});
+    });
+  };
+  const uint32_t day = 1; // window index of 1d
   caf::anon_send(title, play(5, base_ts));
   run();
-  REQUIRE(log->updates.size() == 1);
-  CHECK(log->updates[0].title == 5);
-  CHECK(log->updates[0].region == all_regions);
-  CHECK(log->updates[0].counts.plays == 1);
-  caf::anon_send(title, play(5, base_ts + ms_per_hour, region_de));
-  run();
-  REQUIRE(log->updates.size() == 3);
-  const auto& global = log->updates[1];
-  CHECK(global.title == 5);
-  CHECK(global.region == all_regions);
-  CHECK(global.counts.plays == 2);
-  const auto& regional = log->updates[2];
-  CHECK(regional.title == 5);
-  CHECK(regional.region == region_de);
-  CHECK(regional.counts.plays == 1);
-  // One decayed count per configured window (1h, 1d, 7d).
-  const auto& rates = params->trending.rates;
-  REQUIRE(global.counts.decayed.size() == rates.size());
-  REQUIRE(regional.counts.decayed.size() == rates.size());
+  CHECK(cell->update_count() == 1);
+  auto global = listed(all_regions, day, base_ts);
+  REQUIRE(titles_of(global.items) == std::vector<title_key>{5});
+  CHECK(global.items[0].plays == 1);
+  CHECK(listed(region_de, day, base_ts).items.empty());
   auto at = base_ts + ms_per_hour;
-  for (size_t w = 0; w < rates.size(); ++w) {
-    auto window = params->trending.windows_ms[w];
-    INFO("window " << format_window(window));
-    CHECK(global.counts.decayed[w].value_at(at, rates[w]) ==
-          Approx(literal_ema({base_ts, at}, at, window)));
-    CHECK(regional.counts.decayed[w].value_at(at, rates[w]) == Approx(1.0));
+  caf::anon_send(title, play(5, at, region_de));
+  run();
+  CHECK(cell->update_count() == 3);
+  // One decayed count per configured window (1h, 1d, 7d), each the literal
+  // EMA of the plays.
+  const auto& windows = params->trending.windows_ms;
+  for (uint32_t w = 0; w < windows.size(); ++w) {
+    INFO("window " << format_window(windows[w]));
+    global = listed(all_regions, w, at);
+    REQUIRE(titles_of(global.items) == std::vector<title_key>{5});
+    CHECK(global.items[0].plays == 2);
+    CHECK(global.items[0].score ==
+          Approx(literal_ema({base_ts, at}, at, windows[w])));
+    auto regional = listed(region_de, w, at);
+    REQUIRE(titles_of(regional.items) == std::vector<title_key>{5});
+    CHECK(regional.items[0].plays == 1);
+    CHECK(regional.items[0].score == Approx(1.0));
   }
-  SECTION("impressions and catalog entries send nothing") {
+  SECTION("impressions and catalog entries write nothing there") {
     caf::anon_send(title, impression_event{1, 5, base_ts, 0});
     caf::anon_send(title, catalog_event{5, meta_of({1})});
     run();
-    CHECK(log->updates.size() == 3);
+    CHECK(cell->update_count() == 3);
+    // The directory writes catalog entries into the cell, not the actor.
+    CHECK_FALSE(cell->meta_of(5).has_value());
   }
 }
 
@@ -86,9 +75,8 @@ TEST_CASE_METHOD(fixture,
                  "titles with their play counts and decayed scores",
                  "[actor][title][trending]") {
   auto trending_state = std::make_shared<trending_cell>(params);
-  auto trending = spawn_trending_actor(sys, trending_state);
-  auto five = spawn_title_actor(sys, 5, params, trending);
-  auto six = spawn_title_actor(sys, 6, params, trending);
+  auto five = spawn_title_actor(sys, 5, params, trending_state);
+  auto six = spawn_title_actor(sys, 6, params, trending_state);
   std::vector<int64_t> plays_5{base_ts, base_ts + 2 * ms_per_hour,
                                base_ts + 3 * ms_per_hour};
   std::vector<int64_t> plays_6{base_ts + ms_per_hour,
@@ -150,9 +138,8 @@ TEST_CASE_METHOD(fixture,
                  "the title dump shows the catalog entry, the counters and "
                  "the decayed scores per region, all regions first",
                  "[actor][title]") {
-  auto log = std::make_shared<trending_log>();
-  auto trending = sys.spawn(recording_trending_actor, log);
-  auto title = spawn_title_actor(sys, 5, params, trending);
+  auto cell = std::make_shared<trending_cell>(params);
+  auto title = spawn_title_actor(sys, 5, params, cell);
   auto d = ask<title_dump>(title, dump_atom_v, base_ts);
   CHECK_FALSE(d.has_meta);
   CHECK(d.plays == 0);
@@ -211,9 +198,8 @@ TEST_CASE_METHOD(fixture,
                  "a batch of plays makes one trending update per list it "
                  "touched, with every play counted",
                  "[actor][title][batch]") {
-  auto log = std::make_shared<trending_log>();
-  auto trending = sys.spawn(recording_trending_actor, log);
-  auto title = spawn_title_actor(sys, 5, params, trending);
+  auto cell = std::make_shared<trending_cell>(params);
+  auto title = spawn_title_actor(sys, 5, params, cell);
   event_batch batch;
   batch.events = {play(5, base_ts, region_de),
                   play(5, base_ts + 1, region_fr),
@@ -223,13 +209,17 @@ TEST_CASE_METHOD(fixture,
                   feedback_event{2, 5, base_ts + 5, -1}};
   caf::anon_send(title, std::move(batch));
   run();
-  REQUIRE(log->updates.size() == 3);
-  CHECK(log->updates[0].region == all_regions);
-  CHECK(log->updates[0].counts.plays == 4);
-  CHECK(log->updates[1].region == region_de);
-  CHECK(log->updates[1].counts.plays == 2);
-  CHECK(log->updates[2].region == region_fr);
-  CHECK(log->updates[2].counts.plays == 1);
+  // One update per list, not one per play.
+  CHECK(cell->update_count() == 3);
+  auto plays_in = [&](region_key region) {
+    auto res = read([&] {
+      return cell->trending(trending_query{10, 1, region, {}, base_ts + 3});
+    });
+    return res.items.size() == 1 ? res.items[0].plays : 0;
+  };
+  CHECK(plays_in(all_regions) == 4);
+  CHECK(plays_in(region_de) == 2);
+  CHECK(plays_in(region_fr) == 1);
   auto d = ask<title_dump>(title, dump_atom_v, base_ts);
   CHECK(d.plays == 4);
   CHECK(d.impressions == 1);
@@ -239,6 +229,6 @@ TEST_CASE_METHOD(fixture,
     quiet.events = {impression_event{1, 5, base_ts + 6, 1}};
     caf::anon_send(title, std::move(quiet));
     run();
-    CHECK(log->updates.size() == 3);
+    CHECK(cell->update_count() == 3);
   }
 }

@@ -1,7 +1,7 @@
 // Title passivation: the directory drops titles that are idle or beyond the
 // live budget, never the pinned ones; a dropped title comes back from its
-// stored state with its counters and trending state, and the trending actor
-// it tells again is unchanged. Time is the directory's injected clock.
+// stored state with its counters and trending state, and the trending cell
+// it writes into again is unchanged. Time is the directory's injected clock.
 
 #include "actors/directory.hpp"
 #include "actors/trending_actor.hpp"
@@ -95,11 +95,10 @@ struct title_fixture : fixture {
   std::shared_ptr<title_source> source = std::make_shared<title_source>(ids);
   std::shared_ptr<trending_cell> trending_state =
     std::make_shared<trending_cell>(params);
-  trending_actor trending = spawn_trending_actor(sys, trending_state);
   /// The directory's clock: it moves only when a test moves it.
   std::shared_ptr<int64_t> now = std::make_shared<int64_t>(1'000);
   std::shared_ptr<directory> dir = std::make_shared<directory>(
-    sys, params, trending, trending_state, source, [t = now] { return *t; });
+    sys, params, trending_state, source, [t = now] { return *t; });
 
   ~title_fixture() { dir->clear(); }
 

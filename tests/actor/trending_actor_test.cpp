@@ -2,8 +2,6 @@
 
 #include "tests/actor/fixture.hpp"
 
-#include <caf/send.hpp>
-
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -20,14 +18,13 @@ constexpr uint32_t day = 1; // window index of 1d in test_params()
 
 struct trending_fixture : fixture {
   std::shared_ptr<trending_cell> cell = std::make_shared<trending_cell>(params);
-  trending_actor trending = spawn_trending_actor(sys, cell);
 
   /// `n` plays of `title` at `base_ts`, as a title actor would report them.
   void plays(title_key title, uint64_t n, region_key region = all_regions) {
     play_counts counts;
     for (uint64_t i = 0; i < n; ++i)
       counts.add(base_ts, params->trending);
-    caf::anon_send(trending, trending_update{title, region, counts});
+    cell->update(trending_update{title, region, counts});
   }
 
   void catalog(title_key title, title_meta meta) {

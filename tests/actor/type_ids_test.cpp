@@ -25,9 +25,8 @@ static_assert(
   all_registered<
     marquee::play_event, marquee::impression_event, marquee::feedback_event,
     marquee::catalog_event, marquee::profile_event, marquee::event_batch,
-    marquee::trending_update, marquee::impressions_query,
-    marquee::impressions_result, marquee::user_dump, marquee::title_dump,
-    marquee::co_play_batch, marquee::similarity_dump,
+    marquee::impressions_query, marquee::impressions_result, marquee::user_dump,
+    marquee::title_dump, marquee::co_play_batch, marquee::similarity_dump,
     marquee::similarity_snapshot, marquee::recommended_list,
     marquee::user_snapshot_data, marquee::title_snapshot_data>(),
   "a message type is missing from the marquee type-id block");

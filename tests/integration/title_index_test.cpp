@@ -1,4 +1,4 @@
-// The title index (ADR 21): a restart restores the trending actor from the
+// The title index (ADR 21): a restart restores the trending cell from the
 // stored titles it needs, without activating them; a store written before
 // the index existed gets it at its first start, with the same result. Real
 // LMDB and a real actor system, no network.

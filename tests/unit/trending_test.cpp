@@ -93,7 +93,7 @@ std::vector<play> random_plays(std::mt19937_64& rng, size_t n, uint32_t titles,
   return out;
 }
 
-/// Applies plays the way the title and trending actors do.
+/// Applies plays the way the title actor and the trending cell do.
 struct world {
   explicit world(trending_params params) : p(std::move(params)), board(&p) {}
 
