@@ -110,8 +110,6 @@ void checkpointer::start(uint64_t position) {
   }
   auto j = std::make_unique<job>();
   j->sequence = position;
-  j->users = dirty_users_.keys();
-  j->titles = dirty_titles_.keys();
   j->waiters = std::move(waiters);
   j->started = last_start_;
   if (begin_) {
@@ -119,8 +117,8 @@ void checkpointer::start(uint64_t position) {
     j->extra = std::move(carried_);
     carried_ = {};
   }
-  dirty_users_.clear();
-  dirty_titles_.clear();
+  j->users = dirty_users_.take();
+  j->titles = dirty_titles_.take();
   busy_.store(true);
   {
     std::lock_guard<std::mutex> guard{mu_};

@@ -170,13 +170,14 @@ std::optional<title_key> directory::known_title(std::string_view id,
   return std::nullopt;
 }
 
-std::optional<stored_title> directory::title_start(title_key title) {
-  auto stored = stored_title_of(title);
+std::optional<stored_title> directory::title_start(title_key title,
+                                                   bool activation) {
+  auto stored = stored_title_of(title, activation);
   if (auto meta = catalog_->meta_of(title)) {
     if (!stored)
       stored = stored_title{};
     stored->state.apply_catalog(std::move(*meta));
-  } else if (stored && stored->state.meta()) {
+  } else if (activation && stored && stored->state.meta()) {
     catalog_->catalog(catalog_event{title, *stored->state.meta()});
   }
   return stored;
@@ -213,12 +214,8 @@ void directory::catalog(const catalog_event& ev) {
     caf::anon_send(i->second.actor, ev);
 }
 
-std::optional<title_meta> directory::catalog_entry(title_key title) const {
-  return catalog_->meta_of(title);
-}
-
-std::optional<stored_title> directory::load_stored_title(title_key title) {
-  return stored_title_of(title, false);
+std::optional<stored_title> directory::stored_title_to_store(title_key title) {
+  return title_start(title, false);
 }
 
 template <class Handle, class Key>

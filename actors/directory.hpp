@@ -93,13 +93,11 @@ public:
   /// the title's shard lock, so no entry is lost between them.
   void catalog(const catalog_event& ev);
 
-  /// The catalog entry of `title`, if any.
-  std::optional<title_meta> catalog_entry(title_key title) const;
-
-  /// The state stored for `title` (read from the store; null source:
-  /// none), for a checkpoint of a title that has no actor. Not an
-  /// activation: `restored` and `refused` do not count it.
-  std::optional<stored_title> load_stored_title(title_key title);
+  /// What a checkpoint stores of a title that has no actor: its stored
+  /// state (if any) with the catalog's entry, as an activation would start
+  /// from; nullopt when there is neither. Not an activation: `restored` and
+  /// `refused` do not count it, and the catalog learns nothing from it.
+  std::optional<stored_title> stored_title_to_store(title_key title);
 
   /// The key of the title with id `id` if this process knows it or state is
   /// stored for it (then the id is interned, whatever the limit): what
@@ -224,9 +222,11 @@ private:
   std::optional<stored_title> stored_title_of(title_key title,
                                               bool activation = true);
   /// What a title's actor starts from: its stored state (if any) with the
-  /// catalog's entry, which the catalog learns if it lacked it. Nullopt
-  /// when there is neither. Under the title's shard lock.
-  std::optional<stored_title> title_start(title_key title);
+  /// catalog's entry; nullopt when there is neither. For an activation
+  /// (under the title's shard lock, so that no catalog event slips in), the
+  /// catalog learns a stored entry it lacked, and the read is counted.
+  std::optional<stored_title> title_start(title_key title,
+                                          bool activation = true);
 
   caf::actor_system& sys_;
   std::shared_ptr<const service_params> params_;

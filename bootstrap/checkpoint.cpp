@@ -117,15 +117,11 @@ checkpoint_some(caf::actor_system& sys, directory& dir, const id_tables& ids,
   // newer than the checkpoint's sequence: a replay from it sets the same
   // entry again.
   for (auto key : catalog_only) {
-    auto stored = dir.load_stored_title(key);
-    auto meta = dir.catalog_entry(key);
-    if (!stored && !meta)
+    auto stored = dir.stored_title_to_store(key);
+    if (!stored)
       continue;
-    auto state = stored ? std::move(stored->state) : title_state{};
-    if (meta)
-      state.apply_catalog(std::move(*meta));
-    auto snap = snapshot_of(state);
-    snap.last_sequence = stored ? stored->applied_through : 0;
+    auto snap = snapshot_of(stored->state);
+    snap.last_sequence = stored->applied_through;
     auto name = ids.titles.name(key);
     records.push_back({title_store_key(name), encode_title_value(snap, ids)});
     if (indexed(snap))

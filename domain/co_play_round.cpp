@@ -71,12 +71,7 @@ void co_play_pairer::add(user_key user, title_key title, uint64_t sequence) {
     pl.pair_count = static_cast<uint32_t>(round_.pairs.size()) - pl.first_pair;
   }
   round_.plays.push_back(pl);
-  if (user >= is_changed_.size())
-    is_changed_.resize(static_cast<size_t>(user) + 1 + is_changed_.size() / 2);
-  if (is_changed_[user] == 0) {
-    is_changed_[user] = 1;
-    changed_.push_back(user);
-  }
+  changed_.insert(user);
 }
 
 co_play_round co_play_pairer::take() {
@@ -89,11 +84,8 @@ std::vector<std::pair<user_key, std::vector<title_key>>>
 co_play_pairer::take_changed() {
   std::vector<std::pair<user_key, std::vector<title_key>>> out;
   out.reserve(changed_.size());
-  for (auto u : changed_) {
+  for (auto u : changed_.take())
     out.emplace_back(u, rings_.get(u));
-    is_changed_[u] = 0;
-  }
-  changed_.clear();
   return out;
 }
 

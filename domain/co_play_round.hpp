@@ -125,8 +125,7 @@ private:
   play_rings rings_;
   co_play_round round_;
   std::vector<title_key> earlier_;
-  std::vector<user_key> changed_;
-  std::vector<uint8_t> is_changed_;
+  key_set changed_;
 };
 
 } // namespace marquee

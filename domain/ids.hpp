@@ -72,6 +72,15 @@ public:
     keys_.clear();
   }
 
+  /// The keys, in the order they were first added, leaving the set empty.
+  std::vector<uint32_t> take() {
+    for (auto k : keys_)
+      flags_[k] = 0;
+    std::vector<uint32_t> out;
+    out.swap(keys_);
+    return out;
+  }
+
 private:
   std::vector<uint8_t> flags_;
   std::vector<uint32_t> keys_;

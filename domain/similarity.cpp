@@ -195,11 +195,7 @@ void co_play_table::set_partners(title_key a, std::vector<co_play> partners) {
 }
 
 std::vector<title_key> co_play_table::take_changed() {
-  std::vector<title_key> out;
-  out.swap(changed_);
-  for (auto t : out)
-    is_changed_[t] = 0;
-  return out;
+  return changed_.take();
 }
 
 size_t co_play_table::partners() const {

@@ -191,8 +191,7 @@ private:
   /// max(plays, 1)^e and ^f per title, kept with `plays_`.
   std::vector<double> norms_;
   std::vector<double> neighbour_norms_;
-  std::vector<title_key> changed_;
-  std::vector<uint8_t> is_changed_;
+  key_set changed_;
 
   double norm(title_key t) const { return t < norms_.size() ? norms_[t] : 1.0; }
   double neighbour_norm(title_key t) const {
@@ -201,14 +200,7 @@ private:
 
   void grow(title_key t);
 
-  void mark(title_key t) {
-    if (t >= is_changed_.size())
-      is_changed_.resize(static_cast<size_t>(t) + 1 + is_changed_.size() / 2);
-    if (is_changed_[t] == 0) {
-      is_changed_[t] = 1;
-      changed_.push_back(t);
-    }
-  }
+  void mark(title_key t) { changed_.insert(t); }
   static inline const std::vector<neighbour> none_{};
 };
 

@@ -26,8 +26,6 @@ struct named {
   std::string_view name;
   uint32_t number = 0;
 
-  named() = default;
-
   named(std::string_view n, uint32_t i) : name(n), number(i) {
     unsigned char head[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     std::memcpy(head, n.data(), std::min<size_t>(sizeof head, n.size()));
