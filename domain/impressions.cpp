@@ -35,16 +35,24 @@ void impression_history::add(title_key title, int64_t ts,
   auto i =
     std::lower_bound(entries_.begin(), entries_.end(), title,
                      [](const entry& e, title_key t) { return e.title < t; });
-  auto index = static_cast<size_t>(i - entries_.begin());
   if (i == entries_.end() || i->title != title) {
+    auto at = i - entries_.begin();
     reserve_more(entries_, 1);
-    reserve_more(emas_, n);
-    entries_.insert(entries_.begin() + static_cast<ptrdiff_t>(index),
-                    entry{title, 1, ts});
-    emas_.insert(emas_.begin() + static_cast<ptrdiff_t>(index * n), n, 1.0);
+    entries_.insert(entries_.begin() + at, entry{title, 1, ts});
   } else {
     auto old_ref = i->last_ts;
     auto new_ref = std::max(old_ref, ts);
+    auto r = std::lower_bound(repeated_.begin(), repeated_.end(), title);
+    auto index = static_cast<size_t>(r - repeated_.begin());
+    if (i->count == 1) {
+      // Shown a second time: its EMAs, 1 at `old_ref` until now, are kept
+      // from here on.
+      reserve_more(repeated_, 1);
+      reserve_more(emas_, n);
+      repeated_.insert(repeated_.begin() + static_cast<ptrdiff_t>(index),
+                       title);
+      emas_.insert(emas_.begin() + static_cast<ptrdiff_t>(index * n), n, 1.0);
+    }
     for (size_t w = 0; w < n; ++w) {
       auto& v = emas_[index * n + w];
       v = decayed_add(v, old_ref, new_ref, ts, p.rates[w]);
@@ -56,28 +64,37 @@ void impression_history::add(title_key title, int64_t ts,
   retain_raw(title, ts, p);
 }
 
+size_t impression_history::repeated_index(title_key title) const {
+  auto r = std::lower_bound(repeated_.begin(), repeated_.end(), title);
+  return r != repeated_.end() && *r == title
+           ? static_cast<size_t>(r - repeated_.begin())
+           : repeated_.size();
+}
+
 void impression_history::retain_raw(title_key title, int64_t ts,
                                     const impression_params& p) {
-  // Invariant: raw_ holds every impression with ts >= covered_from_. With
+  // Invariant: raw_ts_ holds every impression with ts >= covered_from_. With
   // raw_max 0 the impression is inserted and dropped below, which moves
   // covered_from_ past it.
   if (ts < covered_from_)
     return;
-  reserve_more(raw_, 1);
-  auto pos = std::upper_bound(
-    raw_.begin(), raw_.end(), ts,
-    [](int64_t t, const raw_impression& r) { return t < r.ts; });
-  raw_.insert(pos, raw_impression{ts, title});
+  reserve_more(raw_ts_, 1);
+  reserve_more(raw_titles_, 1);
+  auto pos =
+    std::upper_bound(raw_ts_.begin(), raw_ts_.end(), ts) - raw_ts_.begin();
+  raw_ts_.insert(raw_ts_.begin() + pos, ts);
+  raw_titles_.insert(raw_titles_.begin() + pos, title);
   // Drop the oldest: those behind the retention, then any over the count.
   auto cutoff = newest_ - p.raw_retention_ms;
-  auto keep = std::lower_bound(
-    raw_.begin(), raw_.end(), cutoff,
-    [](const raw_impression& r, int64_t t) { return r.ts < t; });
-  if (static_cast<size_t>(raw_.end() - keep) > p.raw_max)
-    keep = raw_.end() - static_cast<ptrdiff_t>(p.raw_max);
-  if (keep != raw_.begin()) {
-    covered_from_ = std::max(covered_from_, (keep - 1)->ts + 1);
-    raw_.erase(raw_.begin(), keep);
+  auto keep = static_cast<size_t>(
+    std::lower_bound(raw_ts_.begin(), raw_ts_.end(), cutoff) - raw_ts_.begin());
+  if (raw_ts_.size() - keep > p.raw_max)
+    keep = raw_ts_.size() - p.raw_max;
+  if (keep > 0) {
+    covered_from_ = std::max(covered_from_, raw_ts_[keep - 1] + 1);
+    auto k = static_cast<ptrdiff_t>(keep);
+    raw_ts_.erase(raw_ts_.begin(), raw_ts_.begin() + k);
+    raw_titles_.erase(raw_titles_.begin(), raw_titles_.begin() + k);
   }
 }
 
@@ -85,13 +102,12 @@ double impression_history::raw_ema(title_key title, int64_t window_ms,
                                    int64_t at, double alpha) const {
   auto rate = decay_rate::of(alpha, window_ms);
   auto from = at - 10 * window_ms;
-  auto first = std::lower_bound(
-    raw_.begin(), raw_.end(), from,
-    [](const raw_impression& r, int64_t t) { return r.ts < t; });
+  auto i = static_cast<size_t>(
+    std::lower_bound(raw_ts_.begin(), raw_ts_.end(), from) - raw_ts_.begin());
   double sum = 0;
-  for (auto i = first; i != raw_.end() && i->ts <= at; ++i)
-    if (i->title == title)
-      sum += rate.factor(at - i->ts);
+  for (; i < raw_ts_.size() && raw_ts_[i] <= at; ++i)
+    if (raw_titles_[i] == title)
+      sum += rate.factor(at - raw_ts_[i]);
   return sum;
 }
 
@@ -102,10 +118,12 @@ impression_history::row_of(size_t index, const std::vector<int64_t>& windows_ms,
   impression_row row{e.title, e.count, e.last_ts, {}};
   row.ema.reserve(windows_ms.size());
   auto n = p.windows_ms.size();
+  auto r = e.count > 1 ? repeated_index(e.title) : repeated_.size();
   for (auto w : windows_ms) {
     auto ci = p.configured_index(w);
     if (ci >= 0) {
-      auto v = emas_[index * n + static_cast<size_t>(ci)];
+      auto v =
+        r < repeated_.size() ? emas_[r * n + static_cast<size_t>(ci)] : 1.0;
       row.ema.push_back(
         v * p.rates[static_cast<size_t>(ci)].factor(at - e.last_ts));
     } else {

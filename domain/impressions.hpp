@@ -69,7 +69,7 @@ public:
   size_t title_count() const { return entries_.size(); }
 
   /// Number of raw impressions retained.
-  size_t raw_count() const { return raw_.size(); }
+  size_t raw_count() const { return raw_ts_.size(); }
 
   /// Raw impressions at or after this time are all retained; INT64_MIN while
   /// none was ever dropped.
@@ -98,23 +98,28 @@ private:
     uint32_t count;
     int64_t last_ts;
   };
-  struct raw_impression {
-    int64_t ts;
-    title_key title;
-  };
 
   impression_row row_of(size_t index, const std::vector<int64_t>& windows_ms,
                         int64_t at, const impression_params& p) const;
+  /// Index of `title` among `repeated_`, or `repeated_.size()`.
+  size_t repeated_index(title_key title) const;
   double raw_ema(title_key title, int64_t window_ms, int64_t at,
                  double alpha) const;
   void retain_raw(title_key title, int64_t ts, const impression_params& p);
 
+  // Most titles are shown to a user once, and the EMA of a single
+  // impression at its own time is 1 in every window: only titles shown
+  // twice or more keep their EMAs (`repeated_`, `emas_`).
+
   /// Sorted by title.
   std::vector<entry> entries_;
-  /// entries_.size() * windows: the EMAs at each entry's last_ts.
+  /// Titles of `entries_` with a count of at least 2, ascending.
+  std::vector<title_key> repeated_;
+  /// repeated_.size() * windows: the EMAs of each at its entry's last_ts.
   std::vector<double> emas_;
-  /// Sorted by time.
-  std::vector<raw_impression> raw_;
+  /// Retained raw impressions, oldest first: times and titles, parallel.
+  std::vector<int64_t> raw_ts_;
+  std::vector<title_key> raw_titles_;
   int64_t newest_ = std::numeric_limits<int64_t>::min();
   int64_t covered_from_ = std::numeric_limits<int64_t>::min();
 };

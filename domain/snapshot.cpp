@@ -95,12 +95,15 @@ bool valid_user(const user_snapshot_data& s, const user_params& p) {
       !ascending_unique(s.impression_titles) ||
       !valid_times(s.impression_last_ts))
     return false;
-  if (s.windows != (n == 0 ? 0 : ip.windows_ms.size()) ||
-      s.impression_emas.size() != n * s.windows)
-    return false;
   for (auto c : s.impression_counts)
     if (c == 0)
       return false;
+  auto repeated = static_cast<size_t>(
+    std::count_if(s.impression_counts.begin(), s.impression_counts.end(),
+                  [](uint32_t c) { return c > 1; }));
+  if (s.windows != (repeated == 0 ? 0 : ip.windows_ms.size()) ||
+      s.impression_emas.size() != repeated * s.windows)
+    return false;
   for (auto v : s.impression_emas)
     if (!plausible_sum(v))
       return false;
@@ -253,14 +256,12 @@ struct snapshot_access {
       d.impression_counts.push_back(e.count);
       d.impression_last_ts.push_back(e.last_ts);
     }
-    d.windows = h.entries_.empty()
+    d.windows = h.repeated_.empty()
                   ? 0
-                  : static_cast<uint16_t>(h.emas_.size() / h.entries_.size());
+                  : static_cast<uint16_t>(h.emas_.size() / h.repeated_.size());
     d.impression_emas = h.emas_;
-    for (const auto& r : h.raw_) {
-      d.raw_ts.push_back(r.ts);
-      d.raw_titles.push_back(r.title);
-    }
+    d.raw_ts = h.raw_ts_;
+    d.raw_titles = h.raw_titles_;
     d.newest_ts = h.newest_;
     d.covered_from = h.covered_from_;
     return d;
@@ -292,10 +293,12 @@ struct snapshot_access {
       h.entries_.push_back(impression_history::entry{s.impression_titles[i],
                                                      s.impression_counts[i],
                                                      s.impression_last_ts[i]});
+    for (size_t i = 0; i < s.impression_titles.size(); ++i)
+      if (s.impression_counts[i] > 1)
+        h.repeated_.push_back(s.impression_titles[i]);
     h.emas_ = s.impression_emas;
-    for (size_t i = 0; i < s.raw_ts.size(); ++i)
-      h.raw_.push_back(
-        impression_history::raw_impression{s.raw_ts[i], s.raw_titles[i]});
+    h.raw_ts_ = s.raw_ts;
+    h.raw_titles_ = s.raw_titles;
     h.newest_ = s.newest_ts;
     h.covered_from_ = s.covered_from;
     return u;
@@ -447,8 +450,14 @@ std::optional<user_snapshot_data> remap_keys(const user_snapshot_data& s,
   auto n = s.impression_titles.size();
   if (s.feedback_ts.size() != n_feedback ||
       s.feedback_values.size() != n_feedback ||
-      s.impression_counts.size() != n || s.impression_last_ts.size() != n ||
-      s.impression_emas.size() != n * s.windows)
+      s.impression_counts.size() != n || s.impression_last_ts.size() != n)
+    return std::nullopt;
+  // The EMA row of each repeated title (count above 1), by title index.
+  std::vector<size_t> ema_row(n);
+  size_t repeated = 0;
+  for (size_t i = 0; i < n; ++i)
+    ema_row[i] = s.impression_counts[i] > 1 ? repeated++ : n;
+  if (s.impression_emas.size() != repeated * s.windows)
     return std::nullopt;
   auto d = s;
   if (!user_key_fields(
@@ -468,7 +477,12 @@ std::optional<user_snapshot_data> remap_keys(const user_snapshot_data& s,
   d.impression_titles = permuted(d.impression_titles, by_title);
   d.impression_counts = permuted(d.impression_counts, by_title);
   d.impression_last_ts = permuted(d.impression_last_ts, by_title);
-  d.impression_emas = permuted(d.impression_emas, by_title, d.windows);
+  std::vector<size_t> by_row;
+  by_row.reserve(repeated);
+  for (auto i : by_title)
+    if (ema_row[i] < n)
+      by_row.push_back(ema_row[i]);
+  d.impression_emas = permuted(d.impression_emas, by_row, d.windows);
   if (!ascending_unique(d.watched) || !ascending_unique(d.feedback_titles) ||
       !ascending_unique(d.impression_titles) || !all_unique(d.progress_titles))
     return std::nullopt;

@@ -49,8 +49,8 @@ struct user_snapshot_data {
   uint64_t last_sequence = 0;
   /// `user_state::events_applied()`.
   uint64_t events_applied = 0;
-  /// EMAs per impression title, one per configured impression window; 0
-  /// while there are no impressions.
+  /// EMAs per repeated impression title (shown twice or more), one per
+  /// configured impression window; 0 while no title was shown twice.
   uint16_t windows = 0;
 
   /// Recent plays, newest first (three parallel vectors).
@@ -88,8 +88,10 @@ struct user_snapshot_data {
   std::vector<title_key> impression_titles;
   std::vector<uint32_t> impression_counts;
   std::vector<int64_t> impression_last_ts;
-  /// `impression_titles.size() * windows` EMAs, each at its title's
-  /// `impression_last_ts`: title i, window w at `[i * windows + w]`.
+  /// The EMAs of the repeated titles, ascending by title, each at its
+  /// title's `impression_last_ts`: the r-th title with a count above 1,
+  /// window w, at `[r * windows + w]`. A title shown once has none: its EMA
+  /// at its one impression is 1 in every window.
   std::vector<double> impression_emas;
 
   /// Retained raw impressions, oldest first (parallel).

@@ -157,6 +157,37 @@ std::string encode_value(const Snapshot& s, value_kind kind, uint16_t version,
   return out;
 }
 
+/// Brings a payload of an older format version to this build's; false
+/// when it is inconsistent.
+bool upgrade(user_snapshot_data& s, uint16_t version) {
+  if (version >= 2)
+    return true;
+  // Version 1 kept EMAs for every impression title; a title shown once has
+  // 1 in every window, and version 2 keeps EMAs only for the others.
+  auto n = s.impression_titles.size();
+  if (s.impression_counts.size() != n ||
+      s.impression_emas.size() != n * s.windows)
+    return false;
+  std::vector<double> kept;
+  for (size_t i = 0; i < n; ++i) {
+    auto first =
+      s.impression_emas.begin() + static_cast<ptrdiff_t>(i * s.windows);
+    auto last = first + s.windows;
+    if (s.impression_counts[i] > 1)
+      kept.insert(kept.end(), first, last);
+    else if (!std::all_of(first, last, [](double v) { return v == 1.0; }))
+      return false;
+  }
+  if (kept.empty())
+    s.windows = 0;
+  s.impression_emas = std::move(kept);
+  return true;
+}
+
+bool upgrade(title_snapshot_data&, uint16_t) {
+  return true;
+}
+
 template <class Snapshot>
 std::error_code decode_value(std::string_view value, value_kind kind,
                              uint16_t version, key_tables tables,
@@ -168,7 +199,8 @@ std::error_code decode_value(std::string_view value, value_kind kind,
   std::vector<std::string> second_names;
   Snapshot local;
   if (!read_payload(framed.payload,
-                    [&](auto& ar) { ar(first_names, second_names, local); }))
+                    [&](auto& ar) { ar(first_names, second_names, local); }) ||
+      !upgrade(local, framed.version))
     return persistence_errc::undecodable;
   auto first = intern_all(first_names, tables.first, tables.first_are_ids);
   auto second = intern_all(second_names, tables.second, false);

@@ -25,8 +25,10 @@
 
 namespace marquee {
 
-/// Format versions of the payloads written by this build.
-constexpr uint16_t user_value_version = 1;
+/// Format versions of the payloads written by this build. Users: 2 keeps
+/// impression EMAs only for titles shown twice or more; 1 (EMAs for every
+/// impression title) still loads.
+constexpr uint16_t user_value_version = 2;
 constexpr uint16_t title_value_version = 1;
 
 /// The stored value of a user's snapshot.

@@ -1,4 +1,5 @@
 #include "persistence/lmdb_store.hpp"
+#include "persistence/payload_archive.hpp"
 #include "persistence/state_codec.hpp"
 #include "persistence/value_codec.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -6,6 +7,7 @@
 #include "domain/window.hpp"
 
 #include <catch2/catch.hpp>
+#include <cereal/types/vector.hpp>
 
 using namespace marquee;
 using marquee::testing::temp_dir;
@@ -238,4 +240,94 @@ TEST_CASE("a user encoded into a reused buffer is the value encoded alone",
   CHECK(buffer == encode_user_value(u, ids));
   encode_user_value(user_snapshot_data{}, ids, buffer);
   CHECK(buffer == encode_user_value(user_snapshot_data{}, ids));
+}
+
+namespace {
+
+/// A user value as format version 1 wrote it: the fields of
+/// `user_snapshot_data` in this order, with an EMA row for every impression
+/// title. `s` names titles and regions by their dictionary positions.
+std::string user_value_v1(const user_snapshot_data& s,
+                          const std::vector<std::string_view>& titles,
+                          const std::vector<std::string_view>& regions) {
+  return write_value(value_kind::user, 1, [&](payload_writer& ar) {
+    write_names(ar, titles);
+    write_names(ar, regions);
+    ar(s.last_sequence, s.events_applied, s.windows, s.recent_titles,
+       s.recent_ts, s.recent_progress, s.watched, s.progress_titles,
+       s.progress_ts, s.progress_values, s.feedback_titles, s.feedback_ts,
+       s.feedback_values, s.has_max_age, s.max_age, s.has_region, s.region,
+       s.has_play_region, s.play_region, s.play_region_ts, s.impression_titles,
+       s.impression_counts, s.impression_last_ts, s.impression_emas, s.raw_ts,
+       s.raw_titles, s.newest_ts, s.covered_from);
+  });
+}
+
+} // namespace
+
+TEST_CASE("a user stored in format version 1, with EMAs for titles shown "
+          "once, loads as the same user",
+          "[persistence][state]") {
+  auto p = user_test_params();
+  // Ids interned in name order: keys are the dictionary's positions.
+  id_tables ids;
+  auto a = key(ids.titles, "a");
+  auto b = key(ids.titles, "b");
+  auto c = key(ids.titles, "c");
+  REQUIRE((a == 0 && b == 1 && c == 2));
+  user_state u;
+  u.apply_play(c, base_ts, 0.5, std::nullopt, p);
+  u.apply_impression(a, base_ts + 1, p);
+  u.apply_impression(b, base_ts + 2, p);
+  u.apply_impression(b, base_ts + 3 * ms_per_hour, p);
+  u.apply_impression(c, base_ts + 4 * ms_per_hour, p);
+  auto now = snapshot_of(u);
+  now.last_sequence = 42;
+  // Version 2 keeps EMAs for b alone, the one title shown twice.
+  REQUIRE(now.windows == 2);
+  REQUIRE(now.impression_emas.size() == 2);
+  auto old = now;
+  old.impression_emas = {
+    1.0, 1.0, now.impression_emas[0], now.impression_emas[1], 1.0, 1.0};
+
+  id_tables other;
+  intern_decoys(other);
+  user_snapshot_data out;
+  REQUIRE_FALSE(
+    decode_user_value(user_value_v1(old, {"a", "b", "c"}, {}), other, out));
+  user_snapshot_data back;
+  REQUIRE_FALSE(decode_user_value(encode_user_value(out, other), ids, back));
+  CHECK(back == now);
+  auto restored = restore_user(out, p);
+  REQUIRE(restored);
+  auto at = base_ts + ms_per_day;
+  auto rows =
+    std::get<std::vector<impression_row>>(restored->impressions().query(
+      {}, {ms_per_day, 7 * ms_per_day}, at, p.impressions));
+  auto expected = std::get<std::vector<impression_row>>(
+    u.impressions().query({}, {ms_per_day, 7 * ms_per_day}, at, p.impressions));
+  REQUIRE(rows.size() == 3);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    CHECK(other.titles.name(rows[i].title) ==
+          ids.titles.name(expected[i].title));
+    CHECK(rows[i].ema == expected[i].ema);
+  }
+
+  SECTION("a title shown once whose EMA is not 1 does not decode") {
+    old.impression_emas[4] = 1.5;
+    CHECK(decode_user_value(user_value_v1(old, {"a", "b", "c"}, {}), other,
+                            out) == persistence_errc::undecodable);
+  }
+  SECTION("a version 1 value with only titles shown once keeps no EMAs") {
+    user_state once;
+    once.apply_impression(a, base_ts, p);
+    auto s = snapshot_of(once);
+    REQUIRE(s.windows == 0);
+    s.windows = 2;
+    s.impression_emas = {1.0, 1.0};
+    REQUIRE_FALSE(decode_user_value(user_value_v1(s, {"a"}, {}), other, out));
+    CHECK(out.windows == 0);
+    CHECK(out.impression_emas.empty());
+    CHECK(restore_user(out, p));
+  }
 }

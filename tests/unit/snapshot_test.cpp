@@ -429,6 +429,34 @@ TEST_CASE("a fresh user restores under any impression windows",
   }
 }
 
+TEST_CASE("a user whose titles were each shown once keeps no EMAs and "
+          "restores under any impression windows",
+          "[domain][snapshot]") {
+  auto p = make_user_params(50, 50, day, 128);
+  user_state u;
+  for (title_key t = 1; t <= 5; ++t)
+    u.apply_impression(t, base_ts + static_cast<int64_t>(t) * hour, p);
+  auto s = snapshot_of(u);
+  CHECK(s.windows == 0);
+  CHECK(s.impression_emas.empty());
+  CHECK(s.impression_titles.size() == 5);
+  // Its EMAs are those of single impressions whatever the windows: the
+  // same answers as a user built under the other windows.
+  for (const auto& q : {p, make_user_params(50, 50, day, 128, {hour})}) {
+    auto restored = restore_user(s, q);
+    REQUIRE(restored);
+    user_state same;
+    for (title_key t = 1; t <= 5; ++t)
+      same.apply_impression(t, base_ts + static_cast<int64_t>(t) * hour, q);
+    CHECK(transcript(*restored, q) == transcript(same, q));
+  }
+  // A second impression of one title gives that title, and it alone, EMAs.
+  u.apply_impression(3, base_ts + 9 * hour, p);
+  s = snapshot_of(u);
+  CHECK(s.windows == p.impressions.windows_ms.size());
+  CHECK(s.impression_emas.size() == p.impressions.windows_ms.size());
+}
+
 TEST_CASE("a user snapshot carries the stream sequence and the play region "
           "with its time",
           "[domain][snapshot]") {
@@ -496,6 +524,8 @@ TEST_CASE("restoring refuses a user snapshot inconsistent in itself or with "
   REQUIRE(base.feedback_titles.size() == 2);
   REQUIRE(base.impression_titles.size() == 2);
   REQUIRE(base.windows == 2);
+  REQUIRE(base.impression_counts == std::vector<uint32_t>{2, 1});
+  REQUIRE(base.impression_emas.size() == 2); // the first title's alone
   REQUIRE(base.raw_ts.size() == 3);
   REQUIRE(restore_user(base, p));
 
@@ -508,7 +538,7 @@ TEST_CASE("restoring refuses a user snapshot inconsistent in itself or with "
     {"a window count other than the configured one",
      [](auto& s) {
        s.windows = 3;
-       s.impression_emas.resize(s.impression_titles.size() * 3, 1.0);
+       s.impression_emas.resize(3, 1.0); // one title shown twice
      }},
     {"an EMA missing", [](auto& s) { s.impression_emas.pop_back(); }},
     {"an EMA too many", [](auto& s) { s.impression_emas.push_back(1.0); }},
@@ -520,6 +550,10 @@ TEST_CASE("restoring refuses a user snapshot inconsistent in itself or with "
      [](auto& s) { swap_first_two(s.impression_titles); }},
     {"an impression title twice",
      [](auto& s) { s.impression_titles[1] = s.impression_titles[0]; }},
+    {"a title shown twice counted once, with its EMAs",
+     [](auto& s) { s.impression_counts[0] = 1; }},
+    {"a title shown once counted twice, without EMAs",
+     [](auto& s) { s.impression_counts[1] = 2; }},
     {"an impression count of zero",
      [](auto& s) { s.impression_counts[0] = 0; }},
     {"a NaN EMA", [](auto& s) { s.impression_emas[0] = not_a_number; }},
