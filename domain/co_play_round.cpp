@@ -4,43 +4,50 @@
 
 namespace marquee {
 
-void play_rings::ensure(user_key user) {
-  if (user < sizes_.size())
+play_rings::ring& play_rings::at(user_key user) {
+  if (user >= rings_.size()) {
+    // Half again as many users: reserved exactly, since `resize` alone
+    // would double the capacity.
+    auto n = static_cast<size_t>(user) + 1 + rings_.size() / 2;
+    rings_.reserve(n);
+    rings_.resize(n);
+  }
+  return rings_[user];
+}
+
+void play_rings::reserve(ring& r, size_t n) const {
+  if (n <= r.capacity)
     return;
-  // Half again as many users: reserved exactly, since `resize` alone would
-  // double the capacity (a quarter more memory per user on average).
-  auto n = static_cast<size_t>(user) + 1 + sizes_.size() / 2;
-  sizes_.reserve(n);
-  loaded_.reserve(n);
-  titles_.reserve(n * window_);
-  sizes_.resize(n);
-  loaded_.resize(n);
-  titles_.resize(n * window_);
+  auto grown = std::max<size_t>(n, r.capacity + r.capacity / 4 + 4);
+  auto capacity = std::min<size_t>(grown, window_);
+  auto titles = std::make_unique<title_key[]>(capacity);
+  std::copy_n(r.titles.get(), r.size, titles.get());
+  r.titles = std::move(titles);
+  r.capacity = static_cast<uint8_t>(capacity);
 }
 
 std::vector<title_key> play_rings::get(user_key user) const {
-  if (user >= sizes_.size())
+  if (user >= rings_.size())
     return {};
-  auto first = titles_.begin() + static_cast<ptrdiff_t>(user) * window_;
-  return {first, first + sizes_[user]};
+  const auto& r = rings_[user];
+  return {r.titles.get(), r.titles.get() + r.size};
 }
 
 void play_rings::set(user_key user, const std::vector<title_key>& titles) {
-  ensure(user);
+  auto& r = at(user);
   auto n = std::min<size_t>(titles.size(), window_);
-  std::copy_n(titles.begin(), n,
-              titles_.begin() + static_cast<ptrdiff_t>(user) * window_);
-  sizes_[user] = static_cast<uint8_t>(n);
-  loaded_[user] = 1;
+  reserve(r, n);
+  std::copy_n(titles.begin(), n, r.titles.get());
+  r.size = static_cast<uint8_t>(n);
+  r.loaded = true;
 }
 
 bool play_rings::play(user_key user, title_key title,
                       std::vector<title_key>& out) {
-  ensure(user);
-  loaded_[user] = 1;
-  auto first = titles_.begin() + static_cast<ptrdiff_t>(user) * window_;
-  auto size = sizes_[user];
-  auto last = first + size;
+  auto& r = at(user);
+  r.loaded = true;
+  auto first = r.titles.get();
+  auto last = first + r.size;
   auto found = std::find(first, last, title);
   if (found != last) {
     std::rotate(first, found, found + 1); // to the front
@@ -49,12 +56,13 @@ bool play_rings::play(user_key user, title_key title,
   out.insert(out.end(), first, last);
   if (window_ == 0)
     return true;
-  if (size < window_)
-    ++sizes_[user];
   // Shift right by one (dropping the oldest when full), then the front.
-  std::copy_backward(first, first + std::min<size_t>(size, window_ - 1),
-                     first + std::min<size_t>(size + 1, window_));
+  auto size = std::min<size_t>(r.size + size_t{1}, window_);
+  reserve(r, size);
+  first = r.titles.get();
+  std::copy_backward(first, first + size - 1, first + size);
   *first = title;
+  r.size = static_cast<uint8_t>(size);
   return true;
 }
 

@@ -10,6 +10,7 @@
 #include "domain/similarity.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace marquee {
@@ -66,7 +67,7 @@ public:
 
   /// Whether `user`'s ring is in memory (else it may need loading).
   bool has(user_key user) const {
-    return user < loaded_.size() && loaded_[user] != 0;
+    return user < rings_.size() && rings_[user].loaded;
   }
 
   /// The ring of `user`, most recent first.
@@ -83,12 +84,22 @@ public:
   uint32_t window() const { return window_; }
 
 private:
-  void ensure(user_key user);
+  /// One user's ring: 16 bytes, and its titles on the heap, grown by about
+  /// a quarter up to the window (most users play far fewer titles than it
+  /// holds, and most users seen only pass by).
+  struct ring {
+    std::unique_ptr<title_key[]> titles; // `capacity` of them
+    uint8_t size = 0;
+    uint8_t capacity = 0;
+    bool loaded = false;
+  };
 
-  uint32_t window_;
-  std::vector<title_key> titles_; // window_ per user, most recent first
-  std::vector<uint8_t> sizes_;
-  std::vector<uint8_t> loaded_;
+  ring& at(user_key user);
+  /// Makes room for `n` titles (at most the window) in `r`.
+  void reserve(ring& r, size_t n) const;
+
+  uint32_t window_; // at most 255: sizes are bytes
+  std::vector<ring> rings_;
 };
 
 /// Builds the rounds on the ingest thread, in stream order.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <random>
 
 using namespace marquee;
@@ -108,6 +109,50 @@ TEST_CASE("rings keep the last distinct plays, most recent first",
   CHECK(rings.get(8).empty()); // another user, untouched
   rings.set(8, {9, 8, 7, 6});  // cut to the window
   CHECK(rings.get(8) == std::vector<title_key>{9, 8, 7});
+}
+
+TEST_CASE("rings that grow as users play hold what a plain list holds",
+          "[similarity]") {
+  auto window = GENERATE(1u, 3u, 64u);
+  play_rings rings{window};
+  // The definition: most recent first, a repeat moves to the front, the
+  // oldest drops out past the window.
+  std::vector<std::vector<title_key>> expected(5);
+  std::mt19937 rng{window};
+  std::uniform_int_distribution<title_key> title{0, 150};
+  std::uniform_int_distribution<user_key> user{0, 4};
+  std::vector<title_key> earlier;
+  for (int i = 0; i < 3000; ++i) {
+    auto u = user(rng);
+    auto t = title(rng);
+    auto& list = expected[u];
+    auto found = std::find(list.begin(), list.end(), t);
+    bool fresh = found == list.end();
+    std::vector<title_key> before = fresh ? list : std::vector<title_key>{};
+    if (!fresh)
+      list.erase(found);
+    list.insert(list.begin(), t);
+    if (list.size() > window)
+      list.pop_back();
+    earlier.clear();
+    REQUIRE(rings.play(u, t, earlier) == fresh);
+    REQUIRE(earlier == before);
+    REQUIRE(rings.get(u) == list);
+  }
+  // A restored ring takes the stored titles, cut to the window, and goes on
+  // growing from there.
+  std::vector<title_key> stored(70);
+  std::iota(stored.begin(), stored.end(), title_key{1000});
+  rings.set(9, {stored.begin(), stored.begin() + 2});
+  CHECK(rings.get(9) ==
+        std::vector<title_key>(stored.begin(),
+                               stored.begin() + std::min<size_t>(2, window)));
+  earlier.clear();
+  CHECK(rings.play(9, 7, earlier));
+  CHECK(rings.get(9).size() == std::min<size_t>(3, window));
+  rings.set(9, stored);
+  CHECK(rings.get(9) ==
+        std::vector<title_key>(stored.begin(), stored.begin() + window));
 }
 
 TEST_CASE("shards fed by the pairer hold the brute-force similarities",
