@@ -1,5 +1,7 @@
 #include "actors/router.hpp"
 
+#include "domain/vectors.hpp"
+
 #include <caf/send.hpp>
 
 #include <algorithm>
@@ -38,9 +40,7 @@ template <class Handle, class Lookup>
 void event_batcher::add_to(group<Handle>& g, uint32_t key,
                            const member_event& ev, uint64_t sequence,
                            Lookup lookup) {
-  if (key >= g.slot.size())
-    g.slot.resize(
-      std::max<size_t>(static_cast<size_t>(key) + 1, g.slot.size() * 3 / 2));
+  cover_index(g.slot, key);
   auto& slot = g.slot[key];
   if (slot == 0) {
     g.batches.push_back(pending<Handle>{key, lookup(key), {}});

@@ -1,17 +1,13 @@
 #include "domain/co_play_round.hpp"
 
+#include "domain/vectors.hpp"
+
 #include <algorithm>
 
 namespace marquee {
 
 play_rings::ring& play_rings::at(user_key user) {
-  if (user >= rings_.size()) {
-    // Half again as many users: reserved exactly, since `resize` alone
-    // would double the capacity.
-    auto n = static_cast<size_t>(user) + 1 + rings_.size() / 2;
-    rings_.reserve(n);
-    rings_.resize(n);
-  }
+  cover_index(rings_, user);
   return rings_[user];
 }
 

@@ -6,7 +6,8 @@
 /// so that it is a valid NATS subject token. Inside the process every id is
 /// interned once, at the edge, and travels as a key.
 
-#include <algorithm>
+#include "domain/vectors.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -39,9 +40,7 @@ class key_set {
 public:
   /// Adds `key`; returns whether it was new.
   bool insert(uint32_t key) {
-    if (key >= flags_.size())
-      flags_.resize(std::max<size_t>(static_cast<size_t>(key) + 1,
-                                     flags_.size() + flags_.size() / 2));
+    cover_index(flags_, key);
     if (flags_[key] != 0)
       return false;
     flags_[key] = 1;

@@ -1,5 +1,7 @@
 #include "domain/ranking.hpp"
 
+#include "domain/vectors.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -101,9 +103,7 @@ score_candidates(const std::vector<seed>& seeds,
   std::vector<scored_title> acc;
   for (size_t i = 0; i < seeds.size() && i < lists.size(); ++i)
     for (const auto& n : lists[i]) {
-      if (n.title >= slot_of.size())
-        slot_of.resize(static_cast<size_t>(n.title) + 1 + slot_of.size() / 2,
-                       none);
+      cover_index(slot_of, n.title, none);
       auto& slot = slot_of[n.title];
       if (slot == none) {
         slot = static_cast<uint32_t>(acc.size());

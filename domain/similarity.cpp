@@ -104,9 +104,7 @@ void partner_list::keep_strongest(size_t keep) {
 co_play_table::entry& co_play_table::at(title_key t) {
   if (auto* e = find(t))
     return *e;
-  if (t >= slot_.size())
-    slot_.resize(
-      std::max<size_t>(static_cast<size_t>(t) + 1, slot_.size() * 3 / 2));
+  cover_index(slot_, t);
   entries_.emplace_back();
   slot_[t] = static_cast<uint32_t>(entries_.size());
   return entries_.back();
@@ -124,12 +122,9 @@ void co_play_table::add(title_key a, title_key b, float w) {
 }
 
 void co_play_table::grow(title_key t) {
-  if (t < plays_.size())
-    return;
-  auto n = static_cast<size_t>(t) + 1 + plays_.size() / 2;
-  plays_.resize(n);
-  norms_.resize(n, 1.0);
-  neighbour_norms_.resize(n, 1.0);
+  cover_index(plays_, t);
+  cover_index(norms_, t, 1.0);
+  cover_index(neighbour_norms_, t, 1.0);
 }
 
 void co_play_table::count_play(title_key t) {

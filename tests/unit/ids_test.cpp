@@ -1,10 +1,12 @@
 #include "domain/ids.hpp"
+#include "domain/vectors.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -351,4 +353,26 @@ TEST_CASE("a key set holds what a std::set holds, in the order keys came; "
   CHECK(set.keys() == std::vector<uint32_t>{7, 3, 1000000});
   CHECK(set.contains(1000000));
   CHECK_FALSE(set.contains(999999));
+}
+
+TEST_CASE("a vector indexed by dense keys grows by half again, with the "
+          "fill, to exactly the capacity it needs",
+          "[ids]") {
+  std::vector<double> v;
+  cover_index(v, 3, 1.0);
+  CHECK(v == std::vector<double>(4, 1.0));
+  CHECK(v.capacity() == 4);
+  v[3] = 7.0;
+  cover_index(v, 2, 5.0); // already an element: nothing changes
+  CHECK(v.size() == 4);
+  cover_index(v, 4, 5.0); // half again: 6 elements, not 5 and not 8
+  CHECK(v == std::vector<double>{1.0, 1.0, 1.0, 7.0, 5.0, 5.0});
+  CHECK(v.capacity() == 6);
+  cover_index(v, 20, 0.0); // far beyond: up to the index
+  CHECK(v.size() == 21);
+  CHECK(v.capacity() == 21);
+  std::vector<std::unique_ptr<int>> owners; // move-only elements
+  cover_index(owners, 1);
+  CHECK(owners.size() == 2);
+  CHECK(owners[1] == nullptr);
 }
